@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * Every setting the service reads, with its default documented once, here. The README's
+ * configuration table mirrors this schema. Unknown variables with our prefix-free names are
+ * not detectable in a shared environment, so `loadConfig` rejects unknown keys only in the
+ * object it is given explicitly (tests, embedding); from `process.env` it reads just the keys
+ * below and validates each.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const configSchema = z
+  .object({
+    /** HTTP and WebSocket port. Default 8080; 0 picks a free port. */
+    PORT: int(0, 65535).default(8080),
+    /** Address the HTTP server listens on. Default 127.0.0.1. */
+    HOST: z.string().min(1).default('127.0.0.1'),
+    /** Public base URL printed in dev mode and used in WHIP/WHEP Location headers. Default derived from HOST and PORT. */
+    PUBLIC_URL: z.url().optional(),
+    /** Bearer key for the HTTP API. Default: none, and the service refuses to start unless DEV=true, which generates one and prints it. */
+    API_KEY: z.string().min(16).optional(),
+    /** Secret that signs the JWT room tokens (HS256). Default: none; DEV=true generates one per process. */
+    JWT_SECRET: z.string().min(32).optional(),
+    /** Lifetime of issued room tokens, seconds. Default 3600. */
+    TOKEN_TTL_SECONDS: int(10, 7 * 24 * 3600).default(3600),
+    /** Dev mode: generate missing secrets, create a demo room and print ready-to-open URLs. Default false. */
+    DEV: bool.default(false),
+    /** Media engine: auto, embedded or mediasoup. Default auto (mediasoup when its worker binary exists, else embedded). */
+    ENGINE: z.enum(['auto', 'embedded', 'mediasoup']).default('auto'),
+    /** Path to a mediasoup worker binary. Default: the one mediasoup's install put in place, if any. */
+    MEDIASOUP_WORKER_BIN: z.string().optional(),
+    /** Address media sockets bind to and advertise in ICE candidates. Default 127.0.0.1. */
+    MEDIA_IP: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
+    /** Address announced in ICE candidates when behind NAT. Default: MEDIA_IP. */
+    MEDIA_ANNOUNCED_IP: z.union([z.ipv4(), z.ipv6()]).optional(),
+    /** UDP port range for media, "min-max". Default 40000-49999. */
+    MEDIA_PORT_RANGE: z
+      .string()
+      .regex(/^\d{1,5}-\d{1,5}$/, 'expected "min-max"')
+      .transform((s) => s.split('-').map(Number) as [number, number])
+      .refine(([a, b]) => a > 0 && b <= 65535 && a < b, 'expected 0 < min < max <= 65535')
+      .default([40000, 49999]),
+    /** Run the embedded engine on a worker thread, off the HTTP/WebSocket event loop. Default true. */
+    ENGINE_WORKER_THREAD: bool.default(true),
+    /** Largest accepted WebSocket message, bytes. Default 65536. */
+    WS_MAX_MESSAGE_BYTES: int(1024, 16 * 1024 * 1024).default(65536),
+    /** WebSocket messages a socket may send per second (token bucket, burst twice that). Default 50. */
+    WS_RATE_LIMIT_PER_SECOND: int(1, 10000).default(50),
+    /** Interval between WebSocket heartbeats (ping), ms; a socket silent for two intervals is closed. Default 15000. */
+    WS_HEARTBEAT_MS: int(100, 600000).default(15000),
+    /** Largest accepted HTTP request body (SDP, JSON), bytes. Default 131072. */
+    HTTP_MAX_BODY_BYTES: int(1024, 16 * 1024 * 1024).default(131072),
+    /** Log level: fatal, error, warn, info, debug, trace. Default info. */
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema> & {
+  API_KEY: string;
+  JWT_SECRET: string;
+  PUBLIC_URL: string;
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const KNOWN_KEYS = Object.keys(configSchema.shape);
+
+/**
+ * Validates configuration. With `env` = process.env, only the known keys are read (the
+ * environment holds many unrelated variables). With an explicit object, unknown keys fail.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, opts: { strict?: boolean } = {}): Config {
+  const strict = opts.strict ?? env !== process.env;
+  const input: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined || value === '') continue;
+    if (KNOWN_KEYS.includes(key)) input[key] = value;
+    else if (strict) throw new ConfigError(`unknown configuration variable ${key}`);
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? '?');
+    throw new ConfigError(`invalid ${key}: ${issue.message}`);
+  }
+  const cfg = parsed.data;
+  if (!cfg.API_KEY || !cfg.JWT_SECRET) {
+    if (!cfg.DEV) {
+      throw new ConfigError(`missing ${!cfg.API_KEY ? 'API_KEY' : 'JWT_SECRET'} (set it, or DEV=true to generate one)`);
+    }
+  }
+  const host = cfg.HOST === '0.0.0.0' || cfg.HOST === '::' ? '127.0.0.1' : cfg.HOST;
+  return {
+    ...cfg,
+    API_KEY: cfg.API_KEY ?? `dev_${randomBytes(18).toString('base64url')}`,
+    JWT_SECRET: cfg.JWT_SECRET ?? randomBytes(32).toString('base64url'),
+    PUBLIC_URL: (cfg.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${cfg.PORT}`).replace(/\/$/, ''),
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The few error classes the service uses. Each carries a stable `code` that the HTTP and
+ * WebSocket edges put in `{ error: { code, message } }`. Messages are written for clients:
+ * never a stack, a path or a secret.
+ */
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'invalid_sdp'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'invalid_state'
+  | 'unsupported'
+  | 'payload_too_large'
+  | 'rate_limited'
+  | 'unknown_type'
+  | 'invalid_message'
+  | 'engine_error'
+  | 'internal';
+
+export class ServiceError extends Error {
+  readonly code: ErrorCode;
+  /** HTTP status the edge maps this error to. */
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, status = statusFor(code)) {
+    super(message);
+    this.name = 'ServiceError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export class InvalidStateError extends ServiceError {
+  constructor(message: string) {
+    super('invalid_state', message, 409);
+    this.name = 'InvalidStateError';
+  }
+}
+
+export class UnsupportedError extends ServiceError {
+  constructor(message: string) {
+    super('unsupported', message, 501);
+    this.name = 'UnsupportedError';
+  }
+}
+
+export class InvalidSdpError extends ServiceError {
+  constructor(message: string) {
+    super('invalid_sdp', message, 400);
+    this.name = 'InvalidSdpError';
+  }
+}
+
+function statusFor(code: ErrorCode): number {
+  switch (code) {
+    case 'bad_request':
+    case 'invalid_sdp':
+    case 'invalid_message':
+    case 'unknown_type':
+      return 400;
+    case 'unauthorized':
+      return 401;
+    case 'forbidden':
+      return 403;
+    case 'not_found':
+      return 404;
+    case 'conflict':
+    case 'invalid_state':
+      return 409;
+    case 'payload_too_large':
+      return 413;
+    case 'rate_limited':
+      return 429;
+    case 'unsupported':
+      return 501;
+    case 'engine_error':
+      return 502;
+    default:
+      return 500;
+  }
+}
+
+/** The client-safe shape of any thrown value. Unknown errors become `internal`. */
+export function toErrorBody(err: unknown): { status: number; body: { error: { code: ErrorCode; message: string } } } {
+  if (err instanceof ServiceError) {
+    return { status: err.status, body: { error: { code: err.code, message: err.message } } };
+  }
+  return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
+}

@@ -1,0 +1,121 @@
+/**
+ * The media engine boundary. It is SDP-level because browsers and WHIP/WHEP clients all speak
+ * SDP, and flat and id-based so that it crosses a worker-thread or process boundary unchanged
+ * (every argument and result is plain data). Two implementations: `embedded` (werift, pure
+ * TypeScript) and `mediasoup` (native worker, production).
+ *
+ * Roles of the three leg kinds:
+ * - publisher: the client offers, the engine answers (browser studio, WHIP).
+ * - subscriber: the engine offers and follows the stage, renegotiating whenever stage tracks
+ *   come or go; the client answers (browser stage view).
+ * - offer-subscriber: the client offers recvonly (WHEP); the engine answers with the stage's
+ *   current audio and video, filling each offered m-line with one stage track of its kind.
+ */
+
+export type MediaKind = 'audio' | 'video';
+
+export type EngineKind = 'embedded' | 'mediasoup';
+
+/** Why a leg or room closed. One enum, shown in logs, events and (later) webhooks. */
+export type CloseReason =
+  | 'client_request'
+  | 'room_closed'
+  | 'transport_failed'
+  | 'engine_closed'
+  | 'engine_died'
+  | 'replaced'
+  | 'kicked'
+  | 'token_expired'
+  | 'signaling_closed';
+
+/** A track published on the stage. `trackId` is unique within the room. */
+export interface StageTrack {
+  trackId: string;
+  kind: MediaKind;
+  /** Participant (peer) that publishes it. */
+  peerId: string;
+  /** Media stream id the publisher used; tracks of one publisher share it so receivers lip-sync. */
+  streamId: string;
+  codec: string;
+}
+
+export interface PublishResult {
+  answer: string;
+  tracks: StageTrack[];
+}
+
+export interface SubscriberOffer {
+  offer: string;
+  /** Increments with each offer; an answer names the version it answers. */
+  version: number;
+  /** mid → track carried on it, so the client can label tiles. */
+  mids: Record<string, StageTrack>;
+}
+
+export interface EngineStats {
+  kind: EngineKind;
+  rooms: number;
+  publishers: number;
+  subscribers: number;
+  /** RTP packets sent to subscribers since start. */
+  packetsForwarded: number;
+  /** Process or thread CPU time the engine used since start, microseconds. */
+  cpuMicros: number;
+}
+
+export interface EngineOptions {
+  /** Address ICE binds to and advertises. */
+  listenIp: string;
+  /** Address put in candidates instead of listenIp (NAT). Default: listenIp. */
+  announcedIp?: string;
+  /** UDP port range. */
+  portRange: [number, number];
+  /** ICE servers used by the engine's own agents; defaults to none (never a public STUN). */
+  iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
+}
+
+export interface EngineEvents {
+  /** A subscriber needs to renegotiate; deliver the offer to its client. */
+  subscriberoffer: [roomId: string, peerId: string, offer: SubscriberOffer];
+  /** A publisher's tracks became live on the stage (after media arrived). */
+  trackpublished: [roomId: string, track: StageTrack];
+  trackunpublished: [roomId: string, track: StageTrack];
+  /** A leg closed on the engine's side (ICE/DTLS failure, engine death). */
+  legclosed: [roomId: string, peerId: string, leg: 'publisher' | 'subscriber', reason: CloseReason];
+  /** The engine cannot go on (worker crashed). Every room is gone. */
+  died: [error: string];
+}
+
+/**
+ * The engine. Methods reject with ServiceError subclasses: InvalidSdpError for unusable SDP,
+ * InvalidStateError for a leg that does not exist or already exists.
+ */
+export interface MediaEngine {
+  readonly kind: EngineKind;
+  on<K extends keyof EngineEvents>(event: K, listener: (...args: EngineEvents[K]) => void): unknown;
+  off<K extends keyof EngineEvents>(event: K, listener: (...args: EngineEvents[K]) => void): unknown;
+
+  createRoom(roomId: string): Promise<void>;
+  /** Closes the room and every leg in it. Idempotent. */
+  closeRoom(roomId: string, reason: CloseReason): Promise<void>;
+
+  /** Client-offer publish. One publisher leg per peer; publishing again replaces it. */
+  publish(roomId: string, peerId: string, offer: string): Promise<PublishResult>;
+  closePublisher(roomId: string, peerId: string, reason: CloseReason): Promise<void>;
+  /** Pauses or resumes forwarding a stage track (moderator mute). */
+  setTrackPaused(roomId: string, trackId: string, paused: boolean): Promise<void>;
+
+  /** Engine-offer subscribe that follows the stage. Tracks published by `peerId` itself are left out. */
+  subscribe(roomId: string, peerId: string): Promise<SubscriberOffer>;
+  /** Applies the client's answer to offer `version`. */
+  answerSubscriber(roomId: string, peerId: string, version: number, answer: string): Promise<void>;
+  /** Client-offer (WHEP) subscribe. */
+  subscribeWithOffer(roomId: string, peerId: string, offer: string): Promise<{ answer: string; tracks: StageTrack[] }>;
+  closeSubscriber(roomId: string, peerId: string, reason: CloseReason): Promise<void>;
+
+  /** Stage tracks currently live in the room. */
+  listTracks(roomId: string): Promise<StageTrack[]>;
+  stats(): Promise<EngineStats>;
+  /** Closes everything. Idempotent. */
+  close(): Promise<void>;
+}
