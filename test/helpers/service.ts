@@ -1,0 +1,105 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../services/server/main.ts', import.meta.url));
+
+export interface RunningService {
+  url: string;
+  apiKey: string;
+  jwtSecret: string;
+  child: ChildProcess;
+  /** Every log line (parsed JSON) the service printed so far. */
+  logs: Record<string, unknown>[];
+  api(path: string, init?: RequestInit): Promise<Response>;
+  createRoom(id?: string): Promise<string>;
+  token(room: string, identity: string, role: 'presenter' | 'moderator' | 'viewer'): Promise<string>;
+  /** SIGTERM, then SIGKILL after 5 s. Resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts the real service (`node services/server/main.ts`) as a child process on a free
+ * port, with fresh secrets, and waits for its `listening` log line.
+ */
+export async function startService(env: Record<string, string> = {}): Promise<RunningService> {
+  const apiKey = `test_${randomBytes(16).toString('hex')}`;
+  const jwtSecret = randomBytes(32).toString('hex');
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      PORT: '0',
+      API_KEY: apiKey,
+      JWT_SECRET: jwtSecret,
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (process.env.SERVICE_LOGS) process.stderr.write(d);
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`service did not start in 15 s\n${stderr}`)), 15000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`service exited with ${code} before listening\n${stderr}`));
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (process.env.SERVICE_LOGS) process.stderr.write(`[service] ${line}\n`);
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        return;
+      }
+      logs.push(rec);
+      if (rec.msg === 'listening' && typeof rec.url === 'string') {
+        clearTimeout(timer);
+        resolve(rec.url);
+      }
+    });
+  });
+
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${url}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+    });
+
+  return {
+    url,
+    apiKey,
+    jwtSecret,
+    child,
+    logs,
+    api,
+    async createRoom(id?: string) {
+      const res = await api('/api/rooms', { method: 'POST', body: JSON.stringify(id ? { id } : {}) });
+      if (res.status !== 201) throw new Error(`createRoom: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { id: string }).id;
+    },
+    async token(room, identity, role) {
+      const res = await api(`/api/rooms/${encodeURIComponent(room)}/tokens`, {
+        method: 'POST',
+        body: JSON.stringify({ identity, role }),
+      });
+      if (res.status !== 201) throw new Error(`token: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { token: string }).token;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const [code] = (await once(child, 'exit')) as [number | null];
+      clearTimeout(killer);
+      return code;
+    },
+  };
+}
