@@ -74,7 +74,7 @@ export interface EngineOptions {
   iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
 }
 
-export interface EngineEvents {
+export type EngineEvents = {
   /** A subscriber needs to renegotiate; deliver the offer to its client. */
   subscriberoffer: [roomId: string, peerId: string, offer: SubscriberOffer];
   /** A publisher's tracks became live on the stage (after media arrived). */
@@ -84,7 +84,7 @@ export interface EngineEvents {
   legclosed: [roomId: string, peerId: string, leg: 'publisher' | 'subscriber', reason: CloseReason];
   /** The engine cannot go on (worker crashed). Every room is gone. */
   died: [error: string];
-}
+};
 
 /**
  * The engine. Methods reject with ServiceError subclasses: InvalidSdpError for unusable SDP,

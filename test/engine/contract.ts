@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { InvalidSdpError } from '../../services/core/errors.ts';
+import type { MediaEngine, SubscriberOffer } from '../../services/engine/EngineTypes.ts';
+import { serveBlankPage } from '../helpers/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { inbound, installRtcHelpers, waitFor } from '../helpers/rtcPage.ts';
+
+type PageFns = {
+  __startPublisher(): Promise<string>;
+  __applyAnswer(name: string, sdp: string): Promise<void>;
+  __answerOffer(sdp: string): Promise<string>;
+};
+
+/**
+ * The contract every MediaEngine implementation must meet, driven by real Chromium pages.
+ * Run it with a factory; an engine that cannot run here is skipped by its caller with a reason.
+ */
+export function engineContract(name: string, factory: () => Promise<MediaEngine>): void {
+  describe(`engine contract: ${name}`, () => {
+    let engine: MediaEngine;
+    let chromium: LaunchedChromium;
+    let blank: Awaited<ReturnType<typeof serveBlankPage>>;
+    const offers: { peerId: string; offer: SubscriberOffer }[] = [];
+
+    before(async () => {
+      engine = await factory();
+      engine.on('subscriberoffer', (_room, peerId, offer) => offers.push({ peerId, offer }));
+      chromium = await launchChromium();
+      blank = await serveBlankPage();
+    });
+    after(async () => {
+      await chromium?.close();
+      await engine?.close();
+      await blank?.close();
+    });
+
+    async function newPage(): Promise<Page> {
+      const page = await chromium.context.newPage();
+      await page.goto(blank.url);
+      await installRtcHelpers(page);
+      return page;
+    }
+    const fns = (page: Page) => ({
+      startPublisher: () => page.evaluate(() => (window as unknown as PageFns).__startPublisher()),
+      applyAnswer: (pc: string, sdp: string) => page.evaluate(([n, s]) => (window as unknown as PageFns).__applyAnswer(n!, s!), [pc, sdp]),
+      answerOffer: (sdp: string) => page.evaluate((s) => (window as unknown as PageFns).__answerOffer(s), sdp),
+    });
+
+    it('rejects malformed SDP with InvalidSdpError', async () => {
+      await engine.createRoom('bad');
+      for (const sdp of ['', 'hello', 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n']) {
+        await assert.rejects(engine.publish('bad', 'p', sdp), (err: unknown) => err instanceof InvalidSdpError || (err as { code?: string }).code === 'invalid_sdp');
+      }
+      await engine.closeRoom('bad', 'client_request');
+    });
+
+    it('forwards a publisher to an engine-offer subscriber, and renegotiates when a second publisher arrives and leaves', async () => {
+      await engine.createRoom('r1');
+      const sub = await newPage();
+      const subFns = fns(sub);
+      // Subscribe before anyone publishes: the first offer carries only the data channel.
+      const first = await engine.subscribe('r1', 'viewer');
+      assert.equal(Object.keys(first.mids).length, 0);
+      await engine.answerSubscriber('r1', 'viewer', first.version, await subFns.answerOffer(first.offer));
+
+      const pubA = await newPage();
+      const a = fns(pubA);
+      const result = await engine.publish('r1', 'alice', await a.startPublisher());
+      await a.applyAnswer('__pub', result.answer);
+
+      // Answer renegotiation offers in order, each once.
+      let handled = first.version;
+      const answerNext = async () => {
+        for (const o of offers.filter((x) => x.peerId === 'viewer' && x.offer.version > handled)) {
+          handled = o.offer.version;
+          await engine.answerSubscriber('r1', 'viewer', o.offer.version, await subFns.answerOffer(o.offer.offer));
+        }
+      };
+      // Two tracks go live (audio, video): answer the offers as they come.
+      const live = await waitFor(async () => {
+        await answerNext();
+        const s = await inbound(sub);
+        return s.framesDecoded > 10 && s.audioBytes > 1000;
+      }, 20000, 500);
+      const s1 = await inbound(sub);
+      assert.ok(live, `subscriber should decode alice: ${JSON.stringify(s1)}`);
+      const tracks = await engine.listTracks('r1');
+      assert.deepEqual(tracks.map((t) => t.kind).sort(), ['audio', 'video']);
+      assert.ok(tracks.every((t) => t.peerId === 'alice'));
+
+      const pubB = await newPage();
+      const b = fns(pubB);
+      const rb = await engine.publish('r1', 'bob', await b.startPublisher());
+      await b.applyAnswer('__pub', rb.answer);
+      const both = await waitFor(async () => {
+        await answerNext();
+        const s = await inbound(sub);
+        return s.videoTracks >= 2;
+      }, 20000, 500);
+      assert.ok(both, 'subscriber should receive two video tracks');
+      const before = (await inbound(sub)).framesDecoded;
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.ok((await inbound(sub)).framesDecoded > before + 20, 'frames keep decoding with two publishers');
+
+      await engine.closePublisher('r1', 'bob', 'client_request');
+      assert.ok(await waitFor(async () => (await engine.listTracks('r1')).every((t) => t.peerId === 'alice')));
+      const stats = await engine.stats();
+      assert.ok(stats.packetsForwarded > 100, `packets forwarded: ${stats.packetsForwarded}`);
+      assert.ok(stats.cpuMicros > 0);
+      await engine.closeRoom('r1', 'client_request');
+      await Promise.all([sub.close(), pubA.close(), pubB.close()]);
+    });
+
+    it('answers a client (WHEP-style) recvonly offer with the stage audio and video', async () => {
+      await engine.createRoom('r2');
+      const pub = await newPage();
+      const p = fns(pub);
+      const res = await engine.publish('r2', 'alice', await p.startPublisher());
+      await p.applyAnswer('__pub', res.answer);
+      assert.ok(await waitFor(async () => (await engine.listTracks('r2')).length === 2, 10000));
+
+      const viewer = await newPage();
+      const offer = await viewer.evaluate(async () => {
+        const w = window as unknown as Record<string, unknown> & { __gathered(pc: RTCPeerConnection): Promise<void> };
+        const pc = new RTCPeerConnection({ iceServers: [] });
+        pc.addTransceiver('audio', { direction: 'recvonly' });
+        pc.addTransceiver('video', { direction: 'recvonly' });
+        w.__sub = pc;
+        await pc.setLocalDescription(await pc.createOffer());
+        await w.__gathered(pc);
+        return pc.localDescription!.sdp;
+      });
+      const { answer, tracks } = await engine.subscribeWithOffer('r2', 'whep', offer);
+      assert.equal(tracks.length, 2);
+      await fns(viewer).applyAnswer('__sub', answer);
+      assert.ok(await waitFor(async () => {
+        const s = await inbound(viewer);
+        return s.framesDecoded > 10 && s.audioBytes > 1000;
+      }, 15000), `whep viewer decodes: ${JSON.stringify(await inbound(viewer))}`);
+      await engine.closeRoom('r2', 'client_request');
+      await Promise.all([pub.close(), viewer.close()]);
+    });
+  });
+}

@@ -1,0 +1,8 @@
+import { EmbeddedEngine } from '../../services/engine/embedded/EmbeddedEngine.ts';
+import { ThreadedEngine } from '../../services/engine/worker/ThreadedEngine.ts';
+import { engineContract } from './contract.ts';
+
+const options = { listenIp: '127.0.0.1', portRange: [41000, 41999] as [number, number] };
+
+engineContract('embedded (worker thread)', () => ThreadedEngine.start(options));
+engineContract('embedded (same thread)', async () => new EmbeddedEngine(options));

@@ -1,0 +1,85 @@
+import type { Page } from 'playwright-core';
+
+/**
+ * In-page helpers for tests that drive a plain RTCPeerConnection (no project player code).
+ * Installed with `installRtcHelpers(page)`; every function waits for ICE gathering to finish
+ * because the engine does not trickle.
+ */
+export async function installRtcHelpers(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as Record<string, unknown>;
+    const gathered = (pc: RTCPeerConnection) =>
+      new Promise<void>((resolve) => {
+        if (pc.iceGatheringState === 'complete') return resolve();
+        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+      });
+    w.__gathered = gathered;
+    w.__startPublisher = async () => {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+      const pc = new RTCPeerConnection({ iceServers: [] });
+      for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      w.__pub = pc;
+      return pc.localDescription!.sdp;
+    };
+    w.__applyAnswer = async (name: string, sdp: string) => {
+      await (w[name] as RTCPeerConnection).setRemoteDescription({ type: 'answer', sdp });
+    };
+    w.__answerOffer = async (sdp: string) => {
+      let pc = w.__sub as RTCPeerConnection | undefined;
+      if (!pc) {
+        pc = new RTCPeerConnection({ iceServers: [] });
+        w.__sub = pc;
+        pc.ontrack = (ev) => {
+          const video = document.createElement('video');
+          video.autoplay = true;
+          video.muted = true;
+          video.srcObject = ev.streams[0] ?? new MediaStream([ev.track]);
+          document.body.append(video);
+        };
+      }
+      await pc.setRemoteDescription({ type: 'offer', sdp });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered(pc);
+      return pc.localDescription!.sdp;
+    };
+    w.__inbound = async (name: string) => {
+      const pc = w[name] as RTCPeerConnection | undefined;
+      if (!pc) return { framesDecoded: 0, audioBytes: 0, videoTracks: 0 };
+      const stats = await pc.getStats();
+      let framesDecoded = 0;
+      let audioBytes = 0;
+      let videoTracks = 0;
+      stats.forEach((s) => {
+        if (s.type !== 'inbound-rtp') return;
+        if (s.kind === 'video') {
+          framesDecoded += s.framesDecoded ?? 0;
+          videoTracks++;
+        }
+        if (s.kind === 'audio') audioBytes += s.bytesReceived ?? 0;
+      });
+      return { framesDecoded, audioBytes, videoTracks };
+    };
+  });
+}
+
+export interface InboundSummary {
+  framesDecoded: number;
+  audioBytes: number;
+  videoTracks: number;
+}
+
+export function inbound(page: Page, pcName = '__sub'): Promise<InboundSummary> {
+  return page.evaluate((name) => (window as unknown as { __inbound(n: string): Promise<InboundSummary> }).__inbound(name), pcName);
+}
+
+/** Polls `fn` until it returns true or `timeoutMs` passes; returns the last value's truthiness. */
+export async function waitFor(fn: () => Promise<boolean>, timeoutMs = 10000, stepMs = 200): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return fn();
+}
