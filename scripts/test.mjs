@@ -11,7 +11,7 @@ const patterns = files.length ? files : ['test/**/*.test.ts'];
 const node = process.execPath;
 const quoted = patterns.map((p) => `'${p.replace(/'/g, "'\\''")}'`).join(' ');
 const concurrency = process.env.TEST_CONCURRENCY ?? '1';
-const inner = `ip link set lo up && exec '${node}' --test --test-concurrency=${concurrency} --test-timeout=300000 ${quoted}`;
+const inner = `ip link set lo up && exec '${node}' --test --test-reporter=spec --test-concurrency=${concurrency} --test-timeout=300000 ${quoted}`;
 
 const asRoot = process.getuid?.() === 0;
 const args = asRoot ? ['-n', 'sh', '-c', inner] : ['-rn', 'sh', '-c', inner];

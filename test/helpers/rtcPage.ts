@@ -23,6 +23,23 @@ export async function installRtcHelpers(page: Page): Promise<void> {
       w.__pub = pc;
       return pc.localDescription!.sdp;
     };
+    w.__startViewer = async () => {
+      const pc = new RTCPeerConnection({ iceServers: [] });
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      pc.ontrack = (ev) => {
+        if (ev.track.kind !== 'video') return;
+        const video = document.createElement('video');
+        video.autoplay = true;
+        video.muted = true;
+        video.srcObject = new MediaStream([ev.track]);
+        document.body.append(video);
+      };
+      w.__sub = pc;
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      return pc.localDescription!.sdp;
+    };
     w.__applyAnswer = async (name: string, sdp: string) => {
       await (w[name] as RTCPeerConnection).setRemoteDescription({ type: 'answer', sdp });
     };
@@ -62,6 +79,26 @@ export async function installRtcHelpers(page: Page): Promise<void> {
       return { framesDecoded, audioBytes, videoTracks };
     };
   });
+}
+
+type RtcFns = {
+  __startPublisher(): Promise<string>;
+  __startViewer(): Promise<string>;
+  __applyAnswer(name: string, sdp: string): Promise<void>;
+};
+
+/** Fake camera+mic sendonly offer; the connection is kept as `__pub` in the page. */
+export function publisherOffer(page: Page): Promise<string> {
+  return page.evaluate(() => (window as unknown as RtcFns).__startPublisher());
+}
+
+/** recvonly audio+video offer (WHEP-style); the connection is kept as `__sub`. */
+export function viewerOffer(page: Page): Promise<string> {
+  return page.evaluate(() => (window as unknown as RtcFns).__startViewer());
+}
+
+export function applyAnswer(page: Page, pcName: '__pub' | '__sub', sdp: string): Promise<void> {
+  return page.evaluate(([n, s]) => (window as unknown as RtcFns).__applyAnswer(n!, s!), [pcName, sdp]);
 }
 
 export interface InboundSummary {
