@@ -1,0 +1,247 @@
+/**
+ * Browser side of the stage-latency bench (and of later latency benches). Exposes
+ * `window.latencyBench`, driven from Node through playwright's `page.evaluate`. Uses plain
+ * RTCPeerConnection and fetch only: no project player code, so the figures measure the media
+ * path and nothing else.
+ *
+ * Peer connections, readers and video elements are kept under string ids.
+ */
+import { startPatternReader, startPatternSender, type LatencyStats, type PatternReader, type PatternSender } from './latency-pattern.ts';
+
+interface RecvSummary {
+  framesDecoded: number;
+  framesDropped: number;
+  frameWidth: number;
+  frameHeight: number;
+  videoCodec: string;
+  /** Mean video jitter-buffer delay, ms. */
+  videoJitterBufferMs: number;
+  audioBytesReceived: number;
+  /** Mean audio jitter-buffer delay, ms. */
+  audioJitterBufferMs: number;
+  videoPacketsLost: number;
+}
+
+interface HttpResult {
+  ok: boolean;
+  status: number;
+  location: string | null;
+  body: string;
+  error?: string;
+}
+
+const pcs = new Map<string, RTCPeerConnection>();
+const readers = new Map<string, PatternReader>();
+const videos = new Map<string, HTMLVideoElement>();
+let sender: PatternSender | null = null;
+let media: MediaStream | null = null;
+let audioCtx: AudioContext | null = null;
+
+function pc(id: string): RTCPeerConnection {
+  const p = pcs.get(id);
+  if (!p) throw new Error(`no peer connection ${id}`);
+  return p;
+}
+
+function newPc(id: string): RTCPeerConnection {
+  pcs.get(id)?.close();
+  const p = new RTCPeerConnection({ iceServers: [] });
+  pcs.set(id, p);
+  return p;
+}
+
+/** Resolves when ICE gathering is complete (no trickle), or after `timeoutMs`. */
+function gathered(p: RTCPeerConnection, timeoutMs = 5000): Promise<void> {
+  if (p.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    function done() {
+      clearTimeout(timer);
+      p.removeEventListener('icegatheringstatechange', check);
+      resolve();
+    }
+    function check() {
+      if (p.iceGatheringState === 'complete') done();
+    }
+    p.addEventListener('icegatheringstatechange', check);
+  });
+}
+
+/** Plays whatever arrives on `p` in a video element (audio unmuted, like a viewer) and reads the pattern. */
+function attachReceiver(id: string, p: RTCPeerConnection): void {
+  const video = document.createElement('video');
+  video.autoplay = true;
+  video.playsInline = true;
+  video.muted = false;
+  video.width = 320;
+  video.height = 240;
+  document.body.append(video);
+  videos.get(id)?.remove();
+  videos.set(id, video);
+  const stream = new MediaStream();
+  video.srcObject = stream;
+  p.addEventListener('track', (ev) => {
+    stream.addTrack(ev.track);
+    void video.play().catch(() => {});
+  });
+  readers.get(id)?.stop();
+  readers.set(id, startPatternReader(video));
+}
+
+const api = {
+  /** Starts painting the pattern; the stream carries it plus a 440 Hz tone (one msid, so receivers lip-sync). */
+  async startSender(withAudio = true): Promise<{ video: number; audio: number }> {
+    if (sender) return { video: 1, audio: media!.getAudioTracks().length };
+    sender = startPatternSender({ canvas: document.querySelector('canvas') ?? undefined });
+    media = new MediaStream(sender.stream.getVideoTracks());
+    if (withAudio) {
+      audioCtx = new AudioContext();
+      await audioCtx.resume().catch(() => {});
+      const osc = audioCtx.createOscillator();
+      osc.frequency.value = 440;
+      const gain = audioCtx.createGain();
+      gain.gain.value = 0.1;
+      const dest = audioCtx.createMediaStreamDestination();
+      osc.connect(gain).connect(dest);
+      osc.start();
+      for (const t of dest.stream.getAudioTracks()) media.addTrack(t);
+    }
+    return { video: media.getVideoTracks().length, audio: media.getAudioTracks().length };
+  },
+
+  /** Sendonly offer carrying the sender's stream, after ICE gathering. */
+  async createSendOffer(id: string): Promise<string> {
+    if (!media) throw new Error('startSender first');
+    const p = newPc(id);
+    for (const track of [...media.getAudioTracks(), ...media.getVideoTracks()]) {
+      p.addTransceiver(track, { direction: 'sendonly', streams: [media] });
+    }
+    await p.setLocalDescription(await p.createOffer());
+    await gathered(p);
+    return p.localDescription!.sdp;
+  },
+
+  /** Recvonly audio+video offer (WHEP), after ICE gathering; plays and reads what arrives. */
+  async createRecvOffer(id: string): Promise<string> {
+    const p = newPc(id);
+    p.addTransceiver('audio', { direction: 'recvonly' });
+    p.addTransceiver('video', { direction: 'recvonly' });
+    attachReceiver(id, p);
+    await p.setLocalDescription(await p.createOffer());
+    await gathered(p);
+    return p.localDescription!.sdp;
+  },
+
+  /** Answers a remote offer (direct path), after ICE gathering; plays and reads what arrives. */
+  async answerOffer(id: string, offer: string): Promise<string> {
+    const p = newPc(id);
+    attachReceiver(id, p);
+    await p.setRemoteDescription({ type: 'offer', sdp: offer });
+    await p.setLocalDescription(await p.createAnswer());
+    await gathered(p);
+    return p.localDescription!.sdp;
+  },
+
+  async applyAnswer(id: string, answer: string): Promise<void> {
+    await pc(id).setRemoteDescription({ type: 'answer', sdp: answer });
+  },
+
+  /** WHIP/WHEP POST with plain fetch. Errors (CORS, network) come back in `error`. */
+  async postSdp(url: string, token: string, sdp: string): Promise<HttpResult> {
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/sdp' },
+        body: sdp,
+      });
+      const loc = res.headers.get('location');
+      return { ok: res.ok, status: res.status, location: loc ? new URL(loc, url).href : null, body: await res.text() };
+    } catch (err) {
+      return { ok: false, status: 0, location: null, body: '', error: String(err) };
+    }
+  },
+
+  async deleteResource(url: string, token: string): Promise<HttpResult> {
+    try {
+      const res = await fetch(url, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      return { ok: res.ok, status: res.status, location: null, body: await res.text() };
+    } catch (err) {
+      return { ok: false, status: 0, location: null, body: '', error: String(err) };
+    }
+  },
+
+  connectionState(id: string): string {
+    return pc(id).connectionState;
+  },
+
+  readerStats(id: string, withSamples = true): LatencyStats & { videoTime: number } {
+    const r = readers.get(id);
+    if (!r) throw new Error(`no reader ${id}`);
+    const s = r.stats;
+    return { ...s, samples: withSamples ? s.samples : [], videoTime: videos.get(id)?.currentTime ?? 0 };
+  },
+
+  resetReader(id: string): void {
+    readers.get(id)?.reset();
+  },
+
+  async recvSummary(id: string): Promise<RecvSummary> {
+    const out: RecvSummary = {
+      framesDecoded: 0,
+      framesDropped: 0,
+      frameWidth: 0,
+      frameHeight: 0,
+      videoCodec: '',
+      videoJitterBufferMs: 0,
+      audioBytesReceived: 0,
+      audioJitterBufferMs: 0,
+      videoPacketsLost: 0,
+    };
+    const report = await pc(id).getStats();
+    const codecs = new Map<string, string>();
+    report.forEach((s: Record<string, unknown>) => {
+      if (s.type === 'codec') codecs.set(s.id as string, s.mimeType as string);
+    });
+    report.forEach((s: Record<string, unknown>) => {
+      if (s.type !== 'inbound-rtp') return;
+      const jb = (Number(s.jitterBufferDelay) / Math.max(1, Number(s.jitterBufferEmittedCount))) * 1000;
+      if (s.kind === 'video') {
+        out.framesDecoded += Number(s.framesDecoded ?? 0);
+        out.framesDropped += Number(s.framesDropped ?? 0);
+        out.frameWidth = Number(s.frameWidth ?? 0);
+        out.frameHeight = Number(s.frameHeight ?? 0);
+        out.videoCodec = codecs.get(s.codecId as string) ?? '';
+        out.videoJitterBufferMs = Math.round(jb * 10) / 10;
+        out.videoPacketsLost += Number(s.packetsLost ?? 0);
+      } else if (s.kind === 'audio') {
+        out.audioBytesReceived += Number(s.bytesReceived ?? 0);
+        out.audioJitterBufferMs = Math.round(jb * 10) / 10;
+      }
+    });
+    return out;
+  },
+
+  close(id: string): void {
+    readers.get(id)?.stop();
+    readers.delete(id);
+    pcs.get(id)?.close();
+    pcs.delete(id);
+    const v = videos.get(id);
+    if (v) {
+      v.srcObject = null;
+      v.remove();
+    }
+    videos.delete(id);
+  },
+};
+
+export type LatencyBenchApi = typeof api;
+
+declare global {
+  interface Window {
+    latencyBench: LatencyBenchApi;
+  }
+}
+
+window.latencyBench = api;
+document.title = 'latency-bench ready';
