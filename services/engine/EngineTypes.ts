@@ -52,6 +52,19 @@ export interface SubscriberOffer {
   mids: Record<string, StageTrack>;
 }
 
+/** Where the engine sends a mirrored track: plain RTP, and RTCP on its own port. */
+export interface MirrorTarget {
+  ip: string;
+  rtpPort: number;
+  rtcpPort: number;
+}
+
+export interface MirrorInfo {
+  /** SDP describing the stream at the target, for a receiver such as ffmpeg (`-f sdp`). */
+  sdp: string;
+  track: StageTrack;
+}
+
 export interface EngineStats {
   kind: EngineKind;
   rooms: number;
@@ -112,6 +125,16 @@ export interface MediaEngine {
   /** Client-offer (WHEP) subscribe. */
   subscribeWithOffer(roomId: string, peerId: string, offer: string): Promise<{ answer: string; tracks: StageTrack[] }>;
   closeSubscriber(roomId: string, peerId: string, reason: CloseReason): Promise<void>;
+
+  /**
+   * Mirror: sends a stage track as plain RTP (header extensions stripped) plus the
+   * publisher's RTCP sender reports to `target`, and asks the publisher for a keyframe. The
+   * mirror ends when the track does, or with `stopMirror`. Mirroring a track again retargets it.
+   */
+  mirrorTrack(roomId: string, trackId: string, target: MirrorTarget): Promise<MirrorInfo>;
+  stopMirror(roomId: string, trackId: string): Promise<void>;
+  /** Asks the track's publisher for a keyframe (a new mirror reader, a restarted ffmpeg). */
+  requestKeyFrame(roomId: string, trackId: string): Promise<void>;
 
   /** Stage tracks currently live in the room. */
   listTracks(roomId: string): Promise<StageTrack[]>;

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { InvalidSdpError } from '../../services/core/errors.ts';
@@ -141,6 +145,47 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
       }, 15000), `whep viewer decodes: ${JSON.stringify(await inbound(viewer))}`);
       await engine.closeRoom('r2', 'client_request');
       await Promise.all([pub.close(), viewer.close()]);
+    });
+
+    it('mirrors stage tracks as plain RTP that a real ffmpeg decodes', async () => {
+      await engine.createRoom('r3');
+      const pub = await newPage();
+      const p = fns(pub);
+      const res = await engine.publish('r3', 'alice', await p.startPublisher());
+      await p.applyAnswer('__pub', res.answer);
+      assert.ok(await waitFor(async () => (await engine.listTracks('r3')).length === 2, 10000));
+      const tracks = await engine.listTracks('r3');
+      const dir = await mkdtemp(join(tmpdir(), 'mirror-'));
+      try {
+        const counts = await Promise.all(
+          tracks.map(async (track, i) => {
+            const target = { ip: '127.0.0.1', rtpPort: 47000 + i * 4, rtcpPort: 47001 + i * 4 };
+            // Describe the stream first so ffmpeg is listening before the first packet.
+            const probe = await engine.mirrorTrack('r3', track.trackId, target);
+            const file = join(dir, `${track.kind}.sdp`);
+            await writeFile(file, probe.sdp);
+            const ff = spawn('ffmpeg', ['-hide_banner', '-nostats', '-protocol_whitelist', 'file,udp,rtp', '-i', file, '-t', '3', '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'pipe'] });
+            let log = '';
+            ff.stderr.on('data', (d: Buffer) => (log += d.toString()));
+            await new Promise((r) => setTimeout(r, 500));
+            // Retarget once ffmpeg listens: the mirror asks the publisher for a keyframe again.
+            await engine.mirrorTrack('r3', track.trackId, target);
+            const code = await new Promise<number | null>((resolve) => ff.on('exit', resolve));
+            const frames = Number(/frame=\s*(\d+)/.exec(log)?.[1] ?? 0);
+            const audio = /Audio: opus/.test(log) && /size=.*time=00:00:0[2-3]/.test(log);
+            return { kind: track.kind, code, frames, audio, log: log.slice(-400) };
+          }),
+        );
+        for (const c of counts) {
+          assert.equal(c.code, 0, c.log);
+          if (c.kind === 'video') assert.ok(c.frames > 30, `ffmpeg decoded ${c.frames} mirrored video frames\n${c.log}`);
+          else assert.ok(c.audio, `ffmpeg decoded mirrored audio\n${c.log}`);
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+        await engine.closeRoom('r3', 'client_request');
+        await pub.close();
+      }
     });
   });
 }

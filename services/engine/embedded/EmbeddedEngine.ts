@@ -6,6 +6,8 @@ import type {
   EngineOptions,
   EngineStats,
   MediaEngine,
+  MirrorInfo,
+  MirrorTarget,
   StageTrack,
   SubscriberOffer,
 } from '../EngineTypes.ts';
@@ -76,6 +78,18 @@ export class EmbeddedEngine extends EnhancedEventEmitter<EngineEvents> implement
 
   async closeSubscriber(roomId: string, peerId: string, reason: CloseReason): Promise<void> {
     this.rooms.get(roomId)?.closeSubscriber(peerId, reason);
+  }
+
+  async mirrorTrack(roomId: string, trackId: string, target: MirrorTarget): Promise<MirrorInfo> {
+    return this.room(roomId).mirrorTrack(trackId, target);
+  }
+
+  async stopMirror(roomId: string, trackId: string): Promise<void> {
+    this.rooms.get(roomId)?.stopMirror(trackId);
+  }
+
+  async requestKeyFrame(roomId: string, trackId: string): Promise<void> {
+    this.room(roomId).requestKeyFrame(trackId);
   }
 
   async listTracks(roomId: string): Promise<StageTrack[]> {

@@ -1,6 +1,7 @@
 import { EnhancedEventEmitter } from '../../core/EnhancedEventEmitter.ts';
 import { InvalidStateError, ServiceError } from '../../core/errors.ts';
-import type { CloseReason, EngineOptions, StageTrack, SubscriberOffer } from '../EngineTypes.ts';
+import type { CloseReason, EngineOptions, MirrorInfo, MirrorTarget, StageTrack, SubscriberOffer } from '../EngineTypes.ts';
+import { mirrorSdp } from './MirrorSink.ts';
 import { PublisherLeg } from './PublisherLeg.ts';
 import { SubscriberLeg } from './SubscriberLeg.ts';
 import type { TrackRelay } from './TrackRelay.ts';
@@ -75,9 +76,27 @@ export class EmbeddedRoom extends EnhancedEventEmitter<EmbeddedRoomEvents> {
   }
 
   setTrackPaused(trackId: string, paused: boolean): void {
+    this.relay(trackId).setPaused(paused);
+  }
+
+  mirrorTrack(trackId: string, target: MirrorTarget): MirrorInfo {
+    const relay = this.relay(trackId);
+    relay.startMirror(target, this.opts.listenIp.includes(':') === target.ip.includes(':') ? this.opts.listenIp : target.ip);
+    return { sdp: mirrorSdp(relay.info, relay.codec, target), track: relay.info };
+  }
+
+  stopMirror(trackId: string): void {
+    this.relays.find((r) => r.info.trackId === trackId)?.stopMirror();
+  }
+
+  requestKeyFrame(trackId: string): void {
+    this.relay(trackId).requestKeyFrame(true);
+  }
+
+  private relay(trackId: string): TrackRelay {
     const relay = this.relays.find((r) => r.info.trackId === trackId);
     if (!relay) throw new ServiceError('not_found', `no track ${trackId}`);
-    relay.setPaused(paused);
+    return relay;
   }
 
   async subscribe(peerId: string): Promise<SubscriberOffer> {

@@ -9,7 +9,8 @@ import {
   type RtpPacket,
 } from 'werift';
 import { logger } from '../../core/logger.ts';
-import type { StageTrack } from '../EngineTypes.ts';
+import type { MirrorTarget, StageTrack } from '../EngineTypes.ts';
+import { MirrorSink } from './MirrorSink.ts';
 
 const log = logger.child({ mod: 'engine.relay' });
 
@@ -46,6 +47,7 @@ export class TrackRelay {
   private readonly receiver: RTCRtpReceiver;
   private readonly sinks = new Map<RTCRtpSender, Sink>();
   private readonly disposers: (() => void)[] = [];
+  private mirror: MirrorSink | undefined;
   private lastPliAt = 0;
   private paused = false;
   private closed = false;
@@ -89,6 +91,22 @@ export class TrackRelay {
     this.sinks.delete(sender);
   }
 
+  /** Starts (or retargets) the plain-RTP mirror of this track. */
+  startMirror(target: MirrorTarget, bindIp: string): void {
+    this.mirror?.close();
+    this.mirror = new MirrorSink(target, bindIp);
+    this.requestKeyFrame(true);
+  }
+
+  stopMirror(): void {
+    this.mirror?.close();
+    this.mirror = undefined;
+  }
+
+  get mirrorPackets(): number {
+    return this.mirror?.packetsSent ?? 0;
+  }
+
   /** Asks the publisher for a keyframe; `force` skips the rate limit (new sink, mirror start). */
   requestKeyFrame(force = false): void {
     if (this.closed || this.info.kind !== 'video' || this.source.ssrc === undefined) return;
@@ -104,12 +122,14 @@ export class TrackRelay {
     for (const dispose of this.disposers) dispose();
     for (const sink of this.sinks.values()) sink.unsubscribe();
     this.sinks.clear();
+    this.stopMirror();
   }
 
   private forwardRtp(packet: RtpPacket): void {
-    if (this.paused || this.sinks.size === 0) return;
+    if (this.paused || (this.sinks.size === 0 && !this.mirror)) return;
     packet.header.extensions = [];
     packet.header.extension = false;
+    this.mirror?.sendRtp(packet);
     for (const sink of this.sinks.values()) {
       this.packetsForwarded++;
       sink.sender.sendRtp(packet).catch((err: unknown) => log.debug({ err: String(err) }, 'sendRtp failed'));
@@ -117,7 +137,8 @@ export class TrackRelay {
   }
 
   private forwardRtcp(packet: RtcpPacket): void {
-    if (!(packet instanceof RtcpSrPacket) || this.sinks.size === 0) return;
+    if (!(packet instanceof RtcpSrPacket)) return;
+    this.mirror?.sendRtcp(packet);
     const { ntpTimestamp, rtpTimestamp } = packet.senderInfo;
     for (const sink of this.sinks.values()) {
       const sender = sink.sender;

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { EnhancedEventEmitter } from '../../core/EnhancedEventEmitter.ts';
 import { InvalidSdpError, InvalidStateError, ServiceError, type ErrorCode } from '../../core/errors.ts';
 import { logger } from '../../core/logger.ts';
-import type { CloseReason, EngineEvents, EngineOptions, EngineStats, MediaEngine, StageTrack, SubscriberOffer, PublishResult } from '../EngineTypes.ts';
+import type { CloseReason, EngineEvents, EngineOptions, EngineStats, MediaEngine, MirrorInfo, MirrorTarget, StageTrack, SubscriberOffer, PublishResult } from '../EngineTypes.ts';
 import type { EngineMethod, EngineThreadData, FromThread, ToThread } from './protocol.ts';
 
 const log = logger.child({ mod: 'engine.thread' });
@@ -75,6 +75,15 @@ export class ThreadedEngine extends EnhancedEventEmitter<EngineEvents> implement
   }
   closeSubscriber(roomId: string, peerId: string, reason: CloseReason): Promise<void> {
     return this.call('closeSubscriber', roomId, peerId, reason);
+  }
+  mirrorTrack(roomId: string, trackId: string, target: MirrorTarget): Promise<MirrorInfo> {
+    return this.call('mirrorTrack', roomId, trackId, target);
+  }
+  stopMirror(roomId: string, trackId: string): Promise<void> {
+    return this.call('stopMirror', roomId, trackId);
+  }
+  requestKeyFrame(roomId: string, trackId: string): Promise<void> {
+    return this.call('requestKeyFrame', roomId, trackId);
   }
   listTracks(roomId: string): Promise<StageTrack[]> {
     return this.call('listTracks', roomId);
