@@ -1,0 +1,5 @@
+export { Participant } from './Participant.ts';
+export { can, assertCan, type StageAction } from './permissions.ts';
+export { Room } from './Room.ts';
+export { RoomRegistry, ROOM_ID_PATTERN } from './RoomRegistry.ts';
+export type * from './StageTypes.ts';
