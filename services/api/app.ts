@@ -1,0 +1,27 @@
+import { Hono } from 'hono';
+import { bodyLimit } from './middleware/bodyLimit/index.ts';
+import { notFound, onError } from './middleware/errorHandler/index.ts';
+import { requestId } from './middleware/requestId/index.ts';
+import { healthRoutes } from './routes/health.ts';
+import { ingestRoutes } from './routes/ingest.ts';
+import { pageRoutes } from './routes/pages.ts';
+import { roomRoutes } from './routes/rooms.ts';
+import type { ApiDeps, AppEnv } from './types.ts';
+
+/**
+ * The HTTP edge: health, the management API, WHIP/WHEP and the player's pages. Knows the
+ * stage through the RoomRegistry only; `server/` gives it a real HTTP server.
+ */
+export function createApp(deps: ApiDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('*', requestId());
+  app.use('*', bodyLimit(deps.maxBodyBytes));
+  app.onError(onError);
+  app.notFound(notFound);
+  app.route('/', healthRoutes(deps));
+  app.route('/api', roomRoutes(deps));
+  app.route('/whip', ingestRoutes('whip', deps));
+  app.route('/whep', ingestRoutes('whep', deps));
+  app.route('/', pageRoutes(deps));
+  return app;
+}

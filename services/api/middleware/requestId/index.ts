@@ -1,0 +1,30 @@
+import { randomUUID } from 'node:crypto';
+import { createMiddleware } from 'hono/factory';
+import { logger } from '../../../core/logger.ts';
+import type { AppEnv } from '../../types.ts';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+const ACCEPTED = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Gives every request an id: the caller's `x-request-id` when it is a sane token, else a
+ * fresh UUID. Sets it on the response and on a child logger (`c.var.log`), and logs one line
+ * per request with method, path (never the query: it may carry a token), status and duration.
+ */
+export function requestId() {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const incoming = c.req.header(REQUEST_ID_HEADER);
+    const id = incoming && ACCEPTED.test(incoming) ? incoming : randomUUID();
+    const log = logger.child({ reqId: id });
+    c.set('requestId', id);
+    c.set('log', log);
+    const started = performance.now();
+    await next();
+    c.header(REQUEST_ID_HEADER, id);
+    const status = c.res.status;
+    log[status >= 500 ? 'error' : 'info'](
+      { method: c.req.method, path: c.req.path, status, ms: Math.round((performance.now() - started) * 10) / 10 },
+      'request',
+    );
+  });
+}

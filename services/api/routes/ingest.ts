@@ -1,0 +1,75 @@
+import { Hono } from 'hono';
+import type { TokenClaims } from '../../auth/tokens.ts';
+import { ServiceError } from '../../core/errors.ts';
+import type { RoomRegistry } from '../../stage/RoomRegistry.ts';
+import { assertCan } from '../../stage/permissions.ts';
+import type { Room } from '../../stage/Room.ts';
+import { whipCors } from '../middleware/cors/index.ts';
+import { roomToken } from '../middleware/roomToken/index.ts';
+import { sdpBody } from '../middleware/sdpBody/index.ts';
+import type { ApiDeps, TokenEnv } from '../types.ts';
+
+/**
+ * WHIP (RFC 9725) and WHEP: one HTTP-created engine leg per session, which joins the room as a
+ * participant (identity from the token) so that it shows up in room events.
+ *
+ * - `POST /whip/:room` (presenter or moderator token, `application/sdp` offer) → 201, answer,
+ *   `Location: /whip/:room/:session`.
+ * - `POST /whep/:room` (presenter or moderator token, recvonly offer) → 201, answer, Location.
+ * - `DELETE <Location>` (a token for the room: the session's own identity, or a moderator) → 200.
+ * - `PATCH <Location>` → 405 `unsupported`: no trickle ICE and no ICE restart; the offer must
+ *   carry every candidate (gather fully before POSTing), and the answer carries ours.
+ * - `OPTIONS` → 204 CORS preflight with `Accept-Post: application/sdp`.
+ */
+export function ingestRoutes(kind: 'whip' | 'whep', deps: Pick<ApiDeps, 'registry' | 'tokens'>) {
+  const { registry, tokens } = deps;
+  const action = kind === 'whip' ? 'publish' : 'whep';
+  return new Hono<TokenEnv>()
+    .use('*', whipCors())
+    .post('/:room', roomToken(tokens), async (c, next) => {
+      assertCan(c.get('claims').role, action);
+      registry.require(c.req.param('room'));
+      await next();
+    }, sdpBody(), async (c) => {
+      const room = registry.require(c.req.param('room'));
+      const claims = c.get('claims');
+      const participant = room.join({ identity: claims.identity, role: claims.role, transport: kind });
+      let answer: string;
+      try {
+        answer = kind === 'whip'
+          ? (await room.publish(participant.id, c.get('sdp'))).answer
+          : (await room.subscribeWithOffer(participant.id, c.get('sdp'))).answer;
+      } catch (err) {
+        await room.leave(participant.id, 'transport_failed');
+        throw err;
+      }
+      c.get('log').info({ room: room.id, session: participant.id, identity: claims.identity }, `${kind} session started`);
+      c.header('location', `/${kind}/${encodeURIComponent(room.id)}/${participant.id}`);
+      c.header('etag', `"${participant.id}"`);
+      c.header('content-type', 'application/sdp');
+      return c.body(answer, 201);
+    })
+    .delete('/:room/:session', roomToken(tokens), async (c) => {
+      const { room, session } = findSession(registry, kind, c.req.param('room'), c.req.param('session'));
+      assertMayEnd(c.get('claims'), session.identity);
+      await room.leave(session.id, 'client_request');
+      c.get('log').info({ room: room.id, session: session.id }, `${kind} session ended`);
+      return c.body(null, 200);
+    })
+    .patch('/:room/:session', () => {
+      throw new ServiceError('unsupported', 'trickle ICE and ICE restarts are not supported: send a complete offer', 405);
+    });
+}
+
+function findSession(registry: RoomRegistry, kind: 'whip' | 'whep', roomId: string, sessionId: string) {
+  const room: Room | undefined = registry.get(roomId);
+  const session = room?.getParticipant(sessionId);
+  if (!room || !session || session.transport !== kind) throw new ServiceError('not_found', `no such ${kind.toUpperCase()} session`);
+  return { room, session };
+}
+
+function assertMayEnd(claims: TokenClaims, identity: string): void {
+  if (claims.identity !== identity && claims.role !== 'moderator') {
+    throw new ServiceError('forbidden', 'only the session owner or a moderator may end it');
+  }
+}

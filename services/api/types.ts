@@ -1,0 +1,26 @@
+import type { Logger } from '../core/logger.ts';
+import type { TokenClaims, TokenService } from '../auth/tokens.ts';
+import type { EngineKind } from '../engine/EngineTypes.ts';
+import type { RoomRegistry } from '../stage/RoomRegistry.ts';
+
+/** Per-request values the middleware sets for the handlers. */
+export type AppVariables = {
+  requestId: string;
+  log: Logger;
+};
+
+export type AppEnv = { Variables: AppVariables };
+
+/** A request that passed `roomToken`: the verified claims of its Bearer token. */
+export type TokenEnv = { Variables: AppVariables & { claims: TokenClaims } };
+
+export interface ApiDeps {
+  apiKey: string;
+  /** Largest accepted request body, bytes. */
+  maxBodyBytes: number;
+  registry: RoomRegistry;
+  tokens: TokenService;
+  engineKind: EngineKind;
+  /** Directory holding `pages/` and `dist/` of the player. */
+  playerRoot: string;
+}
