@@ -52,6 +52,8 @@ export interface ParticipantInfo {
   identity: string;
   role: Role;
   publishing: boolean;
+  /** How it is connected: `signaling` (this protocol), `whip` (publish-only) or `whep` (receive-only). */
+  transport?: 'signaling' | 'whip' | 'whep';
 }
 
 export interface TrackInfo {
@@ -72,7 +74,7 @@ export type ServerMessage =
       participants: ParticipantInfo[]; tracks: TrackInfo[]; iceServers: IceServerInfo[]; heartbeatMs: number }
   | { v: 1; type: 'published'; re?: string; sdp: string; tracks: TrackInfo[] }
   | { v: 1; type: 'unpublished'; re?: string }
-  | { v: 1; type: 'subscriberOffer'; version: number; sdp: string; mids: Record<string, TrackInfo> }
+  | { v: 1; type: 'subscriberOffer'; re?: string; version: number; sdp: string; mids: Record<string, TrackInfo> }
   | { v: 1; type: 'ok'; re?: string }
   | { v: 1; type: 'pong'; re?: string }
   | { v: 1; type: 'participantJoined'; participant: ParticipantInfo }
@@ -85,7 +87,9 @@ export type ServerMessage =
 /** WebSocket close codes the server uses (4000–4999 are application codes). */
 export const CloseCodes = {
   normal: 1000,
+  goingAway: 1001,
   messageTooBig: 1009,
+  internalError: 1011,
   unauthorized: 4001,
   forbidden: 4003,
   rateLimited: 4029,

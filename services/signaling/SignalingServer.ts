@@ -1,0 +1,109 @@
+import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { TokenService } from '../auth/tokens.ts';
+import { ServiceError, toErrorBody } from '../core/errors.ts';
+import { logger } from '../core/logger.ts';
+import type { RoomRegistry } from '../stage/RoomRegistry.ts';
+import { CloseCodes } from './protocol.ts';
+import { SignalingSession, type SessionLimits } from './SignalingSession.ts';
+
+const log = logger.child({ mod: 'signaling' });
+
+export const SIGNALING_PATH = '/ws';
+
+export interface SignalingServerOptions extends SessionLimits {
+  registry: RoomRegistry;
+  tokens: TokenService;
+}
+
+/**
+ * The WebSocket endpoint at `/ws?token=<room token>[&room=<id>]` on the HTTP server it is
+ * attached to. The token is checked before the upgrade: a missing, malformed, forged or
+ * expired token is refused with HTTP 401, a token for another room than `room` with 403, an
+ * unknown room with 404, each with a JSON `{ error: { code, message } }` body, and no
+ * WebSocket is ever opened for them.
+ */
+export class SignalingServer {
+  private readonly opts: SignalingServerOptions;
+  private readonly wss: WebSocketServer;
+  private readonly sessions = new Set<SignalingSession>();
+  private readonly heartbeatTimer: NodeJS.Timeout;
+  private readonly servers = new Set<Server>();
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(req, socket, head);
+  private nextId = 0;
+  private closed = false;
+
+  constructor(opts: SignalingServerOptions) {
+    this.opts = opts;
+    // The session enforces maxMessageBytes itself so that it can answer `payload_too_large`
+    // before closing; the frame-level cap only stops absurd frames from being buffered.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes * 2, perMessageDeflate: false });
+    this.heartbeatTimer = setInterval(() => {
+      const now = Date.now();
+      for (const session of this.sessions) session.heartbeat(now);
+    }, opts.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  attach(server: Server): void {
+    this.servers.add(server);
+    server.on('upgrade', this.onUpgrade);
+  }
+
+  /** Ends every session (close 1001) and stops accepting. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeatTimer);
+    for (const server of this.servers) server.off('upgrade', this.onUpgrade);
+    for (const session of [...this.sessions]) session.end('signaling_closed', CloseCodes.goingAway, 'server_shutdown');
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => {});
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== SIGNALING_PATH) return rejectUpgrade(socket, new ServiceError('not_found', 'no such resource'));
+    if (this.closed) return rejectUpgrade(socket, new ServiceError('invalid_state', 'server is shutting down', 503));
+    let claims;
+    try {
+      const roomParam = url.searchParams.get('room') ?? undefined;
+      claims = await this.opts.tokens.verify(url.searchParams.get('token'), roomParam);
+    } catch (err) {
+      return rejectUpgrade(socket, err);
+    }
+    const room = this.opts.registry.get(claims.room);
+    if (!room || room.closed) return rejectUpgrade(socket, new ServiceError('not_found', 'room not found'));
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const id = ++this.nextId;
+      const sessionLog = log.child({ ws: id, room: room.id, identity: claims.identity });
+      const session = new SignalingSession(ws, room, claims, this.opts, sessionLog);
+      this.sessions.add(session);
+      ws.once('close', (code) => {
+        this.sessions.delete(session);
+        sessionLog.info({ code }, 'websocket closed');
+      });
+      sessionLog.info({ role: claims.role }, 'websocket connected');
+    });
+  }
+}
+
+/** Answers a refused upgrade with a plain HTTP error and a JSON body, then closes the socket. */
+function rejectUpgrade(socket: Duplex, err: unknown): void {
+  const { status, body } = toErrorBody(err);
+  const json = JSON.stringify(body);
+  if (!socket.writable) return void socket.destroy();
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(json)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      json,
+  );
+}

@@ -1,0 +1,275 @@
+import type { WebSocket } from 'ws';
+import type { TokenClaims } from '../auth/tokens.ts';
+import { InvalidStateError, ServiceError, toErrorBody } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Participant } from '../stage/Participant.ts';
+import type { Room } from '../stage/Room.ts';
+import type { CloseReason, ParticipantSummary, StageTrack } from '../stage/StageTypes.ts';
+import { toParticipantInfo, toSubscriberOffer, toTrackInfo } from './convert.ts';
+import {
+  clientMessageSchemas,
+  CloseCodes,
+  envelopeSchema,
+  PROTOCOL_VERSION,
+  type ClientMessage,
+  type ClientMessageType,
+  type ServerMessage,
+} from './protocol.ts';
+import { TokenBucket } from './TokenBucket.ts';
+
+export interface SessionLimits {
+  /** Largest accepted message, bytes. */
+  maxMessageBytes: number;
+  /** Messages per second (token bucket; burst twice that). */
+  ratePerSecond: number;
+  /** Heartbeat interval, ms, announced in `joined`. */
+  heartbeatMs: number;
+}
+
+/** Window over which dropped (rate-limited) messages are counted before the socket is closed. */
+const RATE_STRIKE_WINDOW_MS = 5000;
+/** A client that cannot keep up with this much queued output is cut off. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/** Close code for each reason a session ends. */
+const CLOSE_CODE_FOR: Record<CloseReason, number> = {
+  client_request: CloseCodes.normal,
+  signaling_closed: CloseCodes.normal,
+  room_closed: CloseCodes.roomClosed,
+  token_expired: CloseCodes.tokenExpired,
+  kicked: CloseCodes.kicked,
+  replaced: CloseCodes.replaced,
+  transport_failed: CloseCodes.internalError,
+  engine_closed: CloseCodes.goingAway,
+  engine_died: CloseCodes.internalError,
+};
+
+type Outgoing = ServerMessage extends infer M ? (M extends { v: 1 } ? Omit<M, 'v'> : never) : never;
+
+/**
+ * One WebSocket connection: parses and validates frames, enforces limits, and turns protocol
+ * requests into calls on its Room. Requests are handled one at a time in arrival order (a
+ * `subscriberAnswer` must not overtake the `subscribe` it answers); `ping` is answered at once.
+ */
+export class SignalingSession {
+  readonly ws: WebSocket;
+  readonly room: Room;
+  readonly claims: TokenClaims;
+  private readonly limits: SessionLimits;
+  private readonly log: Logger;
+  private readonly bucket: TokenBucket;
+  private participant: Participant | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private lastSeen = Date.now();
+  private strikes = 0;
+  private strikeWindowStart = 0;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private ended = false;
+  private readonly roomListeners = {
+    participantjoined: (p: ParticipantSummary) => {
+      if (p.participantId !== this.participant?.id) this.send({ type: 'participantJoined', participant: toParticipantInfo(p) });
+    },
+    participantleft: (p: ParticipantSummary, reason: CloseReason) => {
+      if (p.participantId !== this.participant?.id) this.send({ type: 'participantLeft', participantId: p.participantId, reason });
+    },
+    trackpublished: (track: StageTrack) => this.send({ type: 'trackPublished', track: toTrackInfo(track) }),
+    trackunpublished: (track: StageTrack) => this.send({ type: 'trackUnpublished', track: toTrackInfo(track) }),
+  };
+
+  constructor(ws: WebSocket, room: Room, claims: TokenClaims, limits: SessionLimits, log: Logger) {
+    this.ws = ws;
+    this.room = room;
+    this.claims = claims;
+    this.limits = limits;
+    this.log = log;
+    this.bucket = new TokenBucket(limits.ratePerSecond);
+    ws.on('message', (data, isBinary) => this.onFrame(data as Buffer | ArrayBuffer | Buffer[], isBinary));
+    ws.on('pong', () => (this.lastSeen = Date.now()));
+    ws.on('close', () => this.end('signaling_closed'));
+    ws.on('error', (err) => this.log.info({ err: err.message }, 'websocket error'));
+    const msLeft = claims.exp * 1000 - Date.now();
+    this.expiryTimer = setTimeout(() => this.end('token_expired'), Math.max(0, msLeft));
+    this.expiryTimer.unref();
+  }
+
+  /** Called by the server's heartbeat: ping, or cut off a peer silent for two intervals. */
+  heartbeat(now: number): void {
+    if (now - this.lastSeen > 2 * this.limits.heartbeatMs) {
+      this.log.info({ silentMs: now - this.lastSeen }, 'websocket heartbeat timeout');
+      this.ws.terminate();
+      this.end('signaling_closed');
+      return;
+    }
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+  }
+
+  /**
+   * Ends the session once: says `bye` with the reason, closes the socket with the matching
+   * code and leaves the room (closing this participant's engine legs).
+   */
+  end(reason: CloseReason, code = CLOSE_CODE_FOR[reason], closeReason: string = reason): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.expiryTimer);
+    this.detachRoom();
+    if (this.ws.readyState === this.ws.OPEN) {
+      this.send({ type: 'bye', reason: closeReason });
+      this.ws.close(code, closeReason);
+    }
+    const participant = this.participant;
+    if (participant && !participant.closed) void this.room.leave(participant.id, reason);
+    this.log.info({ reason, code }, 'signaling session ended');
+  }
+
+  // ---- inbound -----------------------------------------------------------------------------
+
+  private onFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    if (this.ended) return;
+    const now = Date.now();
+    this.lastSeen = now;
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    if (buf.length > this.limits.maxMessageBytes) {
+      this.sendError(undefined, new ServiceError('payload_too_large', `message exceeds ${this.limits.maxMessageBytes} bytes`));
+      this.closeOnly(CloseCodes.messageTooBig, 'payload_too_large');
+      return;
+    }
+    if (!this.bucket.take(now)) {
+      this.onRateLimited(now);
+      return;
+    }
+    if (isBinary) return this.sendError(undefined, new ServiceError('invalid_message', 'binary frames are not accepted'));
+    let json: unknown;
+    try {
+      json = JSON.parse(buf.toString('utf8'));
+    } catch {
+      return this.sendError(undefined, new ServiceError('invalid_message', 'message is not valid JSON'));
+    }
+    const envelope = envelopeSchema.safeParse(json);
+    if (!envelope.success) {
+      return this.sendError(undefined, new ServiceError('invalid_message', 'message must be an object with v and type'));
+    }
+    const rawId = envelope.data.id;
+    const re = typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 64 ? rawId : undefined;
+    if (envelope.data.v !== PROTOCOL_VERSION) {
+      return this.sendError(re, new ServiceError('invalid_message', `unsupported protocol version (expected v: ${PROTOCOL_VERSION})`));
+    }
+    const type = envelope.data.type;
+    if (!Object.hasOwn(clientMessageSchemas, type)) {
+      return this.sendError(re, new ServiceError('unknown_type', `unknown message type ${JSON.stringify(type.slice(0, 64))}`));
+    }
+    const parsed = clientMessageSchemas[type as ClientMessageType].safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const field = issue.path.length ? issue.path.join('.') : 'message';
+      return this.sendError(re, new ServiceError('invalid_message', `invalid ${field} in ${type}: ${issue.message}`));
+    }
+    const msg = parsed.data as ClientMessage;
+    if (msg.type === 'ping') return this.send({ type: 'pong', ...reOf(msg.id) });
+    this.queue = this.queue.then(() => this.handle(msg).catch((err) => this.sendError(msg.id, err)));
+  }
+
+  private onRateLimited(now: number): void {
+    if (now - this.strikeWindowStart > RATE_STRIKE_WINDOW_MS) {
+      this.strikeWindowStart = now;
+      this.strikes = 0;
+    }
+    this.strikes++;
+    this.sendError(undefined, new ServiceError('rate_limited', `more than ${this.limits.ratePerSecond} messages per second; message dropped`));
+    if (this.strikes > this.limits.ratePerSecond) {
+      this.log.warn({ strikes: this.strikes }, 'websocket client keeps exceeding the rate limit');
+      this.closeOnly(CloseCodes.rateLimited, 'rate_limited');
+    }
+  }
+
+  private async handle(msg: ClientMessage): Promise<void> {
+    if (this.ended) return;
+    const re = reOf(msg.id);
+    if (msg.type === 'join') return this.join(re);
+    if (msg.type === 'leave') {
+      this.end('client_request');
+      return;
+    }
+    const participant = this.participant;
+    if (!participant) throw new InvalidStateError('send join first');
+    switch (msg.type) {
+      case 'publish': {
+        const result = await this.room.publish(participant.id, msg.sdp);
+        this.send({ type: 'published', ...re, sdp: result.answer, tracks: result.tracks.map(toTrackInfo) });
+        return;
+      }
+      case 'unpublish':
+        await this.room.unpublish(participant.id);
+        this.send({ type: 'unpublished', ...re });
+        return;
+      case 'subscribe': {
+        const offer = await this.room.subscribe(participant.id);
+        this.send(toSubscriberOffer(offer, msg.id));
+        return;
+      }
+      case 'subscriberAnswer':
+        await this.room.answerSubscriber(participant.id, msg.version, msg.sdp);
+        this.send({ type: 'ok', ...re });
+        return;
+      case 'unsubscribe':
+        await this.room.unsubscribe(participant.id);
+        this.send({ type: 'ok', ...re });
+        return;
+    }
+  }
+
+  private join(re: { re?: string }): void {
+    if (this.participant) throw new InvalidStateError('already joined');
+    const participant = this.room.join({ identity: this.claims.identity, role: this.claims.role, transport: 'signaling' });
+    this.participant = participant;
+    for (const [event, listener] of Object.entries(this.roomListeners)) this.room.on(event as 'trackpublished', listener as never);
+    participant.on('subscriberoffer', (offer) => this.send(toSubscriberOffer(offer)));
+    participant.on('legclosed', (leg, reason) => {
+      if (leg === 'publisher') this.send({ type: 'unpublished' });
+      else this.sendError(undefined, new ServiceError('invalid_state', `subscriber connection closed (${reason}); subscribe again`));
+    });
+    participant.on('close', (reason) => this.end(reason));
+    this.send({
+      type: 'joined',
+      ...re,
+      participantId: participant.id,
+      identity: participant.identity,
+      role: participant.role,
+      roomId: this.room.id,
+      participants: this.room.listParticipants().map((p) => toParticipantInfo(p.summary())),
+      tracks: this.room.tracks().map(toTrackInfo),
+      iceServers: [],
+      heartbeatMs: this.limits.heartbeatMs,
+    });
+  }
+
+  // ---- outbound ----------------------------------------------------------------------------
+
+  private send(msg: Outgoing): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.log.warn({ buffered: this.ws.bufferedAmount }, 'websocket client too slow; closing');
+      this.ws.terminate();
+      return;
+    }
+    this.ws.send(JSON.stringify({ v: PROTOCOL_VERSION, ...msg }));
+  }
+
+  private sendError(re: string | undefined, err: unknown): void {
+    const { status, body } = toErrorBody(err);
+    if (status >= 500) this.log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'signaling request failed');
+    this.send({ type: 'error', ...reOf(re), code: body.error.code, message: body.error.message });
+  }
+
+  /** Closes the socket for a protocol violation; the `close` event then ends the session. */
+  private closeOnly(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
+  }
+
+  private detachRoom(): void {
+    for (const [event, listener] of Object.entries(this.roomListeners)) this.room.off(event as 'trackpublished', listener as never);
+  }
+}
+
+function reOf(id: string | undefined): { re?: string } {
+  return id ? { re: id } : {};
+}
