@@ -1,0 +1,157 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { getRequestListener } from '@hono/node-server';
+import { createApp } from '../api/app.ts';
+import { TokenService } from '../auth/tokens.ts';
+import { ConfigError, loadConfig, type Config } from '../core/config.ts';
+import { logger } from '../core/logger.ts';
+import { createEngine } from '../engine/index.ts';
+import type { MediaEngine } from '../engine/EngineTypes.ts';
+import { SignalingServer } from '../signaling/SignalingServer.ts';
+import { RoomRegistry } from '../stage/RoomRegistry.ts';
+
+/** The wiring: the only module that knows every layer. */
+
+const PLAYER_ROOT = fileURLToPath(new URL('../../player', import.meta.url));
+const SHUTDOWN_TIMEOUT_MS = 5000;
+
+export interface RunningServer {
+  /** The real bound URL, e.g. http://127.0.0.1:41234. */
+  url: string;
+  /** PUBLIC_URL, or the bound URL when PUBLIC_URL was derived from PORT=0. */
+  publicUrl: string;
+  registry: RoomRegistry;
+  tokens: TokenService;
+  engine: MediaEngine;
+  /** Closes signaling, rooms, engine and HTTP server, in that order. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startServer(cfg: Config): Promise<RunningServer> {
+  const engine = await createEngine(cfg);
+  const registry = new RoomRegistry(engine);
+  const tokens = new TokenService({ secret: cfg.JWT_SECRET, ttlSeconds: cfg.TOKEN_TTL_SECONDS });
+  const app = createApp({
+    apiKey: cfg.API_KEY,
+    maxBodyBytes: cfg.HTTP_MAX_BODY_BYTES,
+    registry,
+    tokens,
+    engineKind: engine.kind,
+    playerRoot: PLAYER_ROOT,
+  });
+  const server: Server = createServer(getRequestListener(app.fetch));
+  const signaling = new SignalingServer({
+    registry,
+    tokens,
+    maxMessageBytes: cfg.WS_MAX_MESSAGE_BYTES,
+    ratePerSecond: cfg.WS_RATE_LIMIT_PER_SECOND,
+    heartbeatMs: cfg.WS_HEARTBEAT_MS,
+  });
+  signaling.attach(server);
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(cfg.PORT, cfg.HOST, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await signaling.close();
+    await registry.close('engine_closed');
+    await engine.close();
+    throw err;
+  }
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+  const publicUrl = new URL(cfg.PUBLIC_URL).port === '0' ? url : cfg.PUBLIC_URL;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await signaling.close();
+      await registry.close('engine_closed');
+      await engine.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    })());
+
+  return { url, publicUrl, registry, tokens, engine, close };
+}
+
+/** Dev mode: a `demo` room and ready-to-open links, printed as plain lines after the `listening` log. */
+async function printDevLinks(running: RunningServer, cfg: Config): Promise<void> {
+  const room = running.registry.get('demo') ?? (await running.registry.create('demo'));
+  const link = async (page: string, identity: string, role: 'presenter' | 'viewer') => {
+    const { token } = await running.tokens.issue(room.id, identity, role);
+    return `${running.publicUrl}/${page}?room=${room.id}&token=${token}`;
+  };
+  const lines = [
+    '',
+    `stagecast dev mode: room "${room.id}" is ready (links valid for ${cfg.TOKEN_TTL_SECONDS} s)`,
+    `  studio, presenter 1:  ${await link('studio', 'presenter-1', 'presenter')}`,
+    `  studio, presenter 2:  ${await link('studio', 'presenter-2', 'presenter')}`,
+    `  watch, viewer:        ${await link('watch', 'viewer-1', 'viewer')}`,
+    `  API key:              ${cfg.API_KEY}`,
+    `  e.g. curl -H "Authorization: Bearer ${cfg.API_KEY}" ${running.publicUrl}/api/rooms`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function main(): Promise<void> {
+  let cfg: Config;
+  try {
+    cfg = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason) }, 'unhandled rejection');
+  });
+
+  const running = await startServer(cfg);
+  // The one line tooling waits for; printed whatever LOG_LEVEL is.
+  logger.child({}, { level: 'info' }).info({ url: running.url, publicUrl: running.publicUrl, engine: running.engine.kind }, 'listening');
+  if (cfg.DEV) await printDevLinks(running, cfg);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown timed out');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    force.unref();
+    running.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (import.meta.main) {
+  main().catch((err: unknown) => {
+    logger.fatal({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'failed to start');
+    process.exit(1);
+  });
+}
