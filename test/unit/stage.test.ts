@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ServiceError } from '../../services/core/errors.ts';
+import { EmbeddedEngine } from '../../services/engine/embedded/EmbeddedEngine.ts';
+import type { MediaEngine } from '../../services/engine/EngineTypes.ts';
+import { RoomRegistry } from '../../services/stage/RoomRegistry.ts';
+import type { CloseReason, ParticipantSummary } from '../../services/stage/StageTypes.ts';
+
+/** Stage logic against the real embedded engine, without media: permissions, events, close cascade. */
+describe('stage: RoomRegistry and Room', () => {
+  let engine: MediaEngine;
+  let registry: RoomRegistry;
+
+  before(() => {
+    engine = new EmbeddedEngine({ listenIp: '127.0.0.1', portRange: [47000, 47999], iceServers: [] });
+    registry = new RoomRegistry(engine);
+  });
+  after(async () => {
+    await registry.close();
+    await engine.close();
+  });
+
+  const code = (expected: string) => (err: unknown) => err instanceof ServiceError && err.code === expected;
+
+  it('creates, finds, lists and deletes rooms; duplicates conflict', async () => {
+    const room = await registry.create('alpha');
+    assert.equal(registry.get('alpha'), room);
+    assert.ok(registry.list().includes(room));
+    await assert.rejects(registry.create('alpha'), code('conflict'));
+    await assert.rejects(registry.create('bad id!'), code('bad_request'));
+    const generated = await registry.create();
+    assert.match(generated.id, /^[A-Za-z0-9_-]{1,64}$/);
+    await registry.delete('alpha');
+    await registry.delete(generated.id);
+    assert.equal(registry.get('alpha'), undefined);
+    assert.throws(() => registry.require('alpha'), code('not_found'));
+    await assert.rejects(registry.delete('alpha'), code('not_found'));
+  });
+
+  it('concurrent creates of one id: exactly one wins', async () => {
+    const results = await Promise.allSettled([registry.create('race'), registry.create('race')]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    await registry.delete('race');
+  });
+
+  it('emits participantjoined/left and closes legs on leave', async () => {
+    const room = await registry.create('events');
+    const joined: ParticipantSummary[] = [];
+    const left: [string, CloseReason][] = [];
+    room.on('participantjoined', (p) => joined.push(p));
+    room.on('participantleft', (p, reason) => left.push([p.participantId, reason]));
+    const a = room.join({ identity: 'alice', role: 'presenter', transport: 'signaling' });
+    const w = room.join({ identity: 'obs', role: 'presenter', transport: 'whip' });
+    assert.deepEqual(joined.map((p) => [p.identity, p.transport]), [['alice', 'signaling'], ['obs', 'whip']]);
+    assert.notEqual(a.id, w.id);
+    assert.equal(room.summary().participants, 2);
+    let closedWith: CloseReason | undefined;
+    a.on('close', (reason) => (closedWith = reason));
+    await room.leave(a.id, 'signaling_closed');
+    await room.leave(a.id, 'signaling_closed'); // idempotent
+    assert.equal(closedWith, 'signaling_closed');
+    assert.deepEqual(left, [[a.id, 'signaling_closed']]);
+    assert.equal(room.summary().participants, 1);
+    await registry.delete('events');
+  });
+
+  it('forbids viewers to publish or use WHEP, before the engine sees the offer', async () => {
+    const room = await registry.create('perms');
+    const viewer = room.join({ identity: 'v', role: 'viewer', transport: 'signaling' });
+    await assert.rejects(room.publish(viewer.id, 'v=0\r\n'), code('forbidden'));
+    await assert.rejects(room.subscribeWithOffer(viewer.id, 'v=0\r\n'), code('forbidden'));
+    const moderator = room.join({ identity: 'm', role: 'moderator', transport: 'signaling' });
+    // Allowed to try: the engine then judges the SDP.
+    await assert.rejects(room.publish(moderator.id, 'hello'), code('invalid_sdp'));
+    await assert.rejects(room.publish('nobody', 'v=0'), code('not_found'));
+    await registry.delete('perms');
+  });
+
+  it('close() is idempotent, tells every participant why, and refuses new work', async () => {
+    const room = await registry.create('closing');
+    const reasons: CloseReason[] = [];
+    const a = room.join({ identity: 'a', role: 'presenter', transport: 'signaling' });
+    const b = room.join({ identity: 'b', role: 'viewer', transport: 'whep' });
+    a.on('close', (r) => reasons.push(r));
+    b.on('close', (r) => reasons.push(r));
+    let roomClosed = 0;
+    room.on('close', () => roomClosed++);
+    await Promise.all([registry.delete('closing', 'room_closed'), room.close('kicked')]);
+    await room.close('room_closed');
+    assert.deepEqual(reasons, ['room_closed', 'room_closed']);
+    assert.equal(roomClosed, 1);
+    assert.ok(room.closed && a.closed && b.closed);
+    assert.throws(() => room.join({ identity: 'c', role: 'presenter', transport: 'signaling' }), code('invalid_state'));
+    // The engine room is gone too.
+    await assert.rejects(engine.listTracks('closing'), code('not_found'));
+  });
+});
