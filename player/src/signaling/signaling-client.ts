@@ -1,0 +1,249 @@
+import { ErrorDetails, ErrorTypes, PlayerErrorException, type PlayerError } from '../core/errors.ts';
+import { EventEmitter } from '../core/event-emitter.ts';
+import {
+  defaultSignalingConfig,
+  type OutgoingMessage,
+  type ReplyOf,
+  type RequestOf,
+  type RequestType,
+  type ServerMessage,
+  type ServerMessageOf,
+  type SignalingCloseInfo,
+  type SignalingConfig,
+  type SignalingEvents,
+} from './signaling-types.ts';
+
+const PROTOCOL_VERSION: ServerMessage['v'] = 1;
+
+interface Pending {
+  type: RequestType;
+  resolve(message: ServerMessage): void;
+  reject(error: PlayerErrorException): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export type SignalingState = 'new' | 'connecting' | 'joined' | 'closed';
+
+/**
+ * The WebSocket signaling client (protocol v1, services/signaling/protocol.ts).
+ *
+ * `connect()` opens the socket, sends `join` and resolves with `joined`. Requests carry an
+ * `id` and resolve with the server's message whose `re` matches; an `error` reply rejects
+ * with a PlayerErrorException. Once joined, it sends an application-level `ping` every
+ * `heartbeatMs / 2` (the interval the server announces) and gives up, fatally, when nothing
+ * has arrived for two intervals. `destroy()` is idempotent and removes every listener and
+ * timer it added.
+ */
+export class SignalingClient extends EventEmitter<SignalingEvents> {
+  readonly config: SignalingConfig;
+  private ws: WebSocket | undefined;
+  private stateValue: SignalingState = 'new';
+  private nextId = 1;
+  private readonly pending = new Map<string, Pending>();
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private lastReceived = 0;
+  private byeReason: string | undefined;
+  private joinedMessage: ServerMessageOf<'joined'> | undefined;
+
+  constructor(config: Partial<SignalingConfig> & { token: string }) {
+    super();
+    if (typeof config.token !== 'string' || config.token.length === 0) {
+      throw new TypeError('SignalingClient: config.token is required');
+    }
+    this.config = { ...defaultSignalingConfig(), ...config };
+    if (!(this.config.requestTimeoutMs > 0)) throw new TypeError('SignalingClient: requestTimeoutMs must be > 0');
+    if (!(this.config.connectTimeoutMs > 0)) throw new TypeError('SignalingClient: connectTimeoutMs must be > 0');
+  }
+
+  get state(): SignalingState {
+    return this.stateValue;
+  }
+
+  /** The `joined` message, once joined. */
+  get joined(): ServerMessageOf<'joined'> | undefined {
+    return this.joinedMessage;
+  }
+
+  /** Opens the socket and joins the room named by the token. */
+  async connect(): Promise<ServerMessageOf<'joined'>> {
+    if (this.stateValue !== 'new') throw new Error(`SignalingClient: connect() called in state ${this.stateValue}`);
+    this.stateValue = 'connecting';
+    const url = new URL(this.config.url);
+    url.searchParams.set('token', this.config.token);
+    if (this.config.room) url.searchParams.set('room', this.config.room);
+    const ws = new WebSocket(url.toString());
+    this.ws = ws;
+    ws.addEventListener('message', this.onMessage);
+    ws.addEventListener('close', this.onClose);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => fail('timed out opening the signaling socket'), this.config.connectTimeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        ws.removeEventListener('open', onOpen);
+        ws.removeEventListener('close', onEarlyClose);
+      };
+      const onOpen = () => {
+        cleanup();
+        resolve();
+      };
+      const onEarlyClose = (ev: CloseEvent) => fail(`signaling socket closed before opening (${ev.code}${ev.reason ? ` ${ev.reason}` : ''})`);
+      function fail(message: string) {
+        cleanup();
+        reject(new PlayerErrorException({ type: ErrorTypes.SIGNALING, details: ErrorDetails.SOCKET_CLOSED, fatal: true, message }));
+      }
+      ws.addEventListener('open', onOpen);
+      ws.addEventListener('close', onEarlyClose);
+    });
+    const joined = await this.request({ type: 'join' });
+    this.joinedMessage = joined;
+    this.stateValue = 'joined';
+    this.startHeartbeat(joined.heartbeatMs);
+    return joined;
+  }
+
+  /** Sends a request and resolves with its reply. */
+  request<T extends RequestType>(message: RequestOf<T>): Promise<ReplyOf<T>> {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      return Promise.reject(
+        new PlayerErrorException({ type: ErrorTypes.SIGNALING, details: ErrorDetails.SOCKET_CLOSED, fatal: false, message: `cannot send ${message.type}: socket is not open` }),
+      );
+    }
+    const id = String(this.nextId++);
+    return new Promise<ReplyOf<T>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(
+          new PlayerErrorException({ type: ErrorTypes.SIGNALING, details: ErrorDetails.REQUEST_TIMEOUT, fatal: false, message: `no reply to ${message.type} in ${this.config.requestTimeoutMs} ms` }),
+        );
+      }, this.config.requestTimeoutMs);
+      this.pending.set(id, { type: message.type, resolve: resolve as (m: ServerMessage) => void, reject, timer });
+      this.sendRaw({ ...(message as OutgoingMessage), id });
+    });
+  }
+
+  /** Sends a message that expects no reply. */
+  send(message: OutgoingMessage): void {
+    this.sendRaw(message);
+  }
+
+  /**
+   * Leaves the room: sends `leave`, waits (at most `timeoutMs`) for the server to close the
+   * socket, then destroys the client.
+   */
+  async leave(timeoutMs = 2000): Promise<void> {
+    const ws = this.ws;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      const closed = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        ws.addEventListener('close', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+      this.sendRaw({ type: 'leave' });
+      await closed;
+    }
+    this.destroy();
+  }
+
+  /** Closes the socket, fails pending requests, stops timers and removes every listener. Idempotent. */
+  destroy(): void {
+    if (this.stateValue === 'closed' && !this.ws) return;
+    this.stateValue = 'closed';
+    this.stopHeartbeat();
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws) {
+      ws.removeEventListener('message', this.onMessage);
+      ws.removeEventListener('close', this.onClose);
+      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(1000, 'client_request');
+    }
+    this.failPending(ErrorDetails.SOCKET_CLOSED, 'signaling client destroyed');
+    this.removeAllListeners();
+  }
+
+  private sendRaw(message: OutgoingMessage & { id?: string }): void {
+    this.ws?.send(JSON.stringify({ v: PROTOCOL_VERSION, ...message }));
+  }
+
+  private readonly onMessage = (ev: MessageEvent): void => {
+    this.lastReceived = Date.now();
+    if (typeof ev.data !== 'string') return;
+    let message: ServerMessage;
+    try {
+      message = JSON.parse(ev.data) as ServerMessage;
+    } catch {
+      return;
+    }
+    if (!message || typeof message !== 'object' || typeof message.type !== 'string') return;
+    const re = 're' in message ? message.re : undefined;
+    const pending = re !== undefined ? this.pending.get(re) : undefined;
+    if (message.type === 'error') {
+      const error: PlayerError = {
+        type: ErrorTypes.SIGNALING,
+        details: pending ? ErrorDetails.REQUEST_FAILED : ErrorDetails.SERVER_ERROR,
+        fatal: false,
+        code: message.code,
+        message: pending ? `${pending.type} failed: ${message.message}` : message.message,
+      };
+      if (pending && re !== undefined) {
+        this.pending.delete(re);
+        clearTimeout(pending.timer);
+        pending.reject(new PlayerErrorException(error));
+      } else {
+        this.emit('error', error);
+      }
+      return;
+    }
+    if (message.type === 'bye') this.byeReason = message.reason;
+    if (pending && re !== undefined) {
+      this.pending.delete(re);
+      clearTimeout(pending.timer);
+      pending.resolve(message);
+    }
+    // Every message is also an event: offers that answer `subscribe` and later renegotiation
+    // offers then reach the same listener.
+    (this.emit as (type: string, m: ServerMessage) => void)(message.type, message);
+  };
+
+  private readonly onClose = (ev: CloseEvent): void => {
+    const info: SignalingCloseInfo = { code: ev.code, reason: ev.reason, ...(this.byeReason ? { bye: this.byeReason } : {}) };
+    const expected = ev.code === 1000 && this.byeReason === 'client_request';
+    this.stateValue = 'closed';
+    this.stopHeartbeat();
+    this.failPending(ErrorDetails.SOCKET_CLOSED, `signaling socket closed (${ev.code})`);
+    if (!expected) {
+      const why = this.byeReason ?? (ev.reason || `code ${ev.code}`);
+      this.emit('error', { type: ErrorTypes.SIGNALING, details: ErrorDetails.SOCKET_CLOSED, fatal: true, message: `signaling closed: ${why}` });
+    }
+    this.emit('close', info);
+    this.destroy();
+  };
+
+  private startHeartbeat(heartbeatMs: number): void {
+    if (!(heartbeatMs > 0)) return;
+    this.lastReceived = Date.now();
+    this.heartbeatTimer = setInterval(() => {
+      if (Date.now() - this.lastReceived > 2 * heartbeatMs) {
+        this.emit('error', { type: ErrorTypes.SIGNALING, details: ErrorDetails.HEARTBEAT_TIMEOUT, fatal: true, message: `no message from the server for ${2 * heartbeatMs} ms` });
+        this.destroy();
+        return;
+      }
+      this.request({ type: 'ping' }).catch(() => {});
+    }, heartbeatMs / 2);
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+  }
+
+  private failPending(details: PlayerError['details'], message: string): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new PlayerErrorException({ type: ErrorTypes.SIGNALING, details, fatal: false, message: `${p.type}: ${message}` }));
+      this.pending.delete(id);
+    }
+  }
+}

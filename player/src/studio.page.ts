@@ -1,0 +1,149 @@
+/**
+ * The presenter's studio: camera and microphone preview, device pickers, a microphone level
+ * meter, and Go live / Stop. Reads `room` and `token` from the page URL.
+ *
+ * Exposes `window.__studio = { state, pc, participantId }` for tests: `state` is the status
+ * text (`idle`, `connecting`, `live`, `stopped`, `error: …`), `pc` the publishing connection.
+ */
+import './ui/player.css';
+import { PlayerErrorException, describe, type PlayerError } from './core/errors.ts';
+import { LevelMeter } from './media/level-meter.ts';
+import { LocalMedia, type MediaKind } from './media/local-media.ts';
+import { SignalingClient } from './signaling/signaling-client.ts';
+import { renderDeviceOptions } from './ui/device-picker.ts';
+import { $, queryParam } from './ui/dom.ts';
+import { LevelMeterView } from './ui/level-meter-view.ts';
+import { StatusView } from './ui/status-view.ts';
+import { toRtcIceServers } from './webrtc/ice.ts';
+import { Publisher } from './webrtc/publisher.ts';
+
+type StudioState = 'idle' | 'connecting' | 'live' | 'stopped' | 'error';
+
+const room = queryParam('room');
+const token = queryParam('token');
+
+const status = new StatusView($('[data-testid="status"]'));
+const preview = $<HTMLVideoElement>('#preview');
+const cameraSelect = $<HTMLSelectElement>('#camera');
+const micSelect = $<HTMLSelectElement>('#microphone');
+const goLiveButton = $<HTMLButtonElement>('#go-live');
+const stopButton = $<HTMLButtonElement>('#stop');
+$('#room').textContent = room ? `room ${room}` : '';
+
+const media = new LocalMedia();
+const meterView = new LevelMeterView($('#meter'));
+const meter = new LevelMeter((level) => meterView.set(level));
+
+let state: StudioState = 'idle';
+let signaling: SignalingClient | undefined;
+let publisher: Publisher | undefined;
+
+function setState(next: StudioState, detail?: string): void {
+  state = next;
+  status.set(next, detail);
+  goLiveButton.disabled = !token || next === 'connecting' || next === 'live';
+  stopButton.disabled = next !== 'connecting' && next !== 'live';
+}
+
+(window as unknown as { __studio: unknown }).__studio = {
+  get state() {
+    return status.text;
+  },
+  get pc() {
+    return publisher?.pc;
+  },
+  /** This connection's participant id once joined (the id stage tiles carry). */
+  get participantId() {
+    return signaling?.joined?.participantId;
+  },
+};
+
+// ---- preview and devices --------------------------------------------------------------------
+
+async function startPreview(): Promise<void> {
+  await media.start();
+  preview.srcObject = media.stream;
+  meter.setTrack(media.track('audio'));
+  await refreshDevices();
+}
+
+async function refreshDevices(): Promise<void> {
+  const devices = await media.devices();
+  renderDeviceOptions(cameraSelect, devices.video, media.deviceId('video'), 'Camera');
+  renderDeviceOptions(micSelect, devices.audio, media.deviceId('audio'), 'Microphone');
+}
+
+async function switchDevice(kind: MediaKind, deviceId: string): Promise<void> {
+  try {
+    const track = await media.switchDevice(kind, deviceId);
+    if (kind === 'audio') meter.setTrack(track);
+    // Live: swap the outgoing track in place; no renegotiation, viewers keep their tile.
+    await publisher?.replaceTrack(track);
+  } catch (err) {
+    // The previous device keeps running; show the problem without leaving the stage.
+    console.warn(describe(err));
+  }
+  await refreshDevices();
+}
+
+media.on('devicechange', () => void refreshDevices());
+cameraSelect.addEventListener('change', () => void switchDevice('video', cameraSelect.value));
+micSelect.addEventListener('change', () => void switchDevice('audio', micSelect.value));
+
+// ---- going live -----------------------------------------------------------------------------
+
+async function goLive(): Promise<void> {
+  if (!token || state === 'connecting' || state === 'live') return;
+  setState('connecting');
+  void meter.resume().catch(() => {});
+  try {
+    if (!media.track('video') && !media.track('audio')) await startPreview();
+    const client = new SignalingClient({ token, room });
+    signaling = client;
+    client.on('error', (error) => error.fatal && fail(error));
+    const joined = await client.connect();
+    const pub = new Publisher(client, { iceServers: toRtcIceServers(joined.iceServers) });
+    publisher = pub;
+    pub.on('error', (error) => fail(error));
+    await pub.start(media.stream);
+    if (publisher === pub) setState('live');
+  } catch (err) {
+    fail(err instanceof PlayerErrorException ? err.data : undefined, err);
+  }
+}
+
+async function stop(): Promise<void> {
+  const pub = publisher;
+  const client = signaling;
+  publisher = undefined;
+  signaling = undefined;
+  await pub?.stop();
+  pub?.destroy();
+  await client?.leave();
+  setState('stopped');
+}
+
+function fail(error: PlayerError | undefined, err?: unknown): void {
+  if (state === 'error') return;
+  publisher?.destroy();
+  signaling?.destroy();
+  publisher = undefined;
+  signaling = undefined;
+  setState('error', error?.message ?? describe(err));
+}
+
+goLiveButton.addEventListener('click', () => void goLive());
+stopButton.addEventListener('click', () => void stop());
+addEventListener('pagehide', () => {
+  publisher?.destroy();
+  signaling?.destroy();
+  meter.destroy();
+  media.destroy();
+});
+
+if (!token) {
+  setState('error', 'missing token in the page URL (?room=…&token=…)');
+} else {
+  setState('idle');
+  startPreview().catch((err) => fail(err instanceof PlayerErrorException ? err.data : undefined, err));
+}

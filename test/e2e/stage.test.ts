@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { startService, type RunningService } from '../helpers/service.ts';
+
+/**
+ * The player's stage path end to end: the studio page publishes from Chromium's fake camera
+ * and microphone, the watch page (a moderator: stage members and moderators get WebRTC)
+ * subscribes and shows one decoding tile per publisher, renegotiating as presenters come
+ * and go.
+ */
+
+interface TileStats {
+  participantId: string;
+  framesDecoded: number;
+  audioBytes: number;
+}
+
+type StudioWindow = { __studio: { state: string; participantId?: string } };
+type WatchWindow = { __watch: { tiles(): Promise<TileStats[]> } };
+
+describe('stage: studio → watch', () => {
+  let svc: RunningService;
+  let chromium: LaunchedChromium;
+  let room: string;
+  let watch: Page;
+  let studioA: Page;
+  let studioB: Page;
+  let participantA: string;
+  let participantB: string;
+  const pages: Page[] = [];
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    svc = await startService();
+    chromium = await launchChromium();
+    room = await svc.createRoom();
+  });
+
+  after(async () => {
+    for (const page of pages) await page.close().catch(() => {});
+    await chromium?.close();
+    const code = await svc?.stop();
+    assert.equal(code, 0, 'service exits 0 on SIGTERM');
+  });
+
+  async function open(path: string, identity: string, role: 'presenter' | 'moderator'): Promise<Page> {
+    const token = await svc.token(room, identity, role);
+    const page = await chromium.context.newPage();
+    pages.push(page);
+    page.on('pageerror', (err) => pageErrors.push(`${identity}: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') pageErrors.push(`${identity}: ${msg.text()}`);
+    });
+    const res = await page.goto(`${svc.url}${path}?room=${encodeURIComponent(room)}&token=${encodeURIComponent(token)}`);
+    assert.equal(res?.status(), 200, `${path} is served`);
+    return page;
+  }
+
+  const status = (page: Page) => page.locator('[data-testid="status"]').textContent();
+
+  async function waitForStatus(page: Page, expected: string, timeout = 20000): Promise<void> {
+    try {
+      await page.waitForFunction((text) => document.querySelector('[data-testid="status"]')?.textContent === text, expected, { timeout });
+    } catch {
+      assert.fail(`status is "${await status(page)}", expected "${expected}"; page errors: ${pageErrors.join(' | ') || 'none'}`);
+    }
+  }
+
+  async function goLive(identity: string): Promise<{ page: Page; participantId: string }> {
+    const page = await open('/studio', identity, 'presenter');
+    const goLiveButton = page.locator('[data-testid="go-live"]');
+    await goLiveButton.waitFor();
+    await page.waitForFunction(() => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled);
+    await goLiveButton.click();
+    await waitForStatus(page, 'live');
+    const participantId = await page.evaluate(() => (window as unknown as StudioWindow).__studio.participantId);
+    assert.ok(participantId, 'studio knows its participant id');
+    return { page, participantId };
+  }
+
+  const tileIds = (page: Page) =>
+    page.$$eval('video[data-testid="tile"]', (videos) => videos.map((v) => v.getAttribute('data-participant-id') ?? '').sort());
+
+  async function waitForTiles(page: Page, ids: string[], timeout = 20000): Promise<void> {
+    const want = [...ids].sort();
+    try {
+      await page.waitForFunction(
+        (expected) => {
+          const have = [...document.querySelectorAll('video[data-testid="tile"]')].map((v) => v.getAttribute('data-participant-id') ?? '').sort();
+          return JSON.stringify(have) === JSON.stringify(expected);
+        },
+        want,
+        { timeout },
+      );
+    } catch {
+      assert.fail(`tiles are ${JSON.stringify(await tileIds(page))}, expected ${JSON.stringify(want)}; page errors: ${pageErrors.join(' | ') || 'none'}`);
+    }
+  }
+
+  const tileStats = (page: Page) => page.evaluate(() => (window as unknown as WatchWindow).__watch.tiles());
+
+  /** Over two seconds, every listed publisher's tile decodes video frames and receives audio. */
+  async function assertDecoding(page: Page, ids: string[]): Promise<void> {
+    // Let the first keyframe arrive before measuring growth.
+    await page.waitForFunction(
+      async (expected) => {
+        const stats = await (window as unknown as WatchWindow).__watch.tiles();
+        return expected.every((id) => (stats.find((s) => s.participantId === id)?.framesDecoded ?? 0) > 0);
+      },
+      ids,
+      { timeout: 15000, polling: 250 },
+    );
+    const before = await tileStats(page);
+    await new Promise((r) => setTimeout(r, 2000));
+    const later = await tileStats(page);
+    for (const id of ids) {
+      const a = before.find((s) => s.participantId === id);
+      const b = later.find((s) => s.participantId === id);
+      assert.ok(a && b, `stats for ${id}`);
+      assert.ok(b.framesDecoded - a.framesDecoded >= 20, `${id}: frames decoded grew by ${b.framesDecoded - a.framesDecoded} in 2 s`);
+      assert.ok(b.audioBytes - a.audioBytes >= 2000, `${id}: audio bytes grew by ${b.audioBytes - a.audioBytes} in 2 s`);
+    }
+    // The elements themselves render: a decoded picture with a size.
+    for (const id of ids) {
+      const size = await page.$eval(`video[data-participant-id="${id}"]`, (v) => [(v as HTMLVideoElement).videoWidth, (v as HTMLVideoElement).readyState]);
+      assert.ok(size[0]! > 0 && size[1]! >= 2, `${id}: video element shows a picture (width ${size[0]}, readyState ${size[1]})`);
+    }
+  }
+
+  it('shows presenter A as a decoding tile with audio', async () => {
+    watch = await open('/watch', 'mod', 'moderator');
+    await waitForStatus(watch, 'watching');
+    assert.deepEqual(await tileIds(watch), [], 'empty stage, no tiles');
+
+    ({ page: studioA, participantId: participantA } = await goLive('alice'));
+    await waitForTiles(watch, [participantA]);
+    await assertDecoding(watch, [participantA]);
+    const muted = await watch.$eval(`video[data-participant-id="${participantA}"]`, (v) => (v as HTMLVideoElement).muted);
+    assert.equal(muted, false, 'tile plays with sound (autoplay allowed here)');
+  });
+
+  it('renegotiates when presenter B goes live and shows both tiles decoding', async () => {
+    ({ page: studioB, participantId: participantB } = await goLive('bob'));
+    await waitForTiles(watch, [participantA, participantB]);
+    await assertDecoding(watch, [participantA, participantB]);
+  });
+
+  it('removes B\'s tile when B stops, and A\'s when A closes the page', async () => {
+    await studioB.locator('[data-testid="stop"]').click();
+    await waitForStatus(studioB, 'stopped');
+    await waitForTiles(watch, [participantA]);
+    await assertDecoding(watch, [participantA]);
+
+    await studioA.close();
+    await waitForTiles(watch, []);
+    assert.equal(await status(watch), 'watching', 'watch page stays connected on an empty stage');
+    assert.deepEqual(pageErrors, [], 'no page errors');
+  });
+});
