@@ -1,0 +1,46 @@
+import type { Storage } from '../storage/Storage.ts';
+import type { Part } from './part.ts';
+import type { Segment } from './segment.ts';
+
+export interface HlsPackagerOptions {
+  /** Room id; the first path segment of every storage key and origin URL. Must match ^[A-Za-z0-9_-]{1,64}$. */
+  roomId: string;
+  /** Where segments and segment-only playlists are uploaded. */
+  storage: Storage;
+  /** EXT-X-PART-INF PART-TARGET, seconds. Must be at least the input's fragment duration (ffmpeg -frag_duration). Default 0.333. */
+  partTargetSec?: number;
+  /** A segment ends at the first IDR after it reaches this duration, seconds (1-6). Default 1. */
+  segmentTargetSec?: number;
+  /** Complete segments listed in live playlists (and kept in storage while live). Default 6. */
+  windowSegments?: number;
+  /** Keep every segment in storage, with an EVENT playlist that becomes VOD on end(). Default false. */
+  record?: boolean;
+  /** Segment uploads held per rendition while storage is failing; older ones are dropped past it. Default 120. */
+  uploadBufferSegments?: number;
+  /** Names objects so that a restarted packager never reuses a name (see names.ts). Default: start time in base 36. */
+  epoch?: string;
+}
+
+export interface RenditionInfo {
+  /** Peak bits per second, for EXT-X-STREAM-INF BANDWIDTH. */
+  bandwidth: number;
+  /** Default: from the init segment. */
+  width?: number;
+  /** Default: from the init segment. */
+  height?: number;
+  frameRate?: number;
+}
+
+export type HlsPackagerEvents = {
+  /** A part was published (and is in the live playlist). */
+  part: [rendition: string, part: Part];
+  /** A segment completed. */
+  segment: [rendition: string, segment: Segment];
+  /** Every rendition has a complete segment: the multivariant playlist is playable. Once. */
+  ready: [];
+  /** A rendition's input failed to parse; its stream was dropped. */
+  inputerror: [rendition: string, error: Error];
+  /** end() was called: playlists carry ENDLIST. */
+  ended: [];
+  close: [reason: string];
+};

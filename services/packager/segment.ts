@@ -1,0 +1,23 @@
+import type { Part } from './part.ts';
+
+/**
+ * A media segment: the parts from one IDR up to (not including) the IDR that starts the next
+ * segment. Segments are immutable once complete; the open (newest) one grows part by part.
+ */
+export interface Segment {
+  msn: number;
+  parts: Part[];
+  /** Sum of its parts' durations. */
+  durationSec: number;
+  /** Wall-clock time of the segment's first sample. */
+  programDateTime: Date;
+  /** EXT-X-DISCONTINUITY before this segment (first segment after an input restart). */
+  discontinuity: boolean;
+  /** Discontinuity sequence number of this segment (counts every DISCONTINUITY up to it). */
+  discontinuitySequence: number;
+  /** Init generation (EXT-X-MAP) this segment decodes with; a new one per input stream. */
+  initGeneration: number;
+  complete: boolean;
+  /** The concatenated parts, once complete. */
+  data?: Buffer;
+}

@@ -1,0 +1,124 @@
+import type { FragmentInfo } from './fragment.ts';
+import type { InitSegmentInfo } from './initSegment.ts';
+import type { Part } from './part.ts';
+import type { Segment } from './segment.ts';
+
+/** Tolerance for comparing durations that went through timescale division. */
+const EPSILON_SEC = 0.001;
+
+export interface SegmenterOptions {
+  /** A new segment starts at the first independent part once the open one is this long. */
+  segmentTargetSec: number;
+}
+
+export interface FragmentResult {
+  /** The part made of the fragment; undefined when it was dropped (no IDR to start on yet). */
+  part?: Part;
+  /** The segment the fragment completed, if it started a new one. */
+  completed?: Segment;
+}
+
+/**
+ * Cuts one rendition's fragments into parts and segments. Pure state machine: no I/O, no
+ * timers; the rendition feeds it and publishes what it returns. It outlives input streams:
+ * after an ffmpeg restart, `pushInit` starts a new init generation and the next segment
+ * carries EXT-X-DISCONTINUITY, while sequence numbers keep counting.
+ */
+export class Segmenter {
+  private readonly segmentTargetSec: number;
+  private nextMsn = 0;
+  private partCounter = 0;
+  private generation = -1;
+  private init: InitSegmentInfo | undefined;
+  private open: Segment | undefined;
+  private discontinuityPending = false;
+  private discontinuitySequence = 0;
+  /** Wall-clock anchor of the current generation: epoch ms of decode time `anchorTicks`. */
+  private anchorMs = 0;
+  private anchorTicks: number | undefined;
+  /** Fragments dropped because no segment could start on them (they did not begin with an IDR). */
+  droppedFragments = 0;
+
+  constructor(options: SegmenterOptions) {
+    this.segmentTargetSec = options.segmentTargetSec;
+  }
+
+  /** Media sequence number the next new segment will get. */
+  get nextSequenceNumber(): number {
+    return this.nextMsn;
+  }
+
+  /** Id the next part will get (its URI is the PRELOAD-HINT). */
+  get nextPartId(): number {
+    return this.partCounter;
+  }
+
+  get openSegment(): Segment | undefined {
+    return this.open;
+  }
+
+  /** Starts a new input (first stream, or one after a restart). Returns its init generation. */
+  pushInit(info: InitSegmentInfo): { generation: number; completed?: Segment } {
+    const completed = this.flush();
+    if (this.generation >= 0) this.discontinuityPending = true;
+    this.generation++;
+    this.init = info;
+    this.anchorTicks = undefined;
+    return { generation: this.generation, completed };
+  }
+
+  /** Adds one fragment; `nowMs` is its arrival time (the end of its media, for a live source). */
+  pushFragment(data: Buffer, info: FragmentInfo, nowMs: number): FragmentResult {
+    const init = this.init;
+    if (!init) throw new Error('fragment before init segment');
+    const ref = info.tracks.find((t) => t.trackId === init.referenceTrackId);
+    const timescale = init.tracks.find((t) => t.trackId === init.referenceTrackId)!.timescale;
+    const durationSec = ref ? ref.duration / timescale : 0;
+    const independent = ref ? ref.startsWithSync : info.tracks.every((t) => t.startsWithSync);
+    const startTicks = ref?.baseMediaDecodeTime ?? 0;
+    if (this.anchorTicks === undefined) {
+      this.anchorTicks = startTicks;
+      this.anchorMs = nowMs - durationSec * 1000;
+    }
+
+    let completed: Segment | undefined;
+    if (this.open && independent && this.open.durationSec >= this.segmentTargetSec - EPSILON_SEC) {
+      completed = this.complete();
+    }
+    if (!this.open) {
+      if (!independent) {
+        this.droppedFragments++;
+        return { completed };
+      }
+      if (this.discontinuityPending) this.discontinuitySequence++;
+      this.open = {
+        msn: this.nextMsn++,
+        parts: [],
+        durationSec: 0,
+        programDateTime: new Date(Math.round(this.anchorMs + ((startTicks - this.anchorTicks) / timescale) * 1000)),
+        discontinuity: this.discontinuityPending,
+        discontinuitySequence: this.discontinuitySequence,
+        initGeneration: this.generation,
+        complete: false,
+      };
+      this.discontinuityPending = false;
+    }
+    const part: Part = { id: this.partCounter++, msn: this.open.msn, index: this.open.parts.length, durationSec, independent, data };
+    this.open.parts.push(part);
+    this.open.durationSec += durationSec;
+    return { part, completed };
+  }
+
+  /** The input ended: completes the open segment, if any. */
+  flush(): Segment | undefined {
+    return this.open ? this.complete() : undefined;
+  }
+
+  private complete(): Segment {
+    const segment = this.open!;
+    segment.complete = true;
+    segment.data = Buffer.concat(segment.parts.map((p) => p.data));
+    this.open = undefined;
+    return segment;
+  }
+}
