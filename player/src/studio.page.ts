@@ -96,19 +96,22 @@ async function goLive(): Promise<void> {
   if (!token || state === 'connecting' || state === 'live') return;
   setState('connecting');
   void meter.resume().catch(() => {});
+  const client = new SignalingClient({ token, room });
+  signaling = client;
+  // Stop (or a fatal error) during any await below replaces `signaling`; this attempt then ends quietly.
+  const current = () => signaling === client;
   try {
     if (!media.track('video') && !media.track('audio')) await startPreview();
-    const client = new SignalingClient({ token, room });
-    signaling = client;
-    client.on('error', (error) => error.fatal && fail(error));
+    client.on('error', (error) => error.fatal && current() && fail(error));
     const joined = await client.connect();
+    if (!current()) return;
     const pub = new Publisher(client, { iceServers: toRtcIceServers(joined.iceServers) });
     publisher = pub;
-    pub.on('error', (error) => fail(error));
+    pub.on('error', (error) => current() && fail(error));
     await pub.start(media.stream);
-    if (publisher === pub) setState('live');
+    if (current()) setState('live');
   } catch (err) {
-    fail(err instanceof PlayerErrorException ? err.data : undefined, err);
+    if (current()) fail(err instanceof PlayerErrorException ? err.data : undefined, err);
   }
 }
 
@@ -124,11 +127,12 @@ async function stop(): Promise<void> {
 }
 
 function fail(error: PlayerError | undefined, err?: unknown): void {
-  if (state === 'error') return;
-  publisher?.destroy();
-  signaling?.destroy();
+  const pub = publisher;
+  const client = signaling;
   publisher = undefined;
   signaling = undefined;
+  pub?.destroy();
+  client?.destroy();
   setState('error', error?.message ?? describe(err));
 }
 

@@ -139,12 +139,53 @@ describe('stage: studio → watch', () => {
     await assertDecoding(watch, [participantA]);
     const muted = await watch.$eval(`video[data-participant-id="${participantA}"]`, (v) => (v as HTMLVideoElement).muted);
     assert.equal(muted, false, 'tile plays with sound (autoplay allowed here)');
+    // The fake microphone beeps; the studio's level meter must follow it.
+    await studioA.waitForFunction(() => Number(document.querySelector('[data-testid="mic-level"]')?.getAttribute('data-level')) > 0.1, undefined, {
+      timeout: 5000,
+      polling: 20,
+    });
+  });
+
+  it('switches the microphone while live in place, without renegotiating', async () => {
+    const senders = () =>
+      studioA.evaluate(() => {
+        const pc = (window as unknown as { __studio: { pc: RTCPeerConnection } }).__studio.pc;
+        return { state: pc.signalingState, tracks: pc.getSenders().map((s) => `${s.track?.kind}:${s.track?.id}`) };
+      });
+    const before = await senders();
+    const options = await studioA.$$eval('[data-testid="microphone"] option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+    const current = await studioA.$eval('[data-testid="microphone"]', (s) => (s as HTMLSelectElement).value);
+    const other = options.find((o) => o !== current);
+    assert.ok(other, `Chromium's fake devices offer a second microphone (${options.length} found)`);
+    await studioA.selectOption('[data-testid="microphone"]', other);
+    await studioA.waitForFunction(
+      (old) => {
+        const pc = (window as unknown as { __studio: { pc: RTCPeerConnection } }).__studio.pc;
+        const audio = pc.getSenders().find((s) => s.track?.kind === 'audio');
+        return audio?.track && !old.includes(`audio:${audio.track.id}`);
+      },
+      before.tracks,
+      { timeout: 5000 },
+    );
+    const after = await senders();
+    assert.equal(after.tracks.length, before.tracks.length, 'same senders');
+    assert.equal(after.state, 'stable', 'no renegotiation');
+    assert.equal(await studioA.$eval('[data-testid="microphone"]', (s) => (s as HTMLSelectElement).value), other, 'picker shows the new device');
+    assert.equal(await status(studioA), 'live');
+    await assertDecoding(watch, [participantA]);
   });
 
   it('renegotiates when presenter B goes live and shows both tiles decoding', async () => {
     ({ page: studioB, participantId: participantB } = await goLive('bob'));
     await waitForTiles(watch, [participantA, participantB]);
     await assertDecoding(watch, [participantA, participantB]);
+
+    // A stage member (presenter token, not publishing) who arrives now gets both in its first offer.
+    const late = await open('/watch', 'carol', 'presenter');
+    await waitForStatus(late, 'watching');
+    await waitForTiles(late, [participantA, participantB]);
+    await assertDecoding(late, [participantA, participantB]);
+    await late.close();
   });
 
   it('removes B\'s tile when B stops, and A\'s when A closes the page', async () => {
