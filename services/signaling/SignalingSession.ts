@@ -65,6 +65,8 @@ export class SignalingSession {
   private strikeWindowStart = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   private ended = false;
+  /** A room closing ends the session even before `join`. */
+  private readonly onRoomClose = (reason: CloseReason) => this.end(reason);
   private readonly roomListeners = {
     participantjoined: (p: ParticipantSummary) => {
       if (p.participantId !== this.participant?.id) this.send({ type: 'participantJoined', participant: toParticipantInfo(p) });
@@ -87,6 +89,7 @@ export class SignalingSession {
     ws.on('pong', () => (this.lastSeen = Date.now()));
     ws.on('close', () => this.end('signaling_closed'));
     ws.on('error', (err) => this.log.info({ err: err.message }, 'websocket error'));
+    room.once('close', this.onRoomClose);
     const msLeft = claims.exp * 1000 - Date.now();
     this.expiryTimer = setTimeout(() => this.end('token_expired'), Math.max(0, msLeft));
     this.expiryTimer.unref();
@@ -266,6 +269,7 @@ export class SignalingSession {
   }
 
   private detachRoom(): void {
+    this.room.off('close', this.onRoomClose);
     for (const [event, listener] of Object.entries(this.roomListeners)) this.room.off(event as 'trackpublished', listener as never);
   }
 }

@@ -22,6 +22,7 @@ export class RoomRegistry extends EnhancedEventEmitter<RoomRegistryEvents> {
   /** Ids whose engine room is being created, so that two concurrent creates cannot both win. */
   private readonly pending = new Set<string>();
   private closed = false;
+  private engineDeath: string | undefined;
   private readonly engineListeners: { [K in keyof EngineEvents]: (...args: EngineEvents[K]) => void };
 
   constructor(engine: MediaEngine) {
@@ -33,6 +34,7 @@ export class RoomRegistry extends EnhancedEventEmitter<RoomRegistryEvents> {
       trackunpublished: (roomId, track) => this.rooms.get(roomId)?.handleTrackUnpublished(track),
       legclosed: (roomId, peerId, leg, reason) => this.rooms.get(roomId)?.handleLegClosed(peerId, leg, reason),
       died: (error) => {
+        this.engineDeath = error;
         log.error({ error }, 'media engine died; closing every room');
         for (const room of [...this.rooms.values()]) void room.close('engine_died');
       },
@@ -42,6 +44,11 @@ export class RoomRegistry extends EnhancedEventEmitter<RoomRegistryEvents> {
     }
   }
 
+  /** Why the engine died, if it did: the node can no longer host media and should be replaced. */
+  get engineDiedWith(): string | undefined {
+    return this.engineDeath;
+  }
+
   get size(): number {
     return this.rooms.size;
   }
@@ -49,6 +56,7 @@ export class RoomRegistry extends EnhancedEventEmitter<RoomRegistryEvents> {
   /** Creates a room; a missing id gets a random one. Rejects with `conflict` if it exists. */
   async create(id?: string): Promise<Room> {
     if (this.closed) throw new ServiceError('invalid_state', 'server is shutting down');
+    if (this.engineDeath !== undefined) throw new ServiceError('engine_error', 'media engine is not running');
     const roomId = id ?? `room_${randomBytes(6).toString('base64url')}`;
     if (!ROOM_ID_PATTERN.test(roomId)) throw new ServiceError('bad_request', 'room id must match ^[A-Za-z0-9_-]{1,64}$');
     if (this.rooms.has(roomId) || this.pending.has(roomId)) throw new ServiceError('conflict', `room ${roomId} already exists`);

@@ -301,14 +301,21 @@ describe('bad input', () => {
 
   it('WS: deleting the room ends its sessions with close 4012', async () => {
     await svc.createRoom('doomed');
-    const c = await client(await svc.token('doomed', 'd', 'presenter'));
+    const doomedToken = await svc.token('doomed', 'd', 'presenter');
+    const c = await client(doomedToken);
+    const notYetJoined = await client(doomedToken);
     c.send({ v: 1, type: 'join', id: 'j' });
     await c.next(reply('j'));
     const res = await svc.api('/api/rooms/doomed', { method: 'DELETE' });
     assert.equal(res.status, 200);
     await res.body?.cancel();
-    assert.equal((await c.next((m) => m.type === 'bye')).reason, 'room_closed');
-    assert.equal((await c.closed).code, 4012);
+    for (const socket of [c, notYetJoined]) {
+      assert.equal((await socket.next((m) => m.type === 'bye')).reason, 'room_closed');
+      assert.equal((await socket.closed).code, 4012);
+    }
+    // The room is gone: its tokens no longer open a socket.
+    const refused = await tryConnect(`token=${doomedToken}`);
+    assert.ok('status' in refused && refused.status === 404);
   });
 
   // ---- afterwards ----------------------------------------------------------------------------

@@ -95,3 +95,23 @@ describe('stage: RoomRegistry and Room', () => {
     await assert.rejects(engine.listTracks('closing'), code('not_found'));
   });
 });
+
+describe('stage: engine death', () => {
+  it('closes every room with engine_died and refuses new rooms', async () => {
+    const engine = new EmbeddedEngine({ listenIp: '127.0.0.1', portRange: [47000, 47999], iceServers: [] });
+    const registry = new RoomRegistry(engine);
+    try {
+      const room = await registry.create('doomed');
+      const p = room.join({ identity: 'a', role: 'presenter', transport: 'signaling' });
+      const closed = new Promise<CloseReason>((resolve) => p.on('close', resolve));
+      // The engine's own event, as its worker host emits it when the thread crashes.
+      engine.safeEmit('died', 'worker exited with code 1');
+      assert.equal(await closed, 'engine_died');
+      assert.equal(registry.engineDiedWith, 'worker exited with code 1');
+      await assert.rejects(registry.create('after'), (err: unknown) => err instanceof ServiceError && err.code === 'engine_error');
+    } finally {
+      await registry.close();
+      await engine.close();
+    }
+  });
+});
