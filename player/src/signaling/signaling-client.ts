@@ -43,6 +43,7 @@ export class SignalingClient extends EventEmitter<SignalingEvents> {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private lastReceived = 0;
   private byeReason: string | undefined;
+  private opened = false;
   private joinedMessage: ServerMessageOf<'joined'> | undefined;
 
   constructor(config: Partial<SignalingConfig> & { token: string }) {
@@ -83,10 +84,12 @@ export class SignalingClient extends EventEmitter<SignalingEvents> {
         ws.removeEventListener('close', onEarlyClose);
       };
       const onOpen = () => {
+        this.opened = true;
         cleanup();
         resolve();
       };
-      const onEarlyClose = (ev: CloseEvent) => fail(`signaling socket closed before opening (${ev.code}${ev.reason ? ` ${ev.reason}` : ''})`);
+      // Browsers hide the HTTP status of a refused upgrade (401/403/404): all we see is 1006.
+      const onEarlyClose = () => fail('could not open the signaling socket: token refused or server unreachable');
       function fail(message: string) {
         cleanup();
         reject(new PlayerErrorException({ type: ErrorTypes.SIGNALING, details: ErrorDetails.SOCKET_CLOSED, fatal: true, message }));
@@ -208,6 +211,8 @@ export class SignalingClient extends EventEmitter<SignalingEvents> {
   };
 
   private readonly onClose = (ev: CloseEvent): void => {
+    // Before `open`, connect() owns the failure and rejects with it.
+    if (this.stateValue === 'connecting' && !this.opened) return this.destroy();
     const info: SignalingCloseInfo = { code: ev.code, reason: ev.reason, ...(this.byeReason ? { bye: this.byeReason } : {}) };
     const expected = ev.code === 1000 && this.byeReason === 'client_request';
     this.stateValue = 'closed';

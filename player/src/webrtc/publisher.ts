@@ -40,6 +40,9 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     super();
     this.signaling = signaling;
     this.config = { ...defaultPublisherConfig(), ...config };
+    if (!(this.config.iceGatheringTimeoutMs > 0)) throw new TypeError('Publisher: iceGatheringTimeoutMs must be > 0');
+    if (!(this.config.connectTimeoutMs > 0)) throw new TypeError('Publisher: connectTimeoutMs must be > 0');
+    if (!Array.isArray(this.config.iceServers)) throw new TypeError('Publisher: iceServers must be an array');
     signaling.on('unpublished', this.onServerUnpublished);
   }
 

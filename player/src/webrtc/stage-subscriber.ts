@@ -65,6 +65,8 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
     super();
     this.signaling = signaling;
     this.config = { ...defaultStageSubscriberConfig(), ...config };
+    if (!(this.config.iceGatheringTimeoutMs > 0)) throw new TypeError('StageSubscriber: iceGatheringTimeoutMs must be > 0');
+    if (!Array.isArray(this.config.iceServers)) throw new TypeError('StageSubscriber: iceServers must be an array');
     signaling.on('subscriberOffer', this.onOffer);
   }
 
