@@ -129,6 +129,15 @@ describe('stage: studio → watch', () => {
     }
   }
 
+  it('shows an error status when the token is refused', async () => {
+    const page = await chromium.context.newPage();
+    pages.push(page);
+    await page.goto(`${svc.url}/watch?room=${encodeURIComponent(room)}&token=not-a-jwt`);
+    await page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.textContent?.startsWith('error: '), undefined, { timeout: 10000 });
+    assert.match((await status(page)) ?? '', /^error: could not open the signaling socket/);
+    await page.close();
+  });
+
   it('shows presenter A as a decoding tile with audio', async () => {
     watch = await open('/watch', 'mod', 'moderator');
     await waitForStatus(watch, 'watching');
