@@ -1,0 +1,76 @@
+import { ServiceError } from '../core/errors.ts';
+import type { Rendition } from '../packager/index.ts';
+
+/** Parsed `_HLS_msn` / `_HLS_part` of a playlist request. */
+export interface BlockingRequest {
+  msn: number;
+  part?: number;
+}
+
+const DECIMAL = /^\d{1,15}$/;
+
+/**
+ * Reads the blocking-reload query. Undefined when the request does not block. `_HLS_part`
+ * without `_HLS_msn`, or a value that is not a decimal integer, is a bad request.
+ */
+export function parseBlockingQuery(msn: string | undefined, part: string | undefined): BlockingRequest | undefined {
+  if (msn === undefined) {
+    if (part !== undefined) throw new ServiceError('bad_request', '_HLS_part requires _HLS_msn');
+    return undefined;
+  }
+  if (!DECIMAL.test(msn) || (part !== undefined && !DECIMAL.test(part))) {
+    throw new ServiceError('bad_request', '_HLS_msn and _HLS_part must be decimal integers');
+  }
+  return { msn: Number(msn), part: part === undefined ? undefined : Number(part) };
+}
+
+/**
+ * Parts a request may run ahead of the live edge (the spec's Advance Part Limit): three
+ * divided by PART-TARGET when that is under a second, else three.
+ */
+export function advancePartLimit(partTargetSec: number): number {
+  return partTargetSec < 1 ? Math.floor(3 / partTargetSec) : 3;
+}
+
+/** Whether the rendition's live playlist already holds what the request waits for. */
+export function isSatisfied(rendition: Rendition, req: BlockingRequest): boolean {
+  if (req.part === undefined) return rendition.lastCompleteMsn() >= req.msn;
+  const pos = rendition.position();
+  if (!pos) return false;
+  return pos.msn > req.msn || (pos.msn === req.msn && pos.part >= req.part);
+}
+
+/** Too far ahead of the live edge to wait for: answer 400 at once (RFC 8216bis 6.2.5.2). */
+export function isOutOfRange(rendition: Rendition, req: BlockingRequest): boolean {
+  const pos = rendition.position();
+  const lastMsn = pos?.msn ?? -1;
+  if (req.msn > lastMsn + 2) return true;
+  if (req.part === undefined) return false;
+  const limit = advancePartLimit(rendition.partTargetSec);
+  if (!pos || req.msn > pos.msn) return req.part > limit;
+  return req.msn === pos.msn && req.part > pos.part + limit;
+}
+
+export type WaitOutcome = 'ready' | 'closed' | 'timeout' | 'aborted';
+
+/**
+ * Waits on the rendition's condition until `ready()` holds. Re-checks `closed` and the
+ * predicate every time it wakes. Gives up after `timeoutMs` (3 target durations for HLS).
+ */
+export async function waitUntil(
+  rendition: Rendition,
+  ready: () => boolean,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<WaitOutcome> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (rendition.closed) return 'closed';
+    if (ready()) return 'ready';
+    if (rendition.ended) return 'closed';
+    if (signal?.aborted) return 'aborted';
+    const left = deadline - performance.now();
+    if (left <= 0) return 'timeout';
+    await rendition.condition.wait(left, signal);
+  }
+}

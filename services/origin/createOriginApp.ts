@@ -1,0 +1,173 @@
+import { Hono, type Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ServiceError, toErrorBody } from '../core/errors.ts';
+import { logger } from '../core/logger.ts';
+import {
+  MEDIA_CACHE_CONTROL,
+  MEDIA_CONTENT_TYPE,
+  PLAYLIST_CACHE_CONTROL,
+  PLAYLIST_CONTENT_TYPE,
+  PLAYLIST_NAME,
+  parseObjectName,
+  type HlsPackager,
+  type Rendition,
+} from '../packager/index.ts';
+import type { Storage } from '../storage/Storage.ts';
+import { advancePartLimit, isOutOfRange, isSatisfied, parseBlockingQuery, waitUntil } from './blockingReload.ts';
+import { hlsCors } from './cors.ts';
+
+export interface OriginOptions {
+  /** The live packager of a room, if it is broadcasting on this node. */
+  getPackager: (roomId: string) => HlsPackager | undefined;
+  /** Where finished and older objects are read from when memory does not have them. */
+  storage: Storage;
+  /** A blocked request gives up (503) after this many target durations. Default 3 (the spec's). */
+  blockingTimeoutTargetDurations?: number;
+}
+
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** Blocking responses describe a fixed point of the stream: a CDN may keep them briefly. */
+const BLOCKING_PLAYLIST_CACHE_CONTROL = 'public, max-age=1';
+
+const log = logger.child({ mod: 'origin' });
+
+/**
+ * The HLS origin, as a hono app with absolute routes under /hls (mount with
+ * `app.route('/', createOriginApp(...))`):
+ *
+ *   GET /hls/:room/index.m3u8                  multivariant playlist
+ *   GET /hls/:room/:rendition/index.m3u8       LL-HLS media playlist (_HLS_msn, _HLS_part)
+ *   GET /hls/:room/:rendition/<init|seg|part>  media objects
+ *
+ * Live playlists and parts come from the packager's memory, so a storage outage never stalls
+ * viewers; segments come from memory while recent, else from storage, as does everything of a
+ * room that is not live on this node.
+ */
+export function createOriginApp(options: OriginOptions): Hono {
+  const { getPackager, storage } = options;
+  const timeoutFactor = options.blockingTimeoutTargetDurations ?? 3;
+  const app = new Hono();
+
+  app.use('/hls/*', hlsCors());
+  app.onError((err, c) => errorResponse(c, err));
+  app.notFound((c) => errorResponse(c, new ServiceError('not_found', 'no such resource')));
+
+  app.get('/hls/:room/index.m3u8', async (c) => {
+    const room = checkName(c.req.param('room'));
+    const live = getPackager(room)?.multivariantPlaylist();
+    if (live !== undefined) return playlistResponse(c, live, PLAYLIST_CACHE_CONTROL);
+    return fromStorage(c, storage, `${room}/${PLAYLIST_NAME}`);
+  });
+
+  app.get('/hls/:room/:rendition/index.m3u8', async (c) => {
+    const room = checkName(c.req.param('room'));
+    const name = checkName(c.req.param('rendition'));
+    const blocking = parseBlockingQuery(c.req.query('_HLS_msn'), c.req.query('_HLS_part'));
+    const rendition = liveRendition(getPackager(room), name);
+    if (!rendition) return fromStorage(c, storage, `${room}/${name}/${PLAYLIST_NAME}`);
+    if (!blocking) return playlistResponse(c, rendition.playlist(), PLAYLIST_CACHE_CONTROL);
+    if (!rendition.ended && !isSatisfied(rendition, blocking) && isOutOfRange(rendition, blocking)) {
+      throw new ServiceError('bad_request', '_HLS_msn/_HLS_part too far beyond the live edge');
+    }
+    const outcome = await waitUntil(
+      rendition,
+      () => isSatisfied(rendition, blocking),
+      timeoutFactor * rendition.targetDurationSec * 1000,
+      c.req.raw.signal,
+    );
+    if (outcome === 'ready' || (outcome === 'closed' && rendition.ended)) {
+      return playlistResponse(c, rendition.playlist(), BLOCKING_PLAYLIST_CACHE_CONTROL);
+    }
+    if (outcome === 'closed') return fromStorage(c, storage, `${room}/${name}/${PLAYLIST_NAME}`);
+    throw unavailable('playlist update not available in time');
+  });
+
+  app.get('/hls/:room/:rendition/:file', async (c) => {
+    const room = checkName(c.req.param('room'));
+    const name = checkName(c.req.param('rendition'));
+    const file = c.req.param('file');
+    const parsed = parseObjectName(file);
+    if (!parsed) throw new ServiceError('not_found', 'no such resource');
+    const packager = getPackager(room);
+    const rendition = liveRendition(packager, name);
+    if (rendition && packager && packager.objectNames.epoch === parsed.epoch) {
+      const data = await fromMemory(rendition, parsed.kind, parsed.n, timeoutFactor, c.req.raw.signal);
+      if (data) return mediaResponse(c, data);
+    }
+    if (parsed.kind === 'part') throw new ServiceError('not_found', 'no such part');
+    return fromStorage(c, storage, `${room}/${name}/${file}`);
+  });
+
+  return app;
+}
+
+function liveRendition(packager: HlsPackager | undefined, name: string): Rendition | undefined {
+  if (!packager || packager.closed) return undefined;
+  return packager.rendition(name);
+}
+
+/** A part that is announced (PRELOAD-HINT) or about to be is waited for, like a playlist. */
+async function fromMemory(
+  rendition: Rendition,
+  kind: 'init' | 'segment' | 'part',
+  n: number,
+  timeoutFactor: number,
+  signal: AbortSignal,
+): Promise<Buffer | undefined> {
+  if (kind === 'init') return rendition.getInit(n);
+  if (kind === 'segment') return rendition.getSegment(n);
+  const part = rendition.getPart(n);
+  if (part) return part;
+  const next = rendition.nextPartId;
+  if (n < next) return undefined; // gone from memory
+  if (n > next + advancePartLimit(rendition.partTargetSec)) throw new ServiceError('bad_request', 'part too far beyond the live edge');
+  const outcome = await waitUntil(rendition, () => rendition.getPart(n) !== undefined, timeoutFactor * rendition.targetDurationSec * 1000, signal);
+  if (outcome === 'ready') return rendition.getPart(n);
+  if (outcome === 'timeout') throw unavailable('part not available in time');
+  return undefined;
+}
+
+async function fromStorage(c: Context, storage: Storage, key: string): Promise<Response> {
+  let object;
+  try {
+    object = await storage.get(key);
+  } catch (err) {
+    log.warn({ key, err: err instanceof Error ? err.message : String(err) }, 'storage read failed');
+    throw unavailable('storage unavailable');
+  }
+  if (!object) throw new ServiceError('not_found', 'no such resource');
+  const isPlaylist = key.endsWith('.m3u8');
+  c.header('content-type', isPlaylist ? PLAYLIST_CONTENT_TYPE : MEDIA_CONTENT_TYPE);
+  c.header('cache-control', isPlaylist ? PLAYLIST_CACHE_CONTROL : MEDIA_CACHE_CONTROL);
+  return c.body(new Uint8Array(object.body), 200);
+}
+
+function playlistResponse(c: Context, text: string, cacheControl: string): Response {
+  c.header('content-type', PLAYLIST_CONTENT_TYPE);
+  c.header('cache-control', cacheControl);
+  return c.body(text, 200);
+}
+
+function mediaResponse(c: Context, data: Buffer): Response {
+  c.header('content-type', MEDIA_CONTENT_TYPE);
+  c.header('cache-control', MEDIA_CACHE_CONTROL);
+  // Buffers from Node are never backed by a SharedArrayBuffer here; view without copying.
+  return c.body(new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength), 200);
+}
+
+function checkName(value: string): string {
+  if (!NAME.test(value)) throw new ServiceError('bad_request', 'invalid room or rendition name');
+  return value;
+}
+
+/** The request could not be answered in time: 503 (RFC 8216bis asks for it on blocking timeouts). */
+function unavailable(message: string): ServiceError {
+  return new ServiceError('invalid_state', message, 503);
+}
+
+function errorResponse(c: Context, err: unknown): Response {
+  const { status, body } = toErrorBody(err);
+  if (status >= 500 && status !== 503) log.error({ err: err instanceof Error ? err.message : String(err) }, 'origin request failed');
+  c.header('cache-control', 'no-store');
+  return c.json(body, status as ContentfulStatusCode);
+}

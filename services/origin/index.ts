@@ -1,0 +1,1 @@
+export { createOriginApp, type OriginOptions } from './createOriginApp.ts';
