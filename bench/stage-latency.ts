@@ -11,9 +11,11 @@
  *   direct: RTCPeerConnection → RTCPeerConnection, SDP exchanged through this process.
  *   sfu:    the real service (startService(), ENGINE from BENCH_ENGINE or the service default):
  *           WHIP publish, WHEP play, with plain fetch + RTCPeerConnection from the pages.
- * Paths run back to back, BENCH_ROUNDS times (default 1), BENCH_FRAMES (default 330) decoded
+ * Paths run back to back, BENCH_ROUNDS times (default 2), BENCH_FRAMES (default 330) decoded
  * frames each after a 3 s warm-up. BENCH_PATHS=direct skips the SFU path; BENCH_AUDIO=0 sends
  * video only (no lip-sync with audio).
+ *
+ * BENCH_SERVICE_URL + BENCH_API_KEY bench an already running service instead of starting one.
  *
  * Exits non-zero when a path decodes too few frames or cannot run. BENCH_STRICT=1 also fails
  * on missed targets.
@@ -21,6 +23,8 @@
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../test/helpers/chromium.ts';
 import { startService, type RunningService } from '../test/helpers/service.ts';
+
+type Service = Pick<RunningService, 'url' | 'api' | 'createRoom' | 'token'>;
 import { ensureLoopbackNamespace, serveBenchPages, sleep } from './lib/harness.ts';
 import { percentile, type LatencyStats } from './lib/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
@@ -28,7 +32,7 @@ import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
 ensureLoopbackNamespace();
 
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 330);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 3000);
 const PATHS = (process.env.BENCH_PATHS ?? 'direct,sfu').split(',').map((s) => s.trim());
 const STRICT = process.env.BENCH_STRICT === '1';
@@ -105,7 +109,7 @@ interface EngineCounters {
 }
 
 /** Engine counters from GET /api/stats, or a reason why not. Accepts them at top level or under `engine`. */
-async function engineCounters(service: RunningService): Promise<EngineCounters | string> {
+async function engineCounters(service: Service): Promise<EngineCounters | string> {
   try {
     const res = await service.api('/api/stats');
     if (res.status !== 200) return `GET /api/stats → ${res.status}`;
@@ -142,7 +146,7 @@ async function deleteResource(page: Page, url: string, token: string, via: 'brow
   return (await fetch(url, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status;
 }
 
-async function runSfu(service: RunningService, sender: Page, receiver: Page, round: number): Promise<RoundResult> {
+async function runSfu(service: Service, sender: Page, receiver: Page, round: number): Promise<RoundResult> {
   const notes: string[] = [];
   const id = `sfu${round}`;
   const room = await service.createRoom();
@@ -189,13 +193,39 @@ async function runSfu(service: RunningService, sender: Page, receiver: Page, rou
   return { path: 'sfu', round, stats, summary, engine, notes };
 }
 
+/** The REST helpers of test/helpers/service.ts, for a service this bench did not start. */
+function externalService(url: string, apiKey: string): Service {
+  const base = url.replace(/\/$/, '');
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${base}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+    });
+  return {
+    url: base,
+    api,
+    async createRoom(id?: string) {
+      const res = await api('/api/rooms', { method: 'POST', body: JSON.stringify(id ? { id } : {}) });
+      if (res.status !== 201) throw new Error(`createRoom: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { id: string }).id;
+    },
+    async token(room, identity, role) {
+      const res = await api(`/api/rooms/${encodeURIComponent(room)}/tokens`, { method: 'POST', body: JSON.stringify({ identity, role }) });
+      if (res.status !== 201) throw new Error(`token: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { token: string }).token;
+    },
+  };
+}
+
+const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
 const fmt = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : 'n/a');
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
 
 async function main(): Promise<number> {
   const pages = await serveBenchPages(['stage-latency']);
   const chromium = await launchChromium();
-  let service: RunningService | null = null;
+  let service: Service | null = null;
+  let started: RunningService | null = null;
   const results: RoundResult[] = [];
   const problems: string[] = [];
   try {
@@ -208,7 +238,7 @@ async function main(): Promise<number> {
       try {
         const env: Record<string, string> = { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
         if (process.env.BENCH_ENGINE) env.ENGINE = process.env.BENCH_ENGINE;
-        service = await startService(env);
+        service = process.env.BENCH_SERVICE_URL ? externalService(process.env.BENCH_SERVICE_URL, process.env.BENCH_API_KEY ?? '') : (started = await startService(env));
         console.log(`service: ${service.url}`);
       } catch (err) {
         problems.push(`SFU path cannot run: service did not start: ${String(err).split('\n')[0]}`);
@@ -235,7 +265,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await chromium.close();
-    if (service) await service.stop();
+    if (started) await started.stop();
     await pages.close();
   }
 
@@ -255,7 +285,7 @@ async function main(): Promise<number> {
     const roundP50 = byPath(p).map((r) => percentile(r.stats.samples.map((s) => s.latencyMs), 50));
     const last = byPath(p).at(-1)!.summary;
     console.log(
-      `${p.padEnd(6)}  p50 ${fmt(p50[p])}  p95 ${fmt(p95[p])}  min ${fmt(percentile(pooled(p), 0))}  max ${fmt(percentile(pooled(p), 100))}` +
+      `${p.padEnd(6)}  p50 ${fmt(p50[p])}  p95 ${fmt(p95[p])}  mean ${fmt(mean(pooled(p)))}  min ${fmt(percentile(pooled(p), 0))}  max ${fmt(percentile(pooled(p), 100))}` +
         (roundP50.length > 1 ? `  (round p50s: ${roundP50.map((v) => v.toFixed(1)).join(', ')})` : ''),
     );
     console.log(

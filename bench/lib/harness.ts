@@ -87,7 +87,11 @@ export async function serveBenchPages(entries: string[]): Promise<BenchServer> {
   return {
     url,
     pageUrl: (entry) => `${url}/${entry}.html`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
