@@ -6,6 +6,7 @@ import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { pageRoutes } from './routes/pages.ts';
 import { roomRoutes } from './routes/rooms.ts';
+import { statsRoutes } from './routes/stats.ts';
 import type { ApiDeps, AppEnv } from './types.ts';
 
 /**
@@ -19,6 +20,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.onError(onError);
   app.notFound(notFound);
   app.route('/', healthRoutes(deps));
+  app.route('/api', statsRoutes(deps));
   app.route('/api', roomRoutes(deps));
   app.route('/whip', ingestRoutes('whip', deps));
   app.route('/whep', ingestRoutes('whep', deps));

@@ -1,6 +1,6 @@
 import type { Logger } from '../core/logger.ts';
 import type { TokenClaims, TokenService } from '../auth/tokens.ts';
-import type { EngineKind } from '../engine/EngineTypes.ts';
+import type { EngineKind, EngineStats } from '../engine/EngineTypes.ts';
 import type { RoomRegistry } from '../stage/RoomRegistry.ts';
 
 /** Per-request values the middleware sets for the handlers. */
@@ -21,6 +21,7 @@ export interface ApiDeps {
   registry: RoomRegistry;
   tokens: TokenService;
   engineKind: EngineKind;
+  engineStats: () => Promise<EngineStats>;
   /** Directory holding `pages/` and `dist/` of the player. */
   playerRoot: string;
 }

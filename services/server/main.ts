@@ -38,6 +38,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     registry,
     tokens,
     engineKind: engine.kind,
+    engineStats: () => engine.stats(),
     playerRoot: PLAYER_ROOT,
   });
   const server: Server = createServer(getRequestListener(app.fetch));

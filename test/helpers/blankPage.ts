@@ -14,6 +14,11 @@ export async function serveBlankPage(): Promise<{ url: string; close(): Promise<
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Chromium keeps keep-alive connections open; close() would wait for them forever.
+        server.closeAllConnections();
+      }),
   };
 }
