@@ -29,6 +29,7 @@ export interface RunningServer {
 }
 
 export async function startServer(cfg: Config): Promise<RunningServer> {
+  logger.level = cfg.LOG_LEVEL;
   const engine = await createEngine(cfg);
   const registry = new RoomRegistry(engine);
   const tokens = new TokenService({ secret: cfg.JWT_SECRET, ttlSeconds: cfg.TOKEN_TTL_SECONDS });
