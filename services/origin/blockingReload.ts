@@ -46,7 +46,7 @@ export function isOutOfRange(rendition: Rendition, req: BlockingRequest): boolea
   const lastMsn = pos?.msn ?? -1;
   if (req.msn > lastMsn + 2) return true;
   if (req.part === undefined) return false;
-  const limit = advancePartLimit(rendition.partTargetSec);
+  const limit = advancePartLimit(rendition.partTargetSec ?? 1);
   if (!pos || req.msn > pos.msn) return req.part > limit;
   return req.msn === pos.msn && req.part > pos.part + limit;
 }

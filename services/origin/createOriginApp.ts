@@ -65,7 +65,7 @@ export function createOriginApp(options: OriginOptions): Hono {
     const blocking = parseBlockingQuery(c.req.query('_HLS_msn'), c.req.query('_HLS_part'));
     const rendition = liveRendition(getPackager(room), name);
     if (!rendition) return fromStorage(c, storage, `${room}/${name}/${PLAYLIST_NAME}`);
-    if (!blocking) return playlistResponse(c, rendition.playlist(), PLAYLIST_CACHE_CONTROL);
+    if (!blocking) return playlistResponse(c, livePlaylist(rendition), PLAYLIST_CACHE_CONTROL);
     if (!rendition.ended && !isSatisfied(rendition, blocking) && isOutOfRange(rendition, blocking)) {
       throw new ServiceError('bad_request', '_HLS_msn/_HLS_part too far beyond the live edge');
     }
@@ -76,7 +76,7 @@ export function createOriginApp(options: OriginOptions): Hono {
       c.req.raw.signal,
     );
     if (outcome === 'ready' || (outcome === 'closed' && rendition.ended)) {
-      return playlistResponse(c, rendition.playlist(), BLOCKING_PLAYLIST_CACHE_CONTROL);
+      return playlistResponse(c, livePlaylist(rendition), BLOCKING_PLAYLIST_CACHE_CONTROL);
     }
     if (outcome === 'closed') return fromStorage(c, storage, `${room}/${name}/${PLAYLIST_NAME}`);
     throw unavailable('playlist update not available in time');
@@ -101,6 +101,12 @@ export function createOriginApp(options: OriginOptions): Hono {
   return app;
 }
 
+function livePlaylist(rendition: Rendition): string {
+  const text = rendition.playlist();
+  if (text === undefined) throw new ServiceError('not_found', 'playlist not ready yet');
+  return text;
+}
+
 function liveRendition(packager: HlsPackager | undefined, name: string): Rendition | undefined {
   if (!packager || packager.closed) return undefined;
   return packager.rendition(name);
@@ -120,7 +126,7 @@ async function fromMemory(
   if (part) return part;
   const next = rendition.nextPartId;
   if (n < next) return undefined; // gone from memory
-  if (n > next + advancePartLimit(rendition.partTargetSec)) throw new ServiceError('bad_request', 'part too far beyond the live edge');
+  if (n > next + advancePartLimit(rendition.partTargetSec ?? 1)) throw new ServiceError('bad_request', 'part too far beyond the live edge');
   const outcome = await waitUntil(rendition, () => rendition.getPart(n) !== undefined, timeoutFactor * rendition.targetDurationSec * 1000, signal);
   if (outcome === 'ready') return rendition.getPart(n);
   if (outcome === 'timeout') throw unavailable('part not available in time');

@@ -26,7 +26,8 @@ const END_FLUSH_TIMEOUT_MS = 10_000;
  */
 export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
   readonly roomId: string;
-  readonly partTargetSec: number;
+  /** Configured PART-TARGET; undefined: each rendition derives it from its input. */
+  readonly partTargetSec: number | undefined;
   readonly segmentTargetSec: number;
   readonly windowSegments: number;
   readonly record: boolean;
@@ -45,14 +46,15 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
     if (!NAME_PATTERN.test(options.roomId ?? '')) throw new TypeError('roomId must match ^[A-Za-z0-9_-]{1,64}$');
     this.roomId = options.roomId;
     this.storage = options.storage;
-    this.partTargetSec = options.partTargetSec ?? 0.333;
+    this.partTargetSec = options.partTargetSec;
     this.segmentTargetSec = options.segmentTargetSec ?? 1;
     this.windowSegments = options.windowSegments ?? 6;
     this.record = options.record ?? false;
     this.uploadBufferSegments = options.uploadBufferSegments ?? 120;
-    if (!(this.partTargetSec >= 0.1 && this.partTargetSec <= 2)) throw new TypeError('partTargetSec must be within 0.1-2');
+    if (this.partTargetSec !== undefined && !(this.partTargetSec >= 0.1 && this.partTargetSec <= 1)) {
+      throw new TypeError('partTargetSec must be within 0.1-1');
+    }
     if (!(this.segmentTargetSec >= 1 && this.segmentTargetSec <= 6)) throw new TypeError('segmentTargetSec must be within 1-6');
-    if (this.partTargetSec > this.segmentTargetSec) throw new TypeError('partTargetSec must not exceed segmentTargetSec');
     if (!Number.isInteger(this.windowSegments) || this.windowSegments < 3) throw new TypeError('windowSegments must be an integer >= 3');
     if (!Number.isInteger(this.uploadBufferSegments) || this.uploadBufferSegments < 1) {
       throw new TypeError('uploadBufferSegments must be a positive integer');
@@ -126,7 +128,7 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
 
   /** The live multivariant playlist: renditions whose init segment is known. */
   multivariantPlaylist(): string | undefined {
-    const variants = this.variants((r) => r.init !== undefined);
+    const variants = this.variants((r) => r.init !== undefined && r.partTargetSec !== undefined);
     return variants.length > 0 ? multivariantPlaylist(variants) : undefined;
   }
 

@@ -7,7 +7,13 @@ export interface HlsPackagerOptions {
   roomId: string;
   /** Where segments and segment-only playlists are uploaded. */
   storage: Storage;
-  /** EXT-X-PART-INF PART-TARGET, seconds. Must be at least the input's fragment duration (ffmpeg -frag_duration). Default 0.333. */
+  /**
+   * EXT-X-PART-INF PART-TARGET, seconds. Each part is one input fragment, and the spec wants
+   * parts no longer than PART-TARGET and (but for independent and last ones) at least 85% of
+   * it, so this must match the transcoder's -frag_duration: 0.2 s fragments need 0.2-0.235,
+   * 0.3 s fragments suit 0.333. Default: derived from the input (the longest part of the first
+   * segment, rounded up to the ms); live playlists are served once it is known.
+   */
   partTargetSec?: number;
   /** A segment ends at the first IDR after it reaches this duration, seconds (1-6). Default 1. */
   segmentTargetSec?: number;

@@ -26,7 +26,8 @@ export interface RenditionOptions {
   names: ObjectNames;
   storage: Storage;
   log: Logger;
-  partTargetSec: number;
+  /** Undefined: derived from the input (see `partTargetSec`). */
+  partTargetSec: number | undefined;
   segmentTargetSec: number;
   windowSegments: number;
   record: boolean;
@@ -87,6 +88,7 @@ export class Rendition {
   private storedPlaylistWritten = false;
   private storedPlaylistFirstMsn = 0;
   private deletedBelowMsn = 0;
+  private derivedPartTargetSec: number | undefined;
 
   constructor(options: RenditionOptions) {
     this.options = options;
@@ -156,8 +158,14 @@ export class Rendition {
     return Math.max(Math.ceil(this.options.segmentTargetSec - EPSILON_SEC), Math.round(this.maxSegmentDurationSec));
   }
 
-  get partTargetSec(): number {
-    return this.options.partTargetSec;
+  /**
+   * PART-TARGET. Configured, or derived from the input: the longest part of the first
+   * segment, rounded up to the millisecond. Parts must be at most PART-TARGET and (except
+   * independent and last ones) at least 85% of it, so it has to match the transcoder's
+   * fragment duration. Undefined until known; the live playlist waits for it.
+   */
+  get partTargetSec(): number | undefined {
+    return this.options.partTargetSec ?? this.derivedPartTargetSec;
   }
 
   /** The newest part, as (msn, index in its segment); undefined before the first. */
@@ -194,8 +202,10 @@ export class Rendition {
     return this.parts.get(id)?.data;
   }
 
-  /** The live LL-HLS media playlist. */
-  playlist(): string {
+  /** The live LL-HLS media playlist; undefined until PART-TARGET is known. */
+  playlist(): string | undefined {
+    const partTargetSec = this.partTargetSec;
+    if (partTargetSec === undefined) return undefined;
     const names = this.options.names;
     const window = this.segments.slice(-this.options.windowSegments);
     const open = this.segmenter.openSegment;
@@ -207,8 +217,8 @@ export class Rendition {
       version: PLAYLIST_VERSION,
       targetDurationSec: this.targetDurationSec,
       lowLatency: {
-        partTargetSec: this.options.partTargetSec,
-        partHoldBackSec: partHoldBack(this.options.partTargetSec),
+        partTargetSec,
+        partHoldBackSec: partHoldBack(partTargetSec),
         preloadHintUri: preloadHint,
         renditionReports: this.options.renditionReports(),
       },
@@ -259,7 +269,9 @@ export class Rendition {
       start = i;
       covered += listed[i]!.durationSec;
     }
-    return start;
+    // Never more than the last three segments (the open one included): what validators
+    // take "three target durations from the end" to mean.
+    return Math.max(start, listed.length - PART_LISTING_TARGET_DURATIONS);
   }
 
   private toPlaylistSegment(s: Segment, withParts: boolean): PlaylistSegment {
@@ -327,7 +339,8 @@ export class Rendition {
     const { part, completed } = this.segmenter.pushFragment(data, info, Date.now());
     if (completed) this.publishSegment(completed);
     if (part) {
-      if (part.durationSec > this.options.partTargetSec + EPSILON_SEC) {
+      const target = this.partTargetSec;
+      if (target !== undefined && part.durationSec > target + EPSILON_SEC) {
         if (this.oversizedParts++ === 0) {
           this.options.log.warn({ rendition: this.name, durationSec: part.durationSec }, 'input fragment longer than PART-TARGET');
         }
@@ -339,6 +352,10 @@ export class Rendition {
   }
 
   private publishSegment(segment: Segment): void {
+    if (this.partTargetSec === undefined) {
+      const longest = Math.max(...segment.parts.map((p) => p.durationSec));
+      this.derivedPartTargetSec = Math.ceil(longest * 1000 - EPSILON_SEC) / 1000;
+    }
     this.segments.push(segment);
     this.maxSegmentDurationSec = Math.max(this.maxSegmentDurationSec, segment.durationSec);
     // Memory: the live window plus as many again, so readers of a slightly old playlist
