@@ -1,0 +1,263 @@
+import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
+import { InvalidStateError } from '../core/errors.ts';
+import { logger as rootLogger, type Logger } from '../core/logger.ts';
+import { composeStage, DEFAULT_LADDER, MAX_TILES, type Composition, type CompositionOptions } from './composition.ts';
+import { FfmpegProcess, type FfmpegCommandSpec } from './ffmpeg.ts';
+import { joinSdp, splitSdp, type SdpMediaSection } from './sdp.ts';
+import type {
+  RenditionInfo,
+  RestartReason,
+  StageInput,
+  TranscoderEvents,
+  TranscoderOptions,
+  TranscoderStats,
+} from './TranscoderTypes.ts';
+
+export type * from './TranscoderTypes.ts';
+
+const CPU_SAMPLE_MS = 1000;
+const FIRST_BACKOFF_MS = 100;
+
+export interface TranscodePlan {
+  spec: FfmpegCommandSpec;
+  composition: Composition;
+  renditions: RenditionInfo[];
+  /** Video inputs left out because the grid is full. */
+  droppedVideo: string[];
+}
+
+/**
+ * What ffmpeg will run for these stage inputs: every track in one SDP input, the stage
+ * composition, and one fMP4 output per rendition.
+ */
+export function planTranscode(inputs: readonly StageInput[], options: CompositionOptions = {}): TranscodePlan {
+  const sections: SdpMediaSection[] = [];
+  const video: string[] = [];
+  const audio: string[] = [];
+  const droppedVideo: string[] = [];
+  for (const input of inputs) {
+    const section = inputSection(input);
+    if (input.kind === 'video' && video.length >= MAX_TILES) {
+      droppedVideo.push(input.id);
+      continue;
+    }
+    // ffmpeg numbers an SDP input's streams in m-line order.
+    (input.kind === 'video' ? video : audio).push(`0:${sections.length}`);
+    sections.push(section);
+  }
+  const composition = composeStage({ video, audio }, options);
+  const fps = options.fps ?? 30;
+  const spec: FfmpegCommandSpec = {
+    inputs: sections.length > 0 ? [{ type: 'sdp', sdp: joinSdp(sections) }] : [],
+    filterComplex: composition.filterComplex,
+    outputs: composition.outputs.map((o) => ({ maps: o.maps, options: o.options })),
+  };
+  const renditions = composition.outputs.map((o) => ({
+    name: o.rendition.name,
+    width: o.rendition.width,
+    height: o.rendition.height,
+    bandwidth: o.rendition.videoBitrate + o.rendition.audioBitrate,
+    codecs: o.codecs,
+    frameRate: fps,
+  }));
+  return { spec, composition, renditions, droppedVideo };
+}
+
+function inputSection(input: StageInput): SdpMediaSection {
+  if (input.kind !== 'audio' && input.kind !== 'video') throw new TypeError(`stage input ${input.id}: unknown kind`);
+  const sections = splitSdp(input.sdp);
+  if (sections.length !== 1 || sections[0]!.kind !== input.kind) {
+    throw new TypeError(`stage input ${input.id}: SDP must describe exactly one ${input.kind} stream`);
+  }
+  return sections[0]!;
+}
+
+/**
+ * The broadcast pipeline of one stage: one supervised ffmpeg that composes the stage tracks
+ * and encodes the ABR ladder as fMP4 byte streams. If ffmpeg dies, a new one runs at once
+ * (backing off only on repeated quick crashes); a new stage (`update`) replaces it the same
+ * way. Each ffmpeg is a generation; each generation's streams arrive through 'output'.
+ */
+export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
+  readonly #options: TranscoderOptions;
+  readonly #logger: Logger;
+  #inputs: StageInput[];
+  #process: FfmpegProcess | undefined;
+  /** Processes we are stopping on purpose (update, close): their exit is not a crash. */
+  readonly #stopping = new WeakSet<FfmpegProcess>();
+  #started = false;
+  #closed = false;
+  #closePromise: Promise<void> | undefined;
+  #generation = 0;
+  #restarts = 0;
+  #crashes = 0;
+  #quickCrashes = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #cpuTimer: NodeJS.Timeout | undefined;
+  /** CPU of ffmpeg processes that have exited, microseconds. */
+  #pastCpuMicros = 0;
+  #updates: Promise<void> = Promise.resolve();
+  #updatePending = false;
+
+  constructor(options: TranscoderOptions = {}) {
+    super();
+    this.#options = options;
+    this.#logger = options.logger ?? rootLogger.child({ mod: 'broadcast' });
+    this.#inputs = [...(options.inputs ?? [])];
+    // Fail on bad inputs or ladder now, not in a restart loop.
+    planTranscode(this.#inputs, this.#compositionOptions());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get inputs(): readonly StageInput[] {
+    return this.#inputs;
+  }
+
+  /** The running ffmpeg's argument list (without the binary), for logs and diagnosis. */
+  get ffmpegArgs(): readonly string[] | undefined {
+    return this.#process?.args;
+  }
+
+  /** Spawns the first ffmpeg; its 'output' events fire before this returns. Idempotent. */
+  start(): void {
+    if (this.#closed) throw new InvalidStateError('transcoder closed');
+    if (this.#started) return;
+    this.#started = true;
+    this.#cpuTimer = setInterval(() => this.#process?.cpuMicros(), CPU_SAMPLE_MS);
+    this.#cpuTimer.unref();
+    this.#spawn(undefined);
+  }
+
+  /**
+   * The stage changed: replaces ffmpeg with one composing `inputs` (the packager sees new
+   * streams, a discontinuity). Resolves once the new ffmpeg is spawned. Updates in quick
+   * succession coalesce; the last inputs win. Before `start()` it only records the inputs.
+   */
+  update(inputs: StageInput[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new InvalidStateError('transcoder closed'));
+    planTranscode(inputs, this.#compositionOptions());
+    this.#inputs = [...inputs];
+    if (!this.#started) return Promise.resolve();
+    this.#updatePending = true;
+    this.#updates = this.#updates.then(() => this.#applyUpdate());
+    return this.#updates;
+  }
+
+  /** Stops ffmpeg (SIGTERM, then SIGKILL) and removes its temp files. Idempotent. */
+  close(reason = 'closed'): Promise<void> {
+    if (this.#closePromise) return this.#closePromise;
+    this.#closed = true;
+    clearTimeout(this.#restartTimer);
+    clearInterval(this.#cpuTimer);
+    const proc = this.#process;
+    this.#logger.info({ reason, generation: this.#generation }, 'transcoder closing');
+    this.#closePromise = (async () => {
+      if (proc) {
+        this.#stopping.add(proc);
+        await proc.stop(this.#options.stopGraceMs ?? 1000);
+      }
+      this.safeEmit('close', reason);
+    })();
+    return this.#closePromise;
+  }
+
+  stats(): TranscoderStats {
+    const proc = this.#process;
+    return {
+      generation: this.#generation,
+      restarts: this.#restarts,
+      crashes: this.#crashes,
+      running: proc !== undefined && !proc.exited,
+      pid: proc?.pid,
+      ffmpegCpuMicros: this.#pastCpuMicros + (proc?.cpuMicros() ?? 0),
+    };
+  }
+
+  #compositionOptions(): CompositionOptions {
+    return { ...this.#options.composition, ladder: this.#options.ladder ?? DEFAULT_LADDER };
+  }
+
+  async #applyUpdate(): Promise<void> {
+    if (!this.#updatePending || this.#closed) return;
+    this.#updatePending = false;
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    const proc = this.#process;
+    if (proc && !proc.exited) {
+      this.#stopping.add(proc);
+      await proc.stop(this.#options.stopGraceMs ?? 1000);
+    }
+    if (this.#closed) return;
+    this.#spawn('update');
+  }
+
+  #spawn(reason: RestartReason | undefined): void {
+    const plan = planTranscode(this.#inputs, this.#compositionOptions());
+    if (plan.droppedVideo.length > 0) {
+      this.#logger.warn({ dropped: plan.droppedVideo }, `the broadcast grid shows at most ${MAX_TILES} videos`);
+    }
+    const proc = new FfmpegProcess(plan.spec, { binary: this.#options.ffmpegPath, logger: this.#logger });
+    this.#process = proc;
+    const generation = ++this.#generation;
+    proc.once('exit', (code, signal) => this.#onExit(proc, code, signal));
+    proc.once('listening', () => this.safeEmit('ready', generation));
+    this.#logger.info(
+      { generation, pid: proc.pid, reason: reason ?? 'start', layout: plan.composition.layout.name, inputs: this.#inputs.map((i) => i.id) },
+      'ffmpeg started',
+    );
+    if (reason) {
+      this.#restarts++;
+      this.safeEmit('restart', generation, reason);
+    }
+    plan.renditions.forEach((info, i) => {
+      const stream = proc.outputs[i]!;
+      // An unread pipe would block ffmpeg and stall every rendition.
+      if (this.listenerCount('output') === 0) stream.resume();
+      this.safeEmit('output', info.name, info, stream, generation);
+    });
+  }
+
+  #onExit(proc: FfmpegProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    this.#pastCpuMicros += proc.cpuMicros();
+    if (this.#process === proc) this.#process = undefined;
+    if (this.#stopping.has(proc) || this.#closed) {
+      this.#logger.debug({ pid: proc.pid, code, signal }, 'ffmpeg stopped');
+      this.safeEmit('exit', code, signal, !this.#closed);
+      return;
+    }
+    this.#crashes++;
+    const lived = Date.now() - proc.startedAt;
+    const delay = this.#nextRestartDelay(lived);
+    this.#logger.warn({ pid: proc.pid, code, signal, livedMs: lived, restartInMs: delay, stderr: proc.stderrTail().slice(-8) }, 'ffmpeg exited unexpectedly');
+    this.safeEmit('exit', code, signal, true);
+    this.#scheduleRestart(delay);
+  }
+
+  /** No wait after a crash that follows a good run; 100 ms doubling up to the cap for repeated quick ones. */
+  #nextRestartDelay(livedMs: number): number {
+    this.#quickCrashes = livedMs < (this.#options.quickCrashMs ?? 5000) ? this.#quickCrashes + 1 : 0;
+    if (this.#quickCrashes <= 1) return 0;
+    return Math.min(FIRST_BACKOFF_MS * 2 ** (this.#quickCrashes - 2), this.#options.maxRestartDelayMs ?? 1000);
+  }
+
+  #scheduleRestart(delay: number): void {
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#closed || this.#process) return;
+      try {
+        this.#spawn('crash');
+      } catch (err) {
+        this.#logger.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot start ffmpeg');
+        this.#scheduleRestart(this.#nextRestartDelay(0));
+      }
+    }, delay);
+  }
+}
