@@ -1,0 +1,166 @@
+import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
+import { logger as rootLogger } from '../core/logger.ts';
+import type { MediaEngine, StageTrack } from '../engine/EngineTypes.ts';
+import { HlsPackager } from '../packager/index.ts';
+import type { Storage } from '../storage/Storage.ts';
+import type { MirrorPortAllocator } from './mirrorPorts.ts';
+import { Transcoder } from './Transcoder.ts';
+import type { StageInput, TranscoderStats } from './TranscoderTypes.ts';
+
+/** Why a broadcast stopped. */
+export type BroadcastStopReason = 'api' | 'room_closed' | 'shutdown' | 'failed';
+
+export interface BroadcastControllerOptions {
+  roomId: string;
+  engine: MediaEngine;
+  storage: Storage;
+  ports: MirrorPortAllocator;
+  /** Address the mirror sends to and ffmpeg listens on. Default 127.0.0.1. */
+  mirrorIp?: string;
+  /** Keep every segment (EVENT playlist, VOD at the end). Default false. */
+  record?: boolean;
+  /** Stage changes within this window are folded into one ffmpeg restart, ms. Default 250. */
+  settleMs?: number;
+}
+
+export type BroadcastControllerEvents = {
+  started: [];
+  /** The HLS program is playable (every rendition has a segment). */
+  ready: [];
+  stopped: [reason: BroadcastStopReason];
+};
+
+interface MirroredTrack {
+  track: StageTrack;
+  rtpPort: number;
+  sdp: string;
+}
+
+/**
+ * One room's broadcast: mirrors every stage track out of the engine as plain RTP, composes
+ * and encodes them with a supervised ffmpeg (Transcoder), and packages the result as LL-HLS
+ * (HlsPackager). Follows the stage: a track coming or going restarts ffmpeg with the new
+ * composition, and the playlists carry a discontinuity.
+ */
+export class BroadcastController extends EnhancedEventEmitter<BroadcastControllerEvents> {
+  readonly roomId: string;
+  readonly packager: HlsPackager;
+  readonly startedAt = new Date();
+  private readonly opts: BroadcastControllerOptions;
+  private readonly transcoder: Transcoder;
+  private readonly mirrored = new Map<string, MirroredTrack>();
+  private readonly log;
+  private settleTimer: NodeJS.Timeout | undefined;
+  private changes: Promise<void> = Promise.resolve();
+  private stopping: Promise<void> | undefined;
+
+  constructor(opts: BroadcastControllerOptions) {
+    super();
+    this.opts = opts;
+    this.roomId = opts.roomId;
+    this.log = rootLogger.child({ mod: 'broadcast', room: opts.roomId });
+    this.packager = new HlsPackager({ roomId: opts.roomId, storage: opts.storage, record: opts.record ?? false });
+    this.packager.on('ready', () => this.safeEmit('ready'));
+    this.transcoder = new Transcoder({ logger: this.log });
+    this.transcoder.on('output', (name, info, stream) => {
+      this.packager.addRendition(name, { bandwidth: info.bandwidth, width: info.width, height: info.height, frameRate: info.frameRate }, stream);
+    });
+    this.transcoder.on('ready', () => this.requestKeyFrames());
+  }
+
+  get running(): boolean {
+    return this.stopping === undefined;
+  }
+
+  get trackIds(): string[] {
+    return [...this.mirrored.keys()];
+  }
+
+  stats(): TranscoderStats {
+    return this.transcoder.stats();
+  }
+
+  /** Mirrors the stage's current tracks and starts ffmpeg. */
+  async start(tracks: StageTrack[]): Promise<void> {
+    for (const track of tracks) await this.mirror(track);
+    await this.transcoder.update(this.inputs());
+    this.transcoder.start();
+    this.log.info({ tracks: tracks.length }, 'broadcast started');
+    this.safeEmit('started');
+  }
+
+  trackPublished(track: StageTrack): void {
+    if (!this.running || this.mirrored.has(track.trackId)) return;
+    this.enqueue(async () => {
+      await this.mirror(track);
+    });
+  }
+
+  trackUnpublished(track: StageTrack): void {
+    const mirrored = this.mirrored.get(track.trackId);
+    if (!mirrored) return;
+    this.mirrored.delete(track.trackId);
+    this.opts.ports.release(mirrored.rtpPort);
+    this.enqueue(async () => {
+      await this.opts.engine.stopMirror(this.roomId, track.trackId).catch(() => {});
+    });
+  }
+
+  /** Ends the broadcast: playlists get ENDLIST, ffmpeg stops, mirrors stop. Idempotent. */
+  stop(reason: BroadcastStopReason): Promise<void> {
+    if (this.stopping) return this.stopping;
+    clearTimeout(this.settleTimer);
+    this.stopping = (async () => {
+      await this.changes.catch(() => {});
+      await this.transcoder.close(reason);
+      for (const { track, rtpPort } of this.mirrored.values()) {
+        this.opts.ports.release(rtpPort);
+        await this.opts.engine.stopMirror(this.roomId, track.trackId).catch(() => {});
+      }
+      this.mirrored.clear();
+      await this.packager.end().catch((err: unknown) => this.log.warn({ err: String(err) }, 'packager end failed'));
+      this.log.info({ reason }, 'broadcast stopped');
+      this.safeEmit('stopped', reason);
+    })();
+    return this.stopping;
+  }
+
+  /** Frees the packager's memory; the ended playlists stay in storage. */
+  async close(): Promise<void> {
+    await this.stop('shutdown');
+    await this.packager.close('closed');
+  }
+
+  private enqueue(change: () => Promise<void>): void {
+    this.changes = this.changes.then(change).catch((err: unknown) => this.log.warn({ err: String(err) }, 'stage change failed'));
+    clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => {
+      this.changes = this.changes.then(async () => {
+        if (!this.running) return;
+        await this.transcoder.update(this.inputs());
+      });
+    }, this.opts.settleMs ?? 250);
+  }
+
+  private async mirror(track: StageTrack): Promise<void> {
+    const ip = this.opts.mirrorIp ?? '127.0.0.1';
+    const { rtpPort, rtcpPort } = await this.opts.ports.allocate();
+    try {
+      const info = await this.opts.engine.mirrorTrack(this.roomId, track.trackId, { ip, rtpPort, rtcpPort });
+      this.mirrored.set(track.trackId, { track, rtpPort, sdp: info.sdp });
+    } catch (err) {
+      this.opts.ports.release(rtpPort);
+      this.log.warn({ trackId: track.trackId, err: String(err) }, 'mirror failed');
+    }
+  }
+
+  private inputs(): StageInput[] {
+    return [...this.mirrored.values()].map(({ track, sdp }) => ({ id: track.trackId, kind: track.kind, sdp }));
+  }
+
+  private requestKeyFrames(): void {
+    for (const { track } of this.mirrored.values()) {
+      if (track.kind === 'video') this.opts.engine.requestKeyFrame(this.roomId, track.trackId).catch(() => {});
+    }
+  }
+}
