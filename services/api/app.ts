@@ -7,6 +7,7 @@ import { ingestRoutes } from './routes/ingest.ts';
 import { pageRoutes } from './routes/pages.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { statsRoutes } from './routes/stats.ts';
+import { broadcastRoutes } from './routes/broadcast.ts';
 import type { ApiDeps, AppEnv } from './types.ts';
 
 /**
@@ -21,6 +22,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.notFound(notFound);
   app.route('/', healthRoutes(deps));
   app.route('/api', statsRoutes(deps));
+  app.route('/api', broadcastRoutes(deps));
   app.route('/api', roomRoutes(deps));
   app.route('/whip', ingestRoutes('whip', deps));
   app.route('/whep', ingestRoutes('whep', deps));

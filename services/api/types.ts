@@ -2,6 +2,7 @@ import type { Logger } from '../core/logger.ts';
 import type { TokenClaims, TokenService } from '../auth/tokens.ts';
 import type { EngineKind, EngineStats } from '../engine/EngineTypes.ts';
 import type { RoomRegistry } from '../stage/RoomRegistry.ts';
+import type { BroadcastManager } from '../broadcast/BroadcastManager.ts';
 
 /** Per-request values the middleware sets for the handlers. */
 export type AppVariables = {
@@ -22,6 +23,7 @@ export interface ApiDeps {
   tokens: TokenService;
   engineKind: EngineKind;
   engineStats: () => Promise<EngineStats>;
+  broadcasts: Pick<BroadcastManager, 'start' | 'stop' | 'status'>;
   /** Directory holding `pages/` and `dist/` of the player. */
   playerRoot: string;
 }

@@ -7,6 +7,9 @@ import type { MirrorPortAllocator } from './mirrorPorts.ts';
 import { Transcoder } from './Transcoder.ts';
 import type { StageInput, TranscoderStats } from './TranscoderTypes.ts';
 
+/** LL-HLS part target; matches the transcoder's fragment duration (200 ms). */
+const PART_TARGET_SEC = 0.2;
+
 /** Why a broadcast stopped. */
 export type BroadcastStopReason = 'api' | 'room_closed' | 'shutdown' | 'failed';
 
@@ -59,7 +62,13 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
     this.opts = opts;
     this.roomId = opts.roomId;
     this.log = rootLogger.child({ mod: 'broadcast', room: opts.roomId });
-    this.packager = new HlsPackager({ roomId: opts.roomId, storage: opts.storage, record: opts.record ?? false });
+    this.packager = new HlsPackager({
+      roomId: opts.roomId,
+      storage: opts.storage,
+      record: opts.record ?? false,
+      // One part per ffmpeg fragment: the transcoder cuts 200 ms fragments.
+      partTargetSec: PART_TARGET_SEC,
+    });
     this.packager.on('ready', () => this.safeEmit('ready'));
     this.transcoder = new Transcoder({ logger: this.log });
     this.transcoder.on('output', (name, info, stream) => {

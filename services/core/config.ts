@@ -55,6 +55,35 @@ export const configSchema = z
     WS_HEARTBEAT_MS: int(100, 600000).default(15000),
     /** Largest accepted HTTP request body (SDP, JSON), bytes. Default 131072. */
     HTTP_MAX_BODY_BYTES: int(1024, 16 * 1024 * 1024).default(131072),
+    /** Where HLS objects go: disk (embedded default) or s3. Default disk. */
+    STORAGE: z.enum(['disk', 's3']).default('disk'),
+    /** Root directory of disk storage. Default ./.data/hls. */
+    STORAGE_DIR: z.string().min(1).default('./.data/hls'),
+    /** S3-compatible endpoint URL, e.g. http://127.0.0.1:9000. Default: AWS's, from S3_REGION. */
+    S3_ENDPOINT: z.url().optional(),
+    /** S3 region. Default us-east-1. */
+    S3_REGION: z.string().min(1).default('us-east-1'),
+    /** S3 bucket. Required when STORAGE=s3. */
+    S3_BUCKET: z.string().min(3).max(63).optional(),
+    /** Prefix of every object key, e.g. live/. Default none. */
+    S3_PREFIX: z.string().default(''),
+    /** Path-style S3 URLs (bucket in the path), which most non-AWS stores need. Default true. */
+    S3_FORCE_PATH_STYLE: bool.default(true),
+    /** S3 access key id. Default: the AWS SDK's credential chain. */
+    S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+    /** S3 secret access key. Default: the AWS SDK's credential chain. */
+    S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+    /** Keep every HLS segment (EVENT playlist that becomes VOD at the end). Default false: segments leaving the live window are deleted. */
+    HLS_RECORD: bool.default(false),
+    /** Start a room's HLS broadcast when its stage gets its first track. Default true. */
+    BROADCAST_AUTO_START: bool.default(true),
+    /** UDP ports for the engine → ffmpeg RTP mirror on loopback, "min-max". Default 50000-50999. */
+    MIRROR_PORT_RANGE: z
+      .string()
+      .regex(/^\d{1,5}-\d{1,5}$/, 'expected "min-max"')
+      .transform((s) => s.split('-').map(Number) as [number, number])
+      .refine(([a, b]) => a > 0 && b <= 65535 && a + 4 < b, 'expected 0 < min < max <= 65535')
+      .default([50000, 50999]),
     /** Log level: fatal, error, warn, info, debug, trace. Default info. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -98,6 +127,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!cfg.DEV) {
       throw new ConfigError(`missing ${!cfg.API_KEY ? 'API_KEY' : 'JWT_SECRET'} (set it, or DEV=true to generate one)`);
     }
+  }
+  if (cfg.STORAGE === 's3' && !cfg.S3_BUCKET) throw new ConfigError('missing S3_BUCKET (required when STORAGE=s3)');
+  if (Boolean(cfg.S3_ACCESS_KEY_ID) !== Boolean(cfg.S3_SECRET_ACCESS_KEY)) {
+    throw new ConfigError(`missing ${cfg.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID'} (set both or neither)`);
   }
   const host = cfg.HOST === '0.0.0.0' || cfg.HOST === '::' ? '127.0.0.1' : cfg.HOST;
   return {

@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { getRequestListener } from '@hono/node-server';
 import { createApp } from '../api/app.ts';
+import { BroadcastManager } from '../broadcast/BroadcastManager.ts';
+import { createOriginApp } from '../origin/index.ts';
+import { createStorage, type StorageOptions } from '../storage/index.ts';
 import { TokenService } from '../auth/tokens.ts';
 import { ConfigError, loadConfig, type Config } from '../core/config.ts';
 import { logger } from '../core/logger.ts';
@@ -24,6 +27,7 @@ export interface RunningServer {
   registry: RoomRegistry;
   tokens: TokenService;
   engine: MediaEngine;
+  broadcasts: BroadcastManager;
   /** Closes signaling, rooms, engine and HTTP server, in that order. Idempotent. */
   close(): Promise<void>;
 }
@@ -33,6 +37,15 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   const engine = await createEngine(cfg);
   const registry = new RoomRegistry(engine);
   const tokens = new TokenService({ secret: cfg.JWT_SECRET, ttlSeconds: cfg.TOKEN_TTL_SECONDS });
+  const storage = createStorage(storageOptions(cfg));
+  const broadcasts = new BroadcastManager({
+    engine,
+    storage,
+    autoStart: cfg.BROADCAST_AUTO_START,
+    record: cfg.HLS_RECORD,
+    mirrorPortRange: cfg.MIRROR_PORT_RANGE,
+  });
+  followStages(registry, broadcasts);
   const app = createApp({
     apiKey: cfg.API_KEY,
     maxBodyBytes: cfg.HTTP_MAX_BODY_BYTES,
@@ -40,8 +53,10 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     tokens,
     engineKind: engine.kind,
     engineStats: () => engine.stats(),
+    broadcasts,
     playerRoot: PLAYER_ROOT,
   });
+  app.route('/', createOriginApp({ getPackager: (roomId) => broadcasts.packager(roomId), storage }));
   const server: Server = createServer(getRequestListener(app.fetch));
   const signaling = new SignalingServer({
     registry,
@@ -62,8 +77,10 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     });
   } catch (err) {
     await signaling.close();
+    await broadcasts.close();
     await registry.close('engine_closed');
     await engine.close();
+    await storage.close();
     throw err;
   }
   const { address, port } = server.address() as AddressInfo;
@@ -75,15 +92,46 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   const close = () =>
     (closing ??= (async () => {
       await signaling.close();
+      // Broadcasts end first, so their playlists get ENDLIST while the engine still runs.
+      await broadcasts.close();
       await registry.close('engine_closed');
       await engine.close();
+      await storage.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
     })());
 
-  return { url, publicUrl, registry, tokens, engine, close };
+  return { url, publicUrl, registry, tokens, engine, broadcasts, close };
+}
+
+/** Feeds every room's stage changes to the broadcasts. */
+function followStages(registry: RoomRegistry, broadcasts: BroadcastManager): void {
+  registry.on('roomcreated', (roomId) => {
+    const room = registry.get(roomId);
+    if (!room) return;
+    room.on('trackpublished', (track) => broadcasts.trackPublished(roomId, track));
+    room.on('trackunpublished', (track) => broadcasts.trackUnpublished(roomId, track));
+  });
+  registry.on('roomclosed', (roomId) => {
+    broadcasts.roomClosed(roomId).catch((err: unknown) => logger.warn({ roomId, err: String(err) }, 'ending broadcast failed'));
+  });
+}
+
+function storageOptions(cfg: Config): StorageOptions {
+  if (cfg.STORAGE === 'disk') return { kind: 'disk', rootDir: cfg.STORAGE_DIR };
+  return {
+    kind: 's3',
+    bucket: cfg.S3_BUCKET!,
+    region: cfg.S3_REGION,
+    prefix: cfg.S3_PREFIX,
+    forcePathStyle: cfg.S3_FORCE_PATH_STYLE,
+    ...(cfg.S3_ENDPOINT ? { endpoint: cfg.S3_ENDPOINT } : {}),
+    ...(cfg.S3_ACCESS_KEY_ID && cfg.S3_SECRET_ACCESS_KEY
+      ? { credentials: { accessKeyId: cfg.S3_ACCESS_KEY_ID, secretAccessKey: cfg.S3_SECRET_ACCESS_KEY } }
+      : {}),
+  };
 }
 
 /** Dev mode: a `demo` room and ready-to-open links, printed as plain lines after the `listening` log. */
