@@ -15,18 +15,20 @@
  * frames each after a 3 s warm-up. BENCH_PATHS=direct skips the SFU path; BENCH_AUDIO=0 sends
  * video only (no lip-sync with audio).
  *
+ * BENCH_DUMP=<file> writes every raw sample as JSON.
  * BENCH_SERVICE_URL + BENCH_API_KEY bench an already running service instead of starting one.
  *
  * Exits non-zero when a path decodes too few frames or cannot run. BENCH_STRICT=1 also fails
  * on missed targets.
  */
+import { writeFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../test/helpers/chromium.ts';
 import { startService, type RunningService } from '../test/helpers/service.ts';
 
 type Service = Pick<RunningService, 'url' | 'api' | 'createRoom' | 'token'>;
 import { ensureLoopbackNamespace, serveBenchPages, sleep } from './lib/harness.ts';
-import { percentile, type LatencyStats } from './lib/latency-pattern.ts';
+import { checkRtpConsistency, percentile, type LatencySample, type LatencyStats } from './lib/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
 
 ensureLoopbackNamespace();
@@ -44,6 +46,9 @@ interface RoundResult {
   path: Path;
   round: number;
   stats: LatencyStats;
+  /** Samples left after the RTP consistency check. */
+  kept: LatencySample[];
+  mismatched: number;
   summary: Awaited<ReturnType<LatencyBenchApi['recvSummary']>>;
   engine?: { packets: number; cpuMicros: number } | string;
   notes: string[];
@@ -100,7 +105,7 @@ async function runDirect(sender: Page, receiver: Page, round: number): Promise<R
   const summary = await call(receiver, 'recvSummary', id);
   await call(receiver, 'close', id);
   await call(sender, 'close', id);
-  return { path: 'direct', round, stats, summary, notes: [] };
+  return { path: 'direct', round, stats, ...checkRtpConsistency(stats.samples), summary, notes: [] };
 }
 
 interface EngineCounters {
@@ -190,7 +195,7 @@ async function runSfu(service: Service, sender: Page, receiver: Page, round: num
   await call(receiver, 'close', id);
   await call(sender, 'close', id);
   await service.api(`/api/rooms/${encodeURIComponent(room)}`, { method: 'DELETE' }).catch(() => {});
-  return { path: 'sfu', round, stats, summary, engine, notes };
+  return { path: 'sfu', round, stats, ...checkRtpConsistency(stats.samples), summary, engine, notes };
 }
 
 /** The REST helpers of test/helpers/service.ts, for a service this bench did not start. */
@@ -249,13 +254,13 @@ async function main(): Promise<number> {
       if (PATHS.includes('direct')) {
         const r = await runDirect(sender, receiver, round);
         results.push(r);
-        console.log(`round ${round} direct: p50 ${fmt(percentile(r.stats.samples.map((s) => s.latencyMs), 50))}, ${r.stats.decoded} decoded`);
+        console.log(`round ${round} direct: p50 ${fmt(percentile(r.kept.map((s) => s.latencyMs), 50))}, ${r.stats.decoded} decoded, ${r.mismatched} dropped (RTP mismatch)`);
       }
       if (service) {
         try {
           const r = await runSfu(service, sender, receiver, round);
           results.push(r);
-          console.log(`round ${round} sfu:    p50 ${fmt(percentile(r.stats.samples.map((s) => s.latencyMs), 50))}, ${r.stats.decoded} decoded`);
+          console.log(`round ${round} sfu:    p50 ${fmt(percentile(r.kept.map((s) => s.latencyMs), 50))}, ${r.stats.decoded} decoded, ${r.mismatched} dropped (RTP mismatch)`);
           for (const n of r.notes) console.log(`  note: ${n}`);
         } catch (err) {
           problems.push(`SFU round ${round} failed: ${String(err)}`);
@@ -271,7 +276,7 @@ async function main(): Promise<number> {
 
   // Report.
   const byPath = (p: Path) => results.filter((r) => r.path === p);
-  const pooled = (p: Path) => byPath(p).flatMap((r) => r.stats.samples.map((s) => s.latencyMs));
+  const pooled = (p: Path) => byPath(p).flatMap((r) => r.kept.map((s) => s.latencyMs));
   const sum = (p: Path, k: 'decoded' | 'failed' | 'repeated' | 'skipped') => byPath(p).reduce((a, r) => a + r.stats[k], 0);
   const p50 = { direct: percentile(pooled('direct'), 50), sfu: percentile(pooled('sfu'), 50) };
   const p95 = { direct: percentile(pooled('direct'), 95), sfu: percentile(pooled('sfu'), 95) };
@@ -282,14 +287,15 @@ async function main(): Promise<number> {
       console.log(`${p.padEnd(6)}  not run`);
       continue;
     }
-    const roundP50 = byPath(p).map((r) => percentile(r.stats.samples.map((s) => s.latencyMs), 50));
+    const roundP50 = byPath(p).map((r) => percentile(r.kept.map((s) => s.latencyMs), 50));
     const last = byPath(p).at(-1)!.summary;
     console.log(
       `${p.padEnd(6)}  p50 ${fmt(p50[p])}  p95 ${fmt(p95[p])}  mean ${fmt(mean(pooled(p)))}  min ${fmt(percentile(pooled(p), 0))}  max ${fmt(percentile(pooled(p), 100))}` +
         (roundP50.length > 1 ? `  (round p50s: ${roundP50.map((v) => v.toFixed(1)).join(', ')})` : ''),
     );
     console.log(
-      `        frames decoded ${sum(p, 'decoded')}, failed ${sum(p, 'failed')}, repeated ${sum(p, 'repeated')}, skipped ${sum(p, 'skipped')}; ` +
+      `        frames decoded ${sum(p, 'decoded')}, failed ${sum(p, 'failed')}, repeated ${sum(p, 'repeated')}, skipped ${sum(p, 'skipped')}, ` +
+        `dropped as RTP-mismatched ${byPath(p).reduce((a, r) => a + r.mismatched, 0)}; ` +
         `${last.videoCodec} ${last.frameWidth}x${last.frameHeight}, video jitter buffer ${last.videoJitterBufferMs} ms, ` +
         `audio jitter buffer ${last.audioJitterBufferMs} ms, audio bytes ${last.audioBytesReceived}, video packets lost ${last.videoPacketsLost}`,
     );
@@ -324,6 +330,7 @@ async function main(): Promise<number> {
   for (const p of PATHS as Path[]) {
     for (const r of byPath(p)) {
       if (r.stats.decoded < FRAMES) problems.push(`${p} round ${r.round}: only ${r.stats.decoded} of ${FRAMES} frames decoded`);
+      if (r.kept.length < Math.min(300, FRAMES)) problems.push(`${p} round ${r.round}: only ${r.kept.length} samples left after the RTP check`);
     }
   }
   if (STRICT) {
@@ -331,12 +338,16 @@ async function main(): Promise<number> {
   }
   console.log(
     `RESULT ${JSON.stringify({
-      direct: { p50: p50.direct, p95: p95.direct, decoded: sum('direct', 'decoded'), failed: sum('direct', 'failed') },
-      sfu: { p50: p50.sfu, p95: p95.sfu, decoded: sum('sfu', 'decoded'), failed: sum('sfu', 'failed') },
+      direct: { p50: p50.direct, p95: p95.direct, samples: pooled('direct').length, decoded: sum('direct', 'decoded'), failed: sum('direct', 'failed') },
+      sfu: { p50: p50.sfu, p95: p95.sfu, samples: pooled('sfu').length, decoded: sum('sfu', 'decoded'), failed: sum('sfu', 'failed') },
       ratio,
       cpuPerPacket,
     })}`,
   );
+  if (process.env.BENCH_DUMP) {
+    await writeFile(process.env.BENCH_DUMP, JSON.stringify(results.map((r) => ({ path: r.path, round: r.round, samples: r.stats.samples })), null, 1));
+    console.log(`samples written to ${process.env.BENCH_DUMP}`);
+  }
   for (const p of problems) console.error(`PROBLEM: ${p}`);
   return problems.length ? 1 : 0;
 }

@@ -273,6 +273,15 @@ export interface LatencySample {
   /** Receiver wall clock when the frame was (expected to be) displayed. */
   displayedAt: number;
   counter: number;
+  /**
+   * RTP timestamp of the presented frame (metadata.rtpTimestamp), unwrapped, in ms (90 kHz
+   * clock), when the source is WebRTC. Used to drop samples whose pixels came from another
+   * frame than the one the metadata describes (see checkRtpConsistency).
+   */
+  rtpMs?: number;
+  /** Diagnostics, receiver wall clock: metadata.presentationTime and when the callback ran. */
+  presentedAt?: number;
+  callbackAt?: number;
 }
 
 export interface LatencyStats {
@@ -309,11 +318,15 @@ export function startPatternReader(video: HTMLVideoElement, opts: { sampleWidth?
   let stats = fresh();
   let lastStamp = -1;
   let lastCounter = -1;
+  let rtpBase: number | undefined;
+  let rtpUnwrapped = 0;
+  let lastRtp = 0;
   let stopped = false;
   let handle = 0;
 
   const onFrame = (now: DOMHighResTimeStamp, metadata: VideoFrameCallbackMetadata) => {
     if (stopped) return;
+    const callbackAt = wallClock();
     handle = video.requestVideoFrameCallback(onFrame);
     const displayedAt = performance.timeOrigin + (metadata.expectedDisplayTime || now);
     ctx.drawImage(video, 0, 0, w, h);
@@ -331,7 +344,23 @@ export function startPatternReader(video: HTMLVideoElement, opts: { sampleWidth?
     lastStamp = sentAt;
     lastCounter = decoded.counter;
     stats.decoded++;
-    stats.samples.push({ latencyMs: displayedAt - sentAt, displayedAt, counter: decoded.counter });
+    const sample: LatencySample = {
+      latencyMs: displayedAt - sentAt,
+      displayedAt,
+      counter: decoded.counter,
+      presentedAt: performance.timeOrigin + metadata.presentationTime,
+      callbackAt: callbackAt,
+    };
+    if (typeof metadata.rtpTimestamp === 'number') {
+      if (rtpBase === undefined) {
+        rtpBase = metadata.rtpTimestamp;
+        lastRtp = metadata.rtpTimestamp;
+      }
+      rtpUnwrapped += ((metadata.rtpTimestamp - lastRtp + 2 ** 31) >>> 0) - 2 ** 31;
+      lastRtp = metadata.rtpTimestamp;
+      sample.rtpMs = rtpUnwrapped / 90;
+    }
+    stats.samples.push(sample);
   };
   handle = video.requestVideoFrameCallback(onFrame);
 
@@ -348,6 +377,25 @@ export function startPatternReader(video: HTMLVideoElement, opts: { sampleWidth?
       video.cancelVideoFrameCallback(handle);
     },
   };
+}
+
+/**
+ * Drops samples whose decoded pixels do not belong to the frame the metadata describes.
+ * Under load Chromium can hand drawImage() a newer frame than the one requestVideoFrameCallback
+ * reports, which makes latency look a frame (or more) shorter, even negative. A frame's RTP
+ * timestamp and its painted clock advance together, so (rtpMs − sender clock) is constant up
+ * to capture jitter; samples off the median by more than `toleranceMs` are mismatched.
+ * Samples without rtpMs are kept as they are.
+ */
+export function checkRtpConsistency(
+  samples: readonly LatencySample[],
+  toleranceMs = 13,
+): { kept: LatencySample[]; mismatched: number } {
+  const offsets = samples.filter((s) => s.rtpMs !== undefined).map((s) => s.rtpMs! - (s.displayedAt - s.latencyMs));
+  if (!offsets.length) return { kept: [...samples], mismatched: 0 };
+  const median = percentile(offsets, 50);
+  const kept = samples.filter((s) => s.rtpMs === undefined || Math.abs(s.rtpMs - (s.displayedAt - s.latencyMs) - median) <= toleranceMs);
+  return { kept, mismatched: samples.length - kept.length };
 }
 
 /** Nearest-rank percentile of a list of numbers (p in 0..100). NaN for an empty list. */

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   DATA_BITS,
   blockRect,
+  checkRtpConsistency,
   crc8Bits,
   decodeBits,
   decodePattern,
@@ -130,6 +131,22 @@ describe('latency pattern', () => {
     const wrap = 2 ** 33; // low bits are 0 here
     assert.equal(restoreTimestamp((wrap - 10) % 2 ** 32, wrap + 25), wrap - 10);
     assert.equal(restoreTimestamp((wrap + 5) % 2 ** 32, wrap + 3), wrap + 5); // clocks slightly off
+  });
+
+  it('drops samples whose pixels came from a newer frame than the RTP timestamp says', () => {
+    // 30 fps; the sender clock and RTP (ms) advance together with a constant offset of 5000 ms
+    // plus up to ±3 ms of capture jitter. Frames 10 and 20 are read one frame too new.
+    const samples = Array.from({ length: 30 }, (_, i) => {
+      const sentAt = now + i * 33.3 + ((i * 5) % 7) - 3;
+      const displayedAt = now + i * 33.3 + 50;
+      const readAt = i === 10 || i === 20 ? sentAt + 33.3 : sentAt;
+      return { latencyMs: displayedAt - readAt, displayedAt, counter: i % 16, rtpMs: 5000 + i * 33.3 };
+    });
+    const { kept, mismatched } = checkRtpConsistency(samples);
+    assert.equal(mismatched, 2);
+    assert.equal(kept.length, 28);
+    assert.ok(kept.every((s) => s.latencyMs > 40));
+    assert.deepEqual(checkRtpConsistency(samples.map(({ rtpMs: _r, ...s }) => s)).mismatched, 0);
   });
 
   it('computes nearest-rank percentiles', () => {
