@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'unknown_type'
   | 'invalid_message'
   | 'engine_error'
+  | 'unavailable'
   | 'internal';
 
 export class ServiceError extends Error {
@@ -78,6 +79,8 @@ function statusFor(code: ErrorCode): number {
       return 501;
     case 'engine_error':
       return 502;
+    case 'unavailable':
+      return 503;
     default:
       return 500;
   }

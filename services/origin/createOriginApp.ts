@@ -168,7 +168,7 @@ function checkName(value: string): string {
 
 /** The request could not be answered in time: 503 (RFC 8216bis asks for it on blocking timeouts). */
 function unavailable(message: string): ServiceError {
-  return new ServiceError('invalid_state', message, 503);
+  return new ServiceError('unavailable', message, 503);
 }
 
 function errorResponse(c: Context, err: unknown): Response {
