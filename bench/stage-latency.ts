@@ -18,7 +18,11 @@
  * BENCH_DUMP=<file> writes every raw sample as JSON.
  * BENCH_SERVICE_URL + BENCH_API_KEY bench an already running service instead of starting one.
  *
- * Exits non-zero when a path decodes too few frames or cannot run. BENCH_STRICT=1 also fails
+ * Figures need an otherwise idle machine: with other Chromium or ffmpeg jobs on the same cores,
+ * both paths' jitter buffers and lip-sync delays grow and p50s swing by tens of ms per round.
+ *
+ * Exits non-zero when a path decodes too few frames (or >15 % are read from the wrong frame) or
+ * cannot run. BENCH_STRICT=1 also fails
  * on missed targets.
  */
 import { writeFile } from 'node:fs/promises';
@@ -330,7 +334,8 @@ async function main(): Promise<number> {
   for (const p of PATHS as Path[]) {
     for (const r of byPath(p)) {
       if (r.stats.decoded < FRAMES) problems.push(`${p} round ${r.round}: only ${r.stats.decoded} of ${FRAMES} frames decoded`);
-      if (r.kept.length < Math.min(300, FRAMES)) problems.push(`${p} round ${r.round}: only ${r.kept.length} samples left after the RTP check`);
+      // More than 15 % of frames read from the wrong frame means the receiver is too starved to measure.
+      if (r.kept.length < 0.85 * FRAMES) problems.push(`${p} round ${r.round}: only ${r.kept.length} samples left after the RTP check`);
     }
   }
   if (STRICT) {
