@@ -1,3 +1,4 @@
+import { Transform, type Readable } from 'node:stream';
 import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
 import { InvalidStateError } from '../core/errors.ts';
 import { logger as rootLogger, type Logger } from '../core/logger.ts';
@@ -15,7 +16,8 @@ import type {
 
 export type * from './TranscoderTypes.ts';
 
-const CPU_SAMPLE_MS = 1000;
+/** Period of the CPU sampling and the stall check. */
+const WATCH_MS = 1000;
 const FIRST_BACKOFF_MS = 100;
 
 export interface TranscodePlan {
@@ -93,7 +95,10 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
   #crashes = 0;
   #quickCrashes = 0;
   #restartTimer: NodeJS.Timeout | undefined;
-  #cpuTimer: NodeJS.Timeout | undefined;
+  #watchTimer: NodeJS.Timeout | undefined;
+  /** `Date.now()` when the current generation last wrote output bytes; 0 before its first. */
+  #lastOutputAt = 0;
+  #stalls = 0;
   /** CPU of ffmpeg processes that have exited, microseconds. */
   #pastCpuMicros = 0;
   #updates: Promise<void> = Promise.resolve();
@@ -130,8 +135,8 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
     if (this.#closed) throw new InvalidStateError('transcoder closed');
     if (this.#started) return;
     this.#started = true;
-    this.#cpuTimer = setInterval(() => this.#process?.cpuMicros(), CPU_SAMPLE_MS);
-    this.#cpuTimer.unref();
+    this.#watchTimer = setInterval(() => this.#watch(), WATCH_MS);
+    this.#watchTimer.unref();
     this.#spawn(undefined);
   }
 
@@ -155,7 +160,7 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
     if (this.#closePromise) return this.#closePromise;
     this.#closed = true;
     clearTimeout(this.#restartTimer);
-    clearInterval(this.#cpuTimer);
+    clearInterval(this.#watchTimer);
     const proc = this.#process;
     this.#logger.info({ reason, generation: this.#generation }, 'transcoder closing');
     this.#closePromise = (async () => {
@@ -174,6 +179,7 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
       generation: this.#generation,
       restarts: this.#restarts,
       crashes: this.#crashes,
+      stalls: this.#stalls,
       running: proc !== undefined && !proc.exited,
       pid: proc?.pid,
       ffmpegCpuMicros: this.#pastCpuMicros + (proc?.cpuMicros() ?? 0),
@@ -216,12 +222,46 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
       this.#restarts++;
       this.safeEmit('restart', generation, reason);
     }
+    this.#lastOutputAt = 0;
     plan.renditions.forEach((info, i) => {
-      const stream = proc.outputs[i]!;
+      const stream = this.#observe(proc.outputs[i]!, proc);
       // An unread pipe would block ffmpeg and stall every rendition.
       if (this.listenerCount('output') === 0) stream.resume();
       this.safeEmit('output', info.name, info, stream, generation);
     });
+  }
+
+  /** Passes ffmpeg's bytes through unchanged (backpressure included), noting when they flow. */
+  #observe(source: Readable, proc: FfmpegProcess): Readable {
+    const observed = new Transform({
+      transform: (chunk: Buffer, _encoding, done) => {
+        if (this.#process === proc) this.#lastOutputAt = Date.now();
+        done(null, chunk);
+      },
+    });
+    source.on('error', (err) => {
+      this.#logger.warn({ pid: proc.pid, err: err.message }, 'ffmpeg output pipe error');
+      observed.end();
+    });
+    return source.pipe(observed);
+  }
+
+  /**
+   * Samples ffmpeg's CPU (so a process that dies is still counted), and replaces an ffmpeg
+   * that has written nothing for `stallTimeoutMs`: a lost keyframe or a track that stopped
+   * leaves ffmpeg waiting forever, while a new one gets a fresh keyframe request ('ready').
+   */
+  #watch(): void {
+    const proc = this.#process;
+    if (!proc || proc.exited) return;
+    proc.cpuMicros();
+    const limit = this.#options.stallTimeoutMs ?? 5000;
+    const silentFor = Date.now() - Math.max(this.#lastOutputAt, proc.startedAt);
+    if (limit > 0 && silentFor > limit) {
+      this.#stalls++;
+      this.#logger.warn({ pid: proc.pid, silentMs: silentFor, stderr: proc.stderrTail().slice(-4) }, 'ffmpeg stalled; replacing it');
+      proc.kill('SIGKILL');
+    }
   }
 
   #onExit(proc: FfmpegProcess, code: number | null, signal: NodeJS.Signals | null): void {

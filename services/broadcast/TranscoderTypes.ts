@@ -28,6 +28,11 @@ export interface TranscoderOptions {
   quickCrashMs?: number;
   /** Longest wait before restarting a crashed ffmpeg, ms. Default 1000. */
   maxRestartDelayMs?: number;
+  /**
+   * An ffmpeg that writes no output for this long is killed and replaced (counted in
+   * `stalls`; its exit looks like a crash). 0 disables. Default 5000.
+   */
+  stallTimeoutMs?: number;
   /** How long ffmpeg gets to finish after SIGTERM before SIGKILL, ms. Default 1000. */
   stopGraceMs?: number;
   logger?: Logger;
@@ -72,8 +77,10 @@ export interface TranscoderStats {
   generation: number;
   /** ffmpeg processes started to replace a previous one. */
   restarts: number;
-  /** ffmpeg exits nobody asked for. */
+  /** ffmpeg exits nobody asked for (stall kills included). */
   crashes: number;
+  /** ffmpeg processes killed for writing no output for `stallTimeoutMs`. */
+  stalls: number;
   running: boolean;
   pid: number | undefined;
   /** CPU time (user + system) of every ffmpeg this transcoder ran, microseconds. */

@@ -198,3 +198,57 @@ describe('Transcoder with live RTP from a real ffmpeg', () => {
     );
   });
 });
+
+describe('Transcoder supervision', () => {
+  it('backs off only on repeated quick crashes, capped, and close() stops the loop', async () => {
+    // An "ffmpeg" that dies at once: every start is a quick crash.
+    const transcoder = new Transcoder({ ffmpegPath: 'false', maxRestartDelayMs: 400 });
+    const spawnedAt: number[] = [];
+    const exits: boolean[] = [];
+    transcoder.on('output', (_n, _i, _s, generation) => {
+      if (spawnedAt.length < generation) spawnedAt.push(performance.now());
+    });
+    transcoder.on('exit', (_c, _s, willRestart) => exits.push(willRestart));
+    transcoder.start();
+    await waitFor(() => (spawnedAt.length >= 6 ? true : undefined), 5000, '6 starts');
+    const gaps = spawnedAt.slice(1).map((t, i) => t - spawnedAt[i]!);
+    // 0, 100, 200, 400 (cap), 400 ms, plus the time `false` takes to start and exit.
+    assert.ok(gaps[0]! < 150, `first restart at once (${gaps[0]!.toFixed(0)} ms)`);
+    assert.ok(gaps[1]! >= 100 && gaps[2]! >= 200 && gaps[3]! >= 400, `backoff grows: ${gaps.map((g) => g.toFixed(0)).join(', ')}`);
+    assert.ok(gaps[4]! < 400 + 300, `backoff is capped: ${gaps[4]!.toFixed(0)} ms`);
+    assert.ok(exits.every((w) => w));
+    await transcoder.close('test done');
+    const generation = transcoder.generation;
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(transcoder.generation, generation, 'no restart after close');
+    assert.equal(transcoder.stats().crashes, exits.filter((w) => w).length);
+  });
+
+  it('replaces an ffmpeg that writes nothing, and recovers once the track flows', async () => {
+    const port = await freeRtpPort();
+    const transcoder = new Transcoder({
+      inputs: [{ id: 'late', kind: 'video', sdp: videoSdp(port) }],
+      ladder: [{ name: '360p', width: 640, height: 360, videoBitrate: 800_000, audioBitrate: 96_000 }],
+      composition: { preset: 'ultrafast' },
+      stallTimeoutMs: 1500,
+    });
+    const delivered = collect(transcoder);
+    transcoder.start();
+    // Nothing is sent: ffmpeg waits for a first frame forever, so it is replaced.
+    await waitFor(() => (transcoder.stats().stalls >= 1 && transcoder.generation >= 2 ? true : undefined), 4000, 'a stall restart');
+    const source = new RtpSource({ videoPort: port, size: '320x240' });
+    try {
+      // The generation running (or next started) when packets flow delivers output.
+      await waitFor(() => delivered.find((d) => d.watcher.moofs >= 2), 8000, 'fragments once the track flows');
+    } finally {
+      await transcoder.close();
+      await source.close();
+    }
+  });
+
+  it('start() after close() is refused', async () => {
+    const transcoder = new Transcoder();
+    await transcoder.close();
+    assert.throws(() => transcoder.start(), { code: 'invalid_state' });
+  });
+});
