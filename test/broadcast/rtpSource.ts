@@ -27,10 +27,13 @@ function udpFree(port: number): Promise<boolean> {
   });
 }
 
-export function videoSdp(port: number): string {
+export function videoSdp(port: number, codec: 'vp8' | 'h264' = 'vp8'): string {
+  const rtpmap = codec === 'vp8'
+    ? ['a=rtpmap:96 VP8/90000']
+    : ['a=rtpmap:96 H264/90000', 'a=fmtp:96 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f'];
   return [
     'v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=test video', 'c=IN IP4 127.0.0.1', 't=0 0',
-    `m=video ${port} RTP/AVP 96`, 'a=rtpmap:96 VP8/90000', `a=rtcp:${port + 1}`, 'a=recvonly', '',
+    `m=video ${port} RTP/AVP 96`, ...rtpmap, `a=rtcp:${port + 1}`, 'a=recvonly', '',
   ].join('\r\n');
 }
 
@@ -49,6 +52,8 @@ export interface RtpSourceOptions {
   size?: string;
   /** Sine frequency, Hz. Default 440. */
   frequency?: number;
+  /** Video codec. Default vp8; h264 is constrained baseline, in-band SPS/PPS, as browsers send. */
+  videoCodec?: 'vp8' | 'h264';
 }
 
 /** Starts sending at once; packets sent before a receiver listens are simply lost, as live. */
@@ -63,8 +68,11 @@ export class RtpSource {
     if (options.audioPort) args.push('-re', '-f', 'lavfi', '-i', `sine=frequency=${options.frequency ?? 440}:sample_rate=48000`);
     let index = 0;
     if (options.videoPort) {
+      const codec = options.videoCodec === 'h264'
+        ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-bsf:v', 'dump_extra']
+        : ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8'];
       args.push(
-        '-map', `${index++}:v`, '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '600k', '-g', '30',
+        '-map', `${index++}:v`, ...codec, '-b:v', '600k', '-g', '30',
         '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${options.videoPort}?pkt_size=1200`,
       );
     }

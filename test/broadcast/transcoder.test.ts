@@ -174,6 +174,26 @@ describe('Transcoder with live RTP from a real ffmpeg', () => {
     await Promise.all([sourceA.close(), sourceB.close()]);
   });
 
+  it('takes H.264 RTP (packetization-mode 1) as well as VP8', async () => {
+    const port = await freeRtpPort();
+    const transcoder = new Transcoder({
+      inputs: [{ id: 'h264', kind: 'video', sdp: videoSdp(port, 'h264') }],
+      ladder: [{ name: '360p', width: 640, height: 360, videoBitrate: 800_000, audioBitrate: 96_000 }],
+      composition: { preset: 'ultrafast' },
+    });
+    opened.push(transcoder);
+    const delivered = collect(transcoder);
+    const ready = new Promise((resolve) => transcoder.once('ready', resolve));
+    transcoder.start();
+    await ready;
+    const source = new RtpSource({ videoPort: port, videoCodec: 'h264', size: '640x480' });
+    opened.push(source);
+    await delivered[0]!.watcher.until((w) => w.moofs >= 3, 10000, 'fragments from H.264 input');
+    assert.equal(delivered[0]!.watcher.video?.width, 640);
+    await transcoder.close();
+    await source.close();
+  });
+
   it('an empty stage is a black frame and silence', async () => {
     const transcoder = new Transcoder({
       ladder: [{ name: '360p', width: 640, height: 360, videoBitrate: 800_000, audioBitrate: 96_000 }],
