@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { composeStage, DEFAULT_LADDER, gridFor, layoutTiles, type Tile } from '../../services/broadcast/composition.ts';
 import { FfmpegProcess } from '../../services/broadcast/ffmpeg.ts';
@@ -95,6 +96,15 @@ describe('stage filter graph', () => {
   });
 });
 
+/** Presentation times (s) of the video keyframes in an MP4 held in memory, read by ffprobe. */
+function keyframeTimes(mp4: Buffer): number[] {
+  const probe = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', '-i', 'pipe:0'], { input: mp4, encoding: 'utf8' });
+  return probe.stdout
+    .split('\n')
+    .filter((l) => l.includes('K'))
+    .map((l) => Number(l.split(',')[0]));
+}
+
 describe('stage filter graphs run in a real ffmpeg', () => {
   // Odd sizes and a portrait source exercise the fit (aspect kept, even dimensions).
   const sizes = ['640x360', '480x360', '360x640', '320x240', '333x250'];
@@ -103,7 +113,7 @@ describe('stage filter graphs run in a real ffmpeg', () => {
     it(`${count} video input(s): both renditions come out as fMP4 at 1280x720 and 640x360`, async () => {
       const video = Array.from({ length: count }, (_, i) => ({
         type: 'lavfi' as const,
-        graph: `testsrc2=size=${sizes[i % sizes.length]}:rate=${i % 2 ? 25 : 30}:duration=1`,
+        graph: `testsrc2=size=${sizes[i % sizes.length]}:rate=${i % 2 ? 25 : 30}:duration=${count === 2 ? 2 : 1}`,
       }));
       const audio = count === 0 ? [] : [1, 2].map((k) => ({ type: 'lavfi' as const, graph: `sine=frequency=${220 * k}:sample_rate=48000:duration=1` }));
       const c = composeStage({
@@ -114,9 +124,14 @@ describe('stage filter graphs run in a real ffmpeg', () => {
         inputs: [...video, ...audio],
         filterComplex: c.filterComplex,
         // An empty stage never ends by itself.
-        outputs: c.outputs.map((o) => ({ maps: o.maps, options: [...o.options, '-t', '1'] })),
+        outputs: c.outputs.map((o) => ({ maps: o.maps, options: [...o.options, '-t', count === 2 ? '2' : '1'] })),
       });
       const watchers = proc.outputs.map((s) => new Fmp4Watcher(s));
+      const bytes = proc.outputs.map((s) => {
+        const chunks: Buffer[] = [];
+        s.on('data', (c: Buffer) => chunks.push(c));
+        return chunks;
+      });
       const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
       const timer = setTimeout(() => proc.kill('SIGKILL'), 30000);
       const code = await exited;
@@ -129,6 +144,12 @@ describe('stage filter graphs run in a real ffmpeg', () => {
         assert.deepEqual(w.types.slice(0, 3), ['ftyp', 'moov', 'moof']);
         assert.ok(w.moofs >= 3, `about 5 fragments of 200 ms in 1 s, got ${w.moofs}`);
         assert.equal(w.video?.codec, c.outputs[i]!.codecs.split(',')[0]);
+      }
+      if (count === 2) {
+        // 2 s of input: keyframes at 0 and 1 s in both renditions, so the packager cuts them alike.
+        const [hd, sd] = bytes.map((chunks) => keyframeTimes(Buffer.concat(chunks)));
+        assert.deepEqual(hd, [0, 1]);
+        assert.deepEqual(sd, hd);
       }
     });
   }
