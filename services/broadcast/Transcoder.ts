@@ -151,8 +151,10 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
     this.#inputs = [...inputs];
     if (!this.#started) return Promise.resolve();
     this.#updatePending = true;
-    this.#updates = this.#updates.then(() => this.#applyUpdate());
-    return this.#updates;
+    const applied = this.#updates.then(() => this.#applyUpdate());
+    // One failed update must not poison the ones queued after it.
+    this.#updates = applied.catch(() => undefined);
+    return applied;
   }
 
   /** Stops ffmpeg (SIGTERM, then SIGKILL) and removes its temp files. Idempotent. */
@@ -201,7 +203,14 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
       await proc.stop(this.#options.stopGraceMs ?? 1000);
     }
     if (this.#closed) return;
-    this.#spawn('update');
+    try {
+      this.#spawn('update');
+    } catch (err) {
+      // Keep trying on our own, as after a crash; the caller still learns this attempt failed.
+      this.#logger.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot start ffmpeg');
+      this.#scheduleRestart(this.#nextRestartDelay(0));
+      throw err;
+    }
   }
 
   #spawn(reason: RestartReason | undefined): void {
