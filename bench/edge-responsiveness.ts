@@ -68,7 +68,7 @@ const fmt = (v: number[]) => `p50 ${percentile(v, 50).toFixed(2)} ms  p99 ${perc
 
 const blank = await serveBlankPage();
 const chromium = await launchChromium();
-const results: Record<string, { http: number[]; ws: number[]; packets: number }> = {};
+const results: Record<string, { http: number[]; ws: number[]; packets: number; cpuMicros: number }> = {};
 try {
   for (const [label, thread] of [['engine on worker thread', 'true'], ['engine on main thread', 'false']] as const) {
     const service = await startService({ ENGINE_WORKER_THREAD: thread, LOG_LEVEL: 'warn' });
@@ -76,7 +76,7 @@ try {
       const room = await service.createRoom();
       const presenter = await service.token(room, 'pub', 'presenter');
       const idle = await probe(service, await service.token(room, 'probe-idle', 'viewer'), 3);
-      results[`${label}, idle`] = { ...idle, packets: 0 };
+      results[`${label}, idle`] = { ...idle, packets: 0, cpuMicros: 0 };
 
       const pubPage = await chromium.context.newPage();
       await pubPage.goto(blank.url);
@@ -106,10 +106,15 @@ try {
       }
       const flowing = await waitFor(async () => (await inbound(viewers.at(-1)!)).framesDecoded > 30, 20000);
       if (!flowing) throw new Error('media did not flow to the last viewer');
-      const statsBefore = await (await service.api('/api/stats')).json().catch(() => ({})) as { packetsForwarded?: number };
+      const statsBefore = (await (await service.api('/api/stats')).json()) as { packetsForwarded: number; cpuMicros: number };
       const loaded = await probe(service, await service.token(room, 'probe', 'viewer'), SECONDS);
-      const statsAfter = await (await service.api('/api/stats')).json().catch(() => ({})) as { packetsForwarded?: number };
-      results[`${label}, ${VIEWERS} viewers`] = { ...loaded, packets: (statsAfter.packetsForwarded ?? 0) - (statsBefore.packetsForwarded ?? 0) };
+      const statsAfter = (await (await service.api('/api/stats')).json()) as { packetsForwarded: number; cpuMicros: number };
+      results[`${label}, ${VIEWERS} viewers`] = {
+        ...loaded,
+        packets: statsAfter.packetsForwarded - statsBefore.packetsForwarded,
+        // On the main thread the engine's CPU cannot be told apart from the edge's: only the worker figure is the engine's own.
+        cpuMicros: statsAfter.cpuMicros - statsBefore.cpuMicros,
+      };
       await Promise.all([pubPage.close(), ...viewers.map((p) => p.close())]);
     } finally {
       await service.stop();
@@ -123,7 +128,10 @@ try {
 console.log(`\nedge responsiveness (1 publisher, ${VIEWERS} WHEP viewers, ${SECONDS} s probe)`);
 for (const [label, r] of Object.entries(results)) {
   console.log(`${label.padEnd(40)} HTTP ${fmt(r.http)}`);
-  console.log(`${''.padEnd(40)} WS   ${fmt(r.ws)}${r.packets ? `  packets forwarded during probe: ${r.packets}` : ''}`);
+  console.log(`${''.padEnd(40)} WS   ${fmt(r.ws)}`);
+  if (r.packets) {
+    console.log(`${''.padEnd(40)} packets forwarded during probe: ${r.packets} (${(r.packets / SECONDS).toFixed(0)}/s), engine-thread CPU ${(r.cpuMicros / 1000).toFixed(0)} ms = ${(r.cpuMicros / r.packets / 1000).toFixed(3)} ms per forwarded packet`);
+  }
 }
 const ratio = (a: string, b: string) => (percentile(results[a]!.http, 99) / percentile(results[b]!.http, 99)).toFixed(2);
 console.log(`HTTP p99 loaded/idle: worker thread ${ratio(`engine on worker thread, ${VIEWERS} viewers`, 'engine on worker thread, idle')}x, main thread ${ratio(`engine on main thread, ${VIEWERS} viewers`, 'engine on main thread, idle')}x`);
