@@ -1,0 +1,306 @@
+import Hls, { Events, type BufferCodecsData, type ErrorData, type LevelUpdatedData } from 'hls.js';
+import { EventEmitter } from '../core/event-emitter.ts';
+import { h } from '../ui/dom.ts';
+import { waitForLiveBroadcast } from './broadcast-waiter.ts';
+import { ErrorController, type RecoveryAction } from './error-controller.ts';
+import { resolveHlsViewConfig, type HlsViewConfig, type ResolvedHlsViewConfig } from './hls-view-config.ts';
+import type { HlsErrorRecord, HlsViewEvents, HlsViewSnapshot, HlsViewState } from './hls-view-types.ts';
+import { LatencyReadout } from './latency-readout.ts';
+import { PlaybackMonitor, type PlaybackState } from './playback-monitor.ts';
+
+export type * from './hls-view-types.ts';
+
+/**
+ * The audience view: the room's LL-HLS broadcast in one <video data-testid="hls-video">,
+ * played with hls.js in low-latency mode.
+ *
+ * `start()` shows the element and waits for the broadcast (a 404 playlist is asked for again
+ * every `waitRetryMs`), then attaches hls.js. Fatal hls.js errors go through ErrorController;
+ * an ended broadcast sends the view back to waiting for the next one. `stop()` detaches
+ * hls.js, removes every listener, timer and the element, and may be followed by `start()`
+ * again (a viewer promoted to the stage and back); `destroy()` also drops this object's own
+ * listeners. Both are idempotent.
+ */
+export class HlsView extends EventEmitter<HlsViewEvents> {
+  readonly config: ResolvedHlsViewConfig;
+  private readonly root: HTMLElement;
+  private readonly latencyEl: HTMLElement | undefined;
+  private stateValue: HlsViewState = 'idle';
+  private figure: HTMLElement | undefined;
+  private video: HTMLVideoElement | undefined;
+  private hls: Hls | undefined;
+  private monitor: PlaybackMonitor | undefined;
+  private readout: LatencyReadout | undefined;
+  private errorController: ErrorController;
+  private abort: AbortController | undefined;
+  private audioTrackCount = 0;
+  private levelEnded = false;
+  private readonly fatalErrors: HlsErrorRecord[] = [];
+  private readonly errors: HlsErrorRecord[] = [];
+  private readonly cleanups: (() => void)[] = [];
+  /** Why the view failed, once it has. */
+  failure: string | undefined;
+
+  /**
+   * @param root element the video is put in.
+   * @param config see HlsViewConfig; `src` is required.
+   * @param latencyEl where "latency 1.4 s" is shown. Default: nowhere.
+   */
+  constructor(root: HTMLElement, config: Partial<HlsViewConfig> & { src: string }, latencyEl?: HTMLElement) {
+    super();
+    this.config = resolveHlsViewConfig(config);
+    if (!Hls.isSupported()) throw new TypeError('HlsView: this browser has no Media Source Extensions; hls.js cannot play');
+    this.root = root;
+    this.latencyEl = latencyEl;
+    this.errorController = this.newErrorController();
+  }
+
+  get state(): HlsViewState {
+    return this.stateValue;
+  }
+
+  get videoElement(): HTMLVideoElement | undefined {
+    return this.video;
+  }
+
+  /** Shows the element and plays the broadcast as soon as it is live. Idempotent while started. */
+  async start(): Promise<void> {
+    if (this.abort) return;
+    this.abort = new AbortController();
+    this.errorController = this.newErrorController();
+    this.createElement();
+    this.setState('loading');
+    this.readout = new LatencyReadout(() => this.hls?.playingDate ?? null, { el: this.latencyEl, intervalMs: this.config.latencyIntervalMs });
+    void this.waitAndAttach();
+  }
+
+  /** Stops playback: hls.js detached and destroyed, element removed, every listener and timer gone. Idempotent. */
+  async stop(): Promise<void> {
+    this.teardown();
+    if (this.stateValue !== 'idle' && this.stateValue !== 'failed') this.setState('stopped');
+  }
+
+  destroy(): void {
+    this.teardown();
+    this.removeAllListeners();
+  }
+
+  snapshot(): HlsViewSnapshot {
+    const video = this.video;
+    const quality = video?.getVideoPlaybackQuality();
+    const audioBytes = (video as (HTMLVideoElement & { webkitAudioDecodedByteCount?: number }) | undefined)?.webkitAudioDecodedByteCount;
+    return {
+      state: this.stateValue,
+      currentTime: video?.currentTime ?? 0,
+      latencySec: this.readout?.refresh() ?? null,
+      bufferedEnd: video ? bufferedEnd(video) : 0,
+      targetLatencySec: this.hls?.targetLatency ?? null,
+      framesDecoded: quality ? quality.totalVideoFrames - quality.droppedVideoFrames : 0,
+      droppedFrames: quality?.droppedVideoFrames ?? 0,
+      audioTracks: this.audioTrackCount,
+      audioDecodedBytes: typeof audioBytes === 'number' ? audioBytes : -1,
+      videoWidth: video?.videoWidth ?? 0,
+      videoHeight: video?.videoHeight ?? 0,
+      fatalErrors: [...this.fatalErrors],
+      errors: [...this.errors],
+    };
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------
+
+  private async waitAndAttach(): Promise<void> {
+    const abort = this.abort;
+    if (!abort) return;
+    try {
+      await waitForLiveBroadcast(this.config.src, {
+        intervalMs: this.config.waitRetryMs,
+        signal: abort.signal,
+        onWaiting: (why) => {
+          // An ended broadcast stays `ended` until the next one starts.
+          if (this.stateValue !== 'ended') this.setState(why === 'ended' ? 'ended' : 'waiting');
+        },
+      });
+    } catch {
+      return; // aborted: stop() ran
+    }
+    if (this.abort !== abort) return;
+    this.attachHls();
+  }
+
+  private createElement(): void {
+    const video = h('video', { 'data-testid': 'hls-video', playsinline: '' });
+    video.autoplay = true;
+    const figure = h('figure', { class: 'tile', 'data-testid': 'broadcast-player' }, [video]);
+    this.root.append(figure);
+    this.figure = figure;
+    this.video = video;
+  }
+
+  private attachHls(): void {
+    const video = this.video;
+    if (!video) return;
+    this.detachHls();
+    this.levelEnded = false;
+    this.audioTrackCount = 0;
+    const hls = new Hls(this.config.hlsConfig);
+    this.hls = hls;
+    hls.on(Events.ERROR, this.onHlsError);
+    hls.on(Events.MANIFEST_PARSED, this.onManifestParsed);
+    hls.on(Events.LEVEL_UPDATED, this.onLevelUpdated);
+    hls.on(Events.BUFFER_CODECS, this.onBufferCodecs);
+    this.monitor = new PlaybackMonitor(video, { stallAfterMs: this.config.stallAfterMs }, this.onPlayback);
+    hls.attachMedia(video);
+    hls.loadSource(this.config.src);
+    if (this.stateValue !== 'ended' && this.stateValue !== 'waiting') this.setState('loading');
+  }
+
+  /** Destroys hls.js and the playback monitor, removing their listeners; keeps the element. */
+  private detachHls(): void {
+    this.monitor?.destroy();
+    this.monitor = undefined;
+    const hls = this.hls;
+    this.hls = undefined;
+    if (!hls) return;
+    hls.off(Events.ERROR, this.onHlsError);
+    hls.off(Events.MANIFEST_PARSED, this.onManifestParsed);
+    hls.off(Events.LEVEL_UPDATED, this.onLevelUpdated);
+    hls.off(Events.BUFFER_CODECS, this.onBufferCodecs);
+    hls.destroy();
+  }
+
+  private teardown(): void {
+    this.abort?.abort(new DOMException('stopped', 'AbortError'));
+    this.abort = undefined;
+    this.detachHls();
+    this.readout?.destroy();
+    this.readout = undefined;
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    if (this.video) {
+      this.video.pause();
+      this.video.removeAttribute('src');
+      this.video.load();
+    }
+    this.figure?.remove();
+    this.figure = undefined;
+    this.video = undefined;
+  }
+
+  /** Back to waiting for a (new) broadcast, with the element kept. */
+  private rewait(): void {
+    this.detachHls();
+    void this.waitAndAttach();
+  }
+
+  // ---- hls.js and element events ------------------------------------------------------------
+
+  private readonly onManifestParsed = (): void => {
+    void this.play();
+  };
+
+  private readonly onLevelUpdated = (_event: string, data: LevelUpdatedData): void => {
+    this.levelEnded = !data.details.live;
+  };
+
+  private readonly onBufferCodecs = (_event: string, data: BufferCodecsData): void => {
+    let audio = 0;
+    if (data.audio) audio++;
+    if (data.audiovideo && /mp4a|opus|ac-3|ec-3/.test(data.audiovideo.codec ?? '')) audio++;
+    this.audioTrackCount = audio;
+  };
+
+  private readonly onPlayback = (state: PlaybackState): void => {
+    if (state === 'playing') this.setState('playing');
+    else if (state === 'stalled') this.setState(this.levelEnded ? 'ended' : 'stalled');
+    else if (state === 'ended') {
+      this.setState('ended');
+      this.rewait();
+    }
+  };
+
+  private readonly onHlsError = (_event: string, data: ErrorData): void => {
+    const record: HlsErrorRecord = {
+      type: data.type,
+      details: data.details,
+      fatal: data.fatal,
+      message: data.error?.message ?? data.reason ?? data.details,
+      at: Date.now(),
+    };
+    if (!data.fatal) {
+      this.errors.push(record);
+      if (this.errors.length > this.config.maxErrorsKept) this.errors.shift();
+      this.emit('error', record);
+      return;
+    }
+    const action = this.errorController.decide(data);
+    record.action = action;
+    this.fatalErrors.push(record);
+    this.emit('error', record);
+    this.recover(action, record);
+  };
+
+  private recover(action: RecoveryAction, record: HlsErrorRecord): void {
+    const hls = this.hls;
+    switch (action) {
+      case 'rewait':
+        return this.rewait();
+      case 'startLoad':
+        return hls?.startLoad();
+      case 'recoverMedia':
+        return hls?.recoverMediaError();
+      case 'swapAudioCodecAndRecover':
+        hls?.swapAudioCodec();
+        return hls?.recoverMediaError();
+      case 'fail':
+        this.abort?.abort(new DOMException('failed', 'AbortError'));
+        this.abort = undefined;
+        this.detachHls();
+        this.failure = `${record.details}: ${record.message}`;
+        this.setState('failed');
+    }
+  }
+
+  /** Plays with sound where autoplay allows it; otherwise muted, with an Unmute button. */
+  private async play(): Promise<void> {
+    const video = this.video;
+    if (!video) return;
+    video.muted = false;
+    try {
+      await video.play();
+    } catch (err) {
+      if ((err as DOMException).name !== 'NotAllowedError' || this.video !== video) return;
+      video.muted = true;
+      await video.play().catch(() => {});
+      this.offerUnmute(video);
+    }
+  }
+
+  private offerUnmute(video: HTMLVideoElement): void {
+    if (!this.figure || this.figure.querySelector('.unmute')) return;
+    const button = h('button', { class: 'unmute', type: 'button' }, ['Unmute']);
+    const onClick = () => {
+      video.muted = false;
+      button.remove();
+    };
+    button.addEventListener('click', onClick, { once: true });
+    this.cleanups.push(() => button.removeEventListener('click', onClick));
+    this.figure.append(button);
+  }
+
+  private setState(state: HlsViewState): void {
+    if (state === this.stateValue) return;
+    this.stateValue = state;
+    this.emit('statechange', state);
+  }
+
+  private newErrorController(): ErrorController {
+    return new ErrorController({ maxRecoveries: this.config.maxRecoveries, windowMs: this.config.recoveryWindowMs });
+  }
+}
+
+function bufferedEnd(video: HTMLVideoElement): number {
+  const ranges = video.buffered;
+  for (let i = 0; i < ranges.length; i++) {
+    if (video.currentTime >= ranges.start(i) - 0.1 && video.currentTime <= ranges.end(i)) return ranges.end(i);
+  }
+  return ranges.length ? ranges.end(ranges.length - 1) : 0;
+}

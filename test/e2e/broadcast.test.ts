@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import type { Page } from 'playwright-core';
+import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { startService, type RunningService } from '../helpers/service.ts';
+
+const run = promisify(execFile);
+
+/**
+ * The broadcast path end to end: a presenter's studio page goes live, the service composes the
+ * stage into the 720p/360p LL-HLS ladder, and a viewer-token watch page plays it with hls.js in
+ * low-latency mode. Then the transcoder's ffmpeg is killed mid-broadcast: the service restarts
+ * it (a discontinuity) and the player must carry on without a fatal error.
+ */
+
+interface HlsErrorRecord {
+  type: string;
+  details: string;
+  fatal: boolean;
+  message: string;
+}
+interface HlsSnapshot {
+  state: string;
+  currentTime: number;
+  bufferedEnd: number;
+  latencySec: number | null;
+  targetLatencySec: number | null;
+  framesDecoded: number;
+  audioTracks: number;
+  audioDecodedBytes: number;
+  videoWidth: number;
+  videoHeight: number;
+  fatalErrors: HlsErrorRecord[];
+  errors: HlsErrorRecord[];
+}
+type WatchWindow = { __watch: { hls: HlsSnapshot | null; role?: string } };
+
+describe('broadcast: studio → LL-HLS → watch (viewer)', () => {
+  let svc: RunningService;
+  let chromium: LaunchedChromium;
+  let room: string;
+  let viewer: Page;
+  const pages: Page[] = [];
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    svc = await startService();
+    chromium = await launchChromium();
+    room = await svc.createRoom();
+  });
+
+  after(async () => {
+    for (const page of pages) await page.close().catch(() => {});
+    await chromium?.close();
+    const code = await svc?.stop();
+    assert.equal(code, 0, 'service exits 0 on SIGTERM');
+  });
+
+  async function open(path: string, identity: string, role: 'presenter' | 'viewer'): Promise<Page> {
+    const token = await svc.token(room, identity, role);
+    const page = await chromium.context.newPage();
+    pages.push(page);
+    page.on('pageerror', (err) => pageErrors.push(`${identity}: ${err.message}`));
+    const res = await page.goto(`${svc.url}${path}?room=${encodeURIComponent(room)}&token=${encodeURIComponent(token)}`);
+    assert.equal(res?.status(), 200, `${path} is served`);
+    return page;
+  }
+
+  const status = (page: Page) => page.locator('[data-testid="status"]').textContent();
+  const snapshot = async (page: Page): Promise<HlsSnapshot> => {
+    const s = await page.evaluate(() => (window as unknown as WatchWindow).__watch.hls);
+    assert.ok(s, 'window.__watch.hls exists on a viewer page');
+    return s;
+  };
+
+  async function waitForStatus(page: Page, expected: string, timeout = 20000): Promise<void> {
+    try {
+      await page.waitForFunction((text) => document.querySelector('[data-testid="status"]')?.textContent === text, expected, { timeout });
+    } catch {
+      assert.fail(`status is "${await status(page)}", expected "${expected}"; page errors: ${pageErrors.join(' | ') || 'none'}`);
+    }
+  }
+
+  async function broadcastStatus(): Promise<{ state: string; ffmpegRestarts: number }> {
+    const res = await svc.api(`/api/rooms/${encodeURIComponent(room)}/broadcast`);
+    assert.equal(res.status, 200, 'GET broadcast status');
+    return (await res.json()) as { state: string; ffmpegRestarts: number };
+  }
+
+  it('a viewer waits for the broadcast while nobody is live', async () => {
+    viewer = await open('/watch', 'vic', 'viewer');
+    await waitForStatus(viewer, 'waiting for broadcast', 15000);
+    assert.equal(await viewer.evaluate(() => (window as unknown as WatchWindow).__watch.role), 'viewer');
+    const res = await fetch(`${svc.url}/hls/${encodeURIComponent(room)}/index.m3u8`);
+    assert.equal(res.status, 404, 'no playlist before anyone is live');
+    assert.equal(await viewer.locator('video[data-testid="tile"]').count(), 0, 'no WebRTC tiles for the audience');
+  });
+
+  it('plays the broadcast once a presenter goes live: picture advances, frames and audio decode, no fatal error', async () => {
+    const studio = await open('/studio', 'alice', 'presenter');
+    const goLive = studio.locator('[data-testid="go-live"]');
+    await goLive.waitFor();
+    await studio.waitForFunction(() => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled);
+    await goLive.click();
+    await waitForStatus(studio, 'live');
+
+    // The waiting page picks the broadcast up by itself (it asks for the playlist every second).
+    await waitForStatus(viewer, 'playing', 30000);
+    const a = await snapshot(viewer);
+    await new Promise((r) => setTimeout(r, 3000));
+    const b = await snapshot(viewer);
+    assert.ok(b.currentTime - a.currentTime >= 2.4, `currentTime advanced ${(b.currentTime - a.currentTime).toFixed(2)} s in 3 s`);
+    assert.ok(b.framesDecoded - a.framesDecoded >= 60, `frames decoded grew by ${b.framesDecoded - a.framesDecoded} in 3 s`);
+    assert.ok(b.audioTracks >= 1, `buffered media carries audio (audioTracks ${b.audioTracks})`);
+    assert.ok(b.audioDecodedBytes - a.audioDecodedBytes > 10000, `audio decoded grew by ${b.audioDecodedBytes - a.audioDecodedBytes} bytes in 3 s`);
+    assert.ok(b.videoWidth > 0 && b.videoHeight > 0, `picture ${b.videoWidth}x${b.videoHeight}`);
+    assert.ok(b.latencySec !== null && b.latencySec > 0 && b.latencySec < 5, `latency readout ${b.latencySec} s`);
+    assert.match((await viewer.locator('[data-testid="latency"]').textContent()) ?? '', /^latency \d+\.\d s$/);
+    assert.deepEqual(b.fatalErrors, [], 'no fatal hls.js error');
+    assert.equal(await status(viewer), 'playing');
+    console.log(`# viewer: latency ${b.latencySec?.toFixed(2)} s (target ${b.targetLatencySec}), ${b.videoWidth}x${b.videoHeight}, non-fatal errors: ${b.errors.map((e) => e.details).join(', ') || 'none'}`);
+  });
+
+  it('ffprobe sees both renditions (1280x720 and 640x360 video) and audio', async () => {
+    const url = `${svc.url}/hls/${encodeURIComponent(room)}/index.m3u8`;
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,width,height', '-of', 'json', url], { timeout: 60000 });
+    const streams = (JSON.parse(stdout) as { streams: { codec_type: string; width?: number; height?: number }[] }).streams;
+    const sizes = streams.filter((s) => s.codec_type === 'video').map((s) => `${s.width}x${s.height}`);
+    assert.ok(sizes.includes('1280x720'), `video streams ${JSON.stringify(sizes)} include 1280x720`);
+    assert.ok(sizes.includes('640x360'), `video streams ${JSON.stringify(sizes)} include 640x360`);
+    assert.ok(streams.some((s) => s.codec_type === 'audio'), 'an audio stream');
+  });
+
+  it('carries on within 3 s when the transcoder\'s ffmpeg is killed, with no fatal hls.js error', async () => {
+    const restartsBefore = (await broadcastStatus()).ffmpegRestarts;
+    // The transcoder's ffmpeg is the service's only ffmpeg child.
+    const { stdout } = await run('pgrep', ['-P', String(svc.child.pid), '-x', 'ffmpeg']);
+    const pids = stdout.trim().split('\n').filter(Boolean).map(Number);
+    assert.equal(pids.length, 1, `one ffmpeg child of the service (found ${JSON.stringify(pids)})`);
+
+    const mediaPlaylist = async () => (await fetch(`${svc.url}/hls/${encodeURIComponent(room)}/720p/index.m3u8`)).text();
+    const discontinuitySequence = (text: string) => Number(/^#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)$/m.exec(text)?.[1] ?? 0);
+    const sequenceBefore = discontinuitySequence(await mediaPlaylist());
+    const atKill = await snapshot(viewer);
+    process.kill(pids[0]!, 'SIGKILL');
+    const killedAt = Date.now();
+
+    // Watch the playhead for 10 s: the longest time it stands still is the outage viewers see.
+    let lastTime = atKill.currentTime;
+    let lastMoveAt = killedAt;
+    let longestStill = 0;
+    let resumedAt: number | undefined;
+    let last = atKill;
+    let sawDiscontinuity = false;
+    let polls = 0;
+    while (Date.now() - killedAt < 10000) {
+      await new Promise((r) => setTimeout(r, 100));
+      // The tag leaves the playlist with its segment a few seconds later: look while it is there.
+      if (polls++ % 5 === 0 && /^#EXT-X-DISCONTINUITY$/m.test(await mediaPlaylist())) sawDiscontinuity = true;
+      last = await snapshot(viewer);
+      const now = Date.now();
+      if (last.currentTime > lastTime + 0.01) {
+        longestStill = Math.max(longestStill, now - lastMoveAt);
+        lastMoveAt = now;
+        lastTime = last.currentTime;
+        // Past what was buffered at the kill: media from the restarted ffmpeg is playing.
+        if (resumedAt === undefined && last.currentTime > atKill.bufferedEnd + 0.2) resumedAt = now;
+      }
+    }
+    longestStill = Math.max(longestStill, Date.now() - lastMoveAt);
+    console.log(
+      `# ffmpeg killed: playhead stood still at most ${longestStill} ms; new media played ${resumedAt ? resumedAt - killedAt : 'never'} ms after the kill; ` +
+        `latency now ${last.latencySec?.toFixed(2)} s; non-fatal errors: ${last.errors.map((e) => e.details).join(', ') || 'none'}`,
+    );
+    assert.ok(resumedAt !== undefined, `playback went past the media buffered at the kill (${atKill.bufferedEnd.toFixed(2)} s; now ${last.currentTime.toFixed(2)} s)`);
+    assert.ok(longestStill <= 3000, `playhead stood still for ${longestStill} ms (≤ 3000 ms)`);
+    assert.ok(last.currentTime - atKill.currentTime >= 6, `playhead advanced ${(last.currentTime - atKill.currentTime).toFixed(2)} s in 10 s`);
+    assert.deepEqual(last.fatalErrors, [], 'no fatal hls.js error');
+    assert.equal(await status(viewer), 'playing');
+
+    const after = await broadcastStatus();
+    assert.equal(after.state, 'live');
+    assert.ok(after.ffmpegRestarts > restartsBefore, `ffmpegRestarts ${restartsBefore} → ${after.ffmpegRestarts}`);
+    assert.ok(sawDiscontinuity, 'the media playlist marked the restart with EXT-X-DISCONTINUITY');
+    const sequenceAfter = discontinuitySequence(await mediaPlaylist());
+    assert.ok(sequenceAfter > sequenceBefore, `EXT-X-DISCONTINUITY-SEQUENCE ${sequenceBefore} → ${sequenceAfter} once the tag left the window`);
+    assert.deepEqual(pageErrors, [], 'no page errors');
+  });
+});
