@@ -22,6 +22,8 @@ export interface BroadcastControllerOptions {
   mirrorIp?: string;
   /** Keep every segment (EVENT playlist, VOD at the end). Default false. */
   record?: boolean;
+  /** ffmpeg binary. Default: the transcoder's. */
+  ffmpegPath?: string;
   /** Stage changes within this window are folded into one ffmpeg restart, ms. Default 250. */
   settleMs?: number;
 }
@@ -70,7 +72,7 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
       partTargetSec: PART_TARGET_SEC,
     });
     this.packager.on('ready', () => this.safeEmit('ready'));
-    this.transcoder = new Transcoder({ logger: this.log });
+    this.transcoder = new Transcoder({ logger: this.log, ...(opts.ffmpegPath ? { ffmpegPath: opts.ffmpegPath } : {}) });
     this.transcoder.on('output', (name, info, stream) => {
       this.packager.addRendition(name, { bandwidth: info.bandwidth, width: info.width, height: info.height, frameRate: info.frameRate }, stream);
     });

@@ -16,6 +16,8 @@ export interface BroadcastManagerOptions {
   autoStart?: boolean;
   /** Keep every segment in storage. Default false. */
   record?: boolean;
+  /** ffmpeg binary. Default: the transcoder's (FFMPEG_PATH, else ffmpeg on the PATH). */
+  ffmpegPath?: string;
   /** UDP ports for the RTP mirror, "min-max" pairs. Default 50000-50999. */
   mirrorPortRange?: [number, number];
 }
@@ -99,6 +101,7 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
       storage: this.opts.storage,
       ports: this.ports,
       record: this.opts.record ?? false,
+      ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
     });
     controller.on('ready', () => this.safeEmit('broadcastready', roomId));
     controller.on('stopped', (reason) => this.safeEmit('broadcaststopped', roomId, reason));

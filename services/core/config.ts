@@ -84,6 +84,8 @@ export const configSchema = z
       .transform((s) => s.split('-').map(Number) as [number, number])
       .refine(([a, b]) => a > 0 && b <= 65535 && a + 4 < b, 'expected 0 < min < max <= 65535')
       .default([50000, 50999]),
+    /** ffmpeg binary for the broadcast pipeline. Default ffmpeg (found on the PATH). */
+    FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
     /** Log level: fatal, error, warn, info, debug, trace. Default info. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

@@ -44,6 +44,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     autoStart: cfg.BROADCAST_AUTO_START,
     record: cfg.HLS_RECORD,
     mirrorPortRange: cfg.MIRROR_PORT_RANGE,
+    ffmpegPath: cfg.FFMPEG_PATH,
   });
   followStages(registry, broadcasts);
   const app = createApp({
@@ -64,6 +65,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     maxMessageBytes: cfg.WS_MAX_MESSAGE_BYTES,
     ratePerSecond: cfg.WS_RATE_LIMIT_PER_SECOND,
     heartbeatMs: cfg.WS_HEARTBEAT_MS,
+    broadcasts,
   });
   signaling.attach(server);
 
