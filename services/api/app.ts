@@ -4,6 +4,7 @@ import { notFound, onError } from './middleware/errorHandler/index.ts';
 import { requestId } from './middleware/requestId/index.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
+import { moderationRoutes } from './routes/moderation.ts';
 import { pageRoutes } from './routes/pages.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { statsRoutes } from './routes/stats.ts';
@@ -24,6 +25,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.route('/api', statsRoutes(deps));
   app.route('/api', broadcastRoutes(deps));
   app.route('/api', roomRoutes(deps));
+  app.route('/api', moderationRoutes(deps));
   app.route('/whip', ingestRoutes('whip', deps));
   app.route('/whep', ingestRoutes('whep', deps));
   app.route('/', pageRoutes(deps));
