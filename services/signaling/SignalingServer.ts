@@ -3,19 +3,29 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { TokenService } from '../auth/tokens.ts';
+import type { BroadcastManagerEvents } from '../broadcast/BroadcastManager.ts';
 import { ServiceError, toErrorBody } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import type { RoomRegistry } from '../stage/RoomRegistry.ts';
 import { CloseCodes } from './protocol.ts';
-import { SignalingSession, type SessionLimits } from './SignalingSession.ts';
+import { SignalingSession, type SessionLimits, type SessionServices } from './SignalingSession.ts';
 
 const log = logger.child({ mod: 'signaling' });
 
 export const SIGNALING_PATH = '/ws';
 
+/** The slice of the BroadcastManager signaling uses: end a broadcast, and hear of starts and ends. */
+export interface BroadcastControl {
+  stop(roomId: string, reason: 'api'): Promise<void>;
+  on<K extends 'broadcaststarted' | 'broadcaststopped'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
+  off<K extends 'broadcaststarted' | 'broadcaststopped'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
+}
+
 export interface SignalingServerOptions extends SessionLimits {
   registry: RoomRegistry;
   tokens: TokenService;
+  /** Lets moderators end the broadcast and tells every session when it starts or ends. Optional. */
+  broadcasts?: BroadcastControl;
 }
 
 /**
@@ -34,6 +44,10 @@ export class SignalingServer {
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(req, socket, head);
   private nextId = 0;
   private closed = false;
+  private readonly services: SessionServices;
+  private readonly onBroadcastStarted = (roomId: string) => this.notifyRoom(roomId, { type: 'broadcastStarted' });
+  private readonly onBroadcastStopped = (roomId: string, reason: BroadcastManagerEvents['broadcaststopped'][1]) =>
+    this.notifyRoom(roomId, { type: 'broadcastEnded', reason });
 
   constructor(opts: SignalingServerOptions) {
     this.opts = opts;
@@ -45,6 +59,10 @@ export class SignalingServer {
       for (const session of this.sessions) session.heartbeat(now);
     }, opts.heartbeatMs);
     this.heartbeatTimer.unref();
+    const broadcasts = opts.broadcasts;
+    this.services = broadcasts ? { endBroadcast: (roomId) => broadcasts.stop(roomId, 'api') } : {};
+    broadcasts?.on('broadcaststarted', this.onBroadcastStarted);
+    broadcasts?.on('broadcaststopped', this.onBroadcastStopped);
   }
 
   get size(): number {
@@ -61,9 +79,15 @@ export class SignalingServer {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeatTimer);
+    this.opts.broadcasts?.off('broadcaststarted', this.onBroadcastStarted);
+    this.opts.broadcasts?.off('broadcaststopped', this.onBroadcastStopped);
     for (const server of this.servers) server.off('upgrade', this.onUpgrade);
     for (const session of [...this.sessions]) session.end('signaling_closed', CloseCodes.goingAway, 'server_shutdown');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private notifyRoom(roomId: string, msg: Parameters<SignalingSession['notify']>[0]): void {
+    for (const session of this.sessions) if (session.room.id === roomId) session.notify(msg);
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -80,10 +104,11 @@ export class SignalingServer {
     }
     const room = this.opts.registry.get(claims.room);
     if (!room || room.closed) return rejectUpgrade(socket, new ServiceError('not_found', 'room not found'));
+    if (room.isBlocked(claims.identity)) return rejectUpgrade(socket, new ServiceError('forbidden', 'identity is blocked in this room'));
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const id = ++this.nextId;
       const sessionLog = log.child({ ws: id, room: room.id, identity: claims.identity });
-      const session = new SignalingSession(ws, room, claims, this.opts, sessionLog);
+      const session = new SignalingSession(ws, room, claims, this.opts, sessionLog, this.services);
       this.sessions.add(session);
       ws.once('close', (code) => {
         this.sessions.delete(session);

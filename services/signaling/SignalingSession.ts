@@ -3,13 +3,25 @@ import type { TokenClaims } from '../auth/tokens.ts';
 import { InvalidStateError, ServiceError, toErrorBody } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Participant } from '../stage/Participant.ts';
+import { can } from '../stage/permissions.ts';
 import type { Room } from '../stage/Room.ts';
-import type { CloseReason, ParticipantSummary, StageTrack } from '../stage/StageTypes.ts';
-import { toParticipantInfo, toSubscriberOffer, toTrackInfo } from './convert.ts';
+import type {
+  ActorId,
+  BlockEntry,
+  CloseReason,
+  HandEntry,
+  HandLowerReason,
+  MediaKind,
+  ParticipantSummary,
+  StageRole,
+  StageTrack,
+} from '../stage/StageTypes.ts';
+import { toBlockInfo, toHandInfo, toParticipantInfo, toSubscriberOffer, toTrackInfo } from './convert.ts';
 import {
   clientMessageSchemas,
   CloseCodes,
   envelopeSchema,
+  PROTOCOL_REVISION,
   PROTOCOL_VERSION,
   type ClientMessage,
   type ClientMessageType,
@@ -25,6 +37,15 @@ export interface SessionLimits {
   /** Heartbeat interval, ms, announced in `joined`. */
   heartbeatMs: number;
 }
+
+/** What a session may ask of the rest of the service, beyond its Room. */
+export interface SessionServices {
+  /** Ends the room's HLS broadcast (moderators' `endBroadcast`). Absent: `unsupported`. */
+  endBroadcast?: (roomId: string) => Promise<void>;
+}
+
+/** setTimeout's largest delay; a later token expiry re-arms the timer. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Window over which dropped (rate-limited) messages are counted before the socket is closed. */
 const RATE_STRIKE_WINDOW_MS = 5000;
@@ -44,7 +65,7 @@ const CLOSE_CODE_FOR: Record<CloseReason, number> = {
   engine_died: CloseCodes.internalError,
 };
 
-type Outgoing = ServerMessage extends infer M ? (M extends { v: 1 } ? Omit<M, 'v'> : never) : never;
+export type Outgoing = ServerMessage extends infer M ? (M extends { v: 1 } ? Omit<M, 'v'> : never) : never;
 
 /**
  * One WebSocket connection: parses and validates frames, enforces limits, and turns protocol
@@ -56,6 +77,7 @@ export class SignalingSession {
   readonly room: Room;
   readonly claims: TokenClaims;
   private readonly limits: SessionLimits;
+  private readonly services: SessionServices;
   private readonly log: Logger;
   private readonly bucket: TokenBucket;
   private participant: Participant | undefined;
@@ -67,6 +89,10 @@ export class SignalingSession {
   private ended = false;
   /** A room closing ends the session even before `join`. */
   private readonly onRoomClose = (reason: CloseReason) => this.end(reason);
+  /** A block on this identity ends the session even before `join`. */
+  private readonly onIdentityBlocked = (block: BlockEntry) => {
+    if (block.identity === this.claims.identity) this.end('kicked');
+  };
   private readonly roomListeners = {
     participantjoined: (p: ParticipantSummary) => {
       if (p.participantId !== this.participant?.id) this.send({ type: 'participantJoined', participant: toParticipantInfo(p) });
@@ -74,15 +100,36 @@ export class SignalingSession {
     participantleft: (p: ParticipantSummary, reason: CloseReason) => {
       if (p.participantId !== this.participant?.id) this.send({ type: 'participantLeft', participantId: p.participantId, reason });
     },
-    trackpublished: (track: StageTrack) => this.send({ type: 'trackPublished', track: toTrackInfo(track) }),
+    trackpublished: (track: StageTrack) => this.send({ type: 'trackPublished', track: toTrackInfo(track, this.room.isTrackMuted(track)) }),
     trackunpublished: (track: StageTrack) => this.send({ type: 'trackUnpublished', track: toTrackInfo(track) }),
+    rolechanged: (p: ParticipantSummary, previous: StageRole, by: ActorId) =>
+      this.send({ type: 'roleChanged', participantId: p.participantId, role: p.role, previousRole: previous, ...byOf(by) }),
+    handraised: (hand: HandEntry, queue: HandEntry[]) => {
+      if (this.isModerator) this.send({ type: 'handRaised', ...toHandInfo(hand), queue: queue.map(toHandInfo) });
+      else if (hand.participantId === this.participant?.id) this.send({ type: 'handRaised', ...toHandInfo(hand) });
+    },
+    handlowered: (participantId: string, reason: HandLowerReason, queue: HandEntry[], by: ActorId) => {
+      if (this.isModerator) this.send({ type: 'handLowered', participantId, reason, queue: queue.map(toHandInfo), ...byOf(by) });
+      else if (participantId === this.participant?.id) this.send({ type: 'handLowered', participantId, reason, ...byOf(by) });
+    },
+    mutechanged: (participantId: string, kind: MediaKind, muted: boolean, track: StageTrack | undefined, by: ActorId) =>
+      this.send({ type: muted ? 'trackMuted' : 'trackUnmuted', participantId, kind, ...(track ? { track: toTrackInfo(track, muted) } : {}), ...byOf(by) }),
+    participantkicked: (p: ParticipantSummary, reason: string | undefined, by: ActorId) =>
+      this.send({ type: 'participantKicked', participantId: p.participantId, identity: p.identity, ...(reason ? { reason } : {}), ...byOf(by) }),
+    identityblocked: (block: BlockEntry) => {
+      if (this.isModerator) this.send({ type: 'identityBlocked', block: toBlockInfo(block) });
+    },
+    identityunblocked: (identity: string, by: ActorId) => {
+      if (this.isModerator) this.send({ type: 'identityUnblocked', identity, ...byOf(by) });
+    },
   };
 
-  constructor(ws: WebSocket, room: Room, claims: TokenClaims, limits: SessionLimits, log: Logger) {
+  constructor(ws: WebSocket, room: Room, claims: TokenClaims, limits: SessionLimits, log: Logger, services: SessionServices = {}) {
     this.ws = ws;
     this.room = room;
     this.claims = claims;
     this.limits = limits;
+    this.services = services;
     this.log = log;
     this.bucket = new TokenBucket(limits.ratePerSecond);
     ws.on('message', (data, isBinary) => this.onFrame(data as Buffer | ArrayBuffer | Buffer[], isBinary));
@@ -90,8 +137,28 @@ export class SignalingSession {
     ws.on('close', () => this.end('signaling_closed'));
     ws.on('error', (err) => this.log.info({ err: err.message }, 'websocket error'));
     room.once('close', this.onRoomClose);
-    const msLeft = claims.exp * 1000 - Date.now();
-    this.expiryTimer = setTimeout(() => this.end('token_expired'), Math.max(0, msLeft));
+    room.on('identityblocked', this.onIdentityBlocked);
+    this.armExpiry();
+    // Blocked between the upgrade's check and now.
+    if (room.isBlocked(claims.identity)) queueMicrotask(() => this.end('kicked'));
+  }
+
+  /** Joined, and a moderator now. */
+  get isModerator(): boolean {
+    return this.participant !== undefined && can(this.participant.role, 'moderate');
+  }
+
+  /** A room-wide notice from outside the stage (the broadcast); only joined sessions get it. */
+  notify(msg: Extract<Outgoing, { type: 'broadcastStarted' | 'broadcastEnded' }>): void {
+    if (this.participant && !this.ended) this.send(msg);
+  }
+
+  /** Ends the session (4011) when the token expires; setTimeout cannot wait longer than ~24.8 days, so re-arm. */
+  private armExpiry(): void {
+    const msLeft = this.claims.exp * 1000 - Date.now();
+    this.expiryTimer = msLeft > MAX_TIMER_MS
+      ? setTimeout(() => this.armExpiry(), MAX_TIMER_MS)
+      : setTimeout(() => this.end('token_expired'), Math.max(0, msLeft));
     this.expiryTimer.unref();
   }
 
@@ -197,7 +264,7 @@ export class SignalingSession {
     switch (msg.type) {
       case 'publish': {
         const result = await this.room.publish(participant.id, msg.sdp);
-        this.send({ type: 'published', ...re, sdp: result.answer, tracks: result.tracks.map(toTrackInfo) });
+        this.send({ type: 'published', ...re, sdp: result.answer, tracks: result.tracks.map((t) => toTrackInfo(t, this.room.isTrackMuted(t))) });
         return;
       }
       case 'unpublish':
@@ -217,6 +284,45 @@ export class SignalingSession {
         await this.room.unsubscribe(participant.id);
         this.send({ type: 'ok', ...re });
         return;
+      default:
+        await this.moderate(participant, msg);
+        this.send({ type: 'ok', ...re });
+    }
+  }
+
+  /** Hands and moderation. The Room checks the participant's current role for each. */
+  private async moderate(participant: Participant, msg: ClientMessage): Promise<void> {
+    const actor = participant.id;
+    switch (msg.type) {
+      case 'raiseHand':
+        this.room.raiseHand(actor);
+        return;
+      case 'lowerHand':
+        this.room.lowerHand(msg.participantId ?? actor, actor);
+        return;
+      case 'promote':
+        this.room.promote(msg.participantId, actor);
+        return;
+      case 'demote':
+        await this.room.demote(msg.participantId, actor);
+        return;
+      case 'mute':
+      case 'unmute':
+        await this.room.setMuted(msg.participantId, msg.kind ? [msg.kind] : ['audio', 'video'], msg.type === 'mute', actor);
+        return;
+      case 'kick':
+        await this.room.kick(msg.participantId, actor, msg.reason);
+        return;
+      case 'unblock':
+        this.room.unblock(msg.identity, actor);
+        return;
+      case 'endBroadcast':
+        this.room.assertMayModerate(actor);
+        if (!this.services.endBroadcast) throw new ServiceError('unsupported', 'this server has no broadcast', 501);
+        await this.services.endBroadcast(this.room.id);
+        return;
+      default:
+        throw new InvalidStateError(`${msg.type} is not handled here`);
     }
   }
 
@@ -227,7 +333,7 @@ export class SignalingSession {
     for (const [event, listener] of Object.entries(this.roomListeners)) this.room.on(event as 'trackpublished', listener as never);
     participant.on('subscriberoffer', (offer) => this.send(toSubscriberOffer(offer)));
     participant.on('legclosed', (leg, reason) => {
-      if (leg === 'publisher') this.send({ type: 'unpublished' });
+      if (leg === 'publisher') this.send({ type: 'unpublished', reason: can(participant.role, 'publish') ? reason : 'demoted' });
       else this.sendError(undefined, new ServiceError('invalid_state', `subscriber connection closed (${reason}); subscribe again`));
     });
     participant.on('close', (reason) => this.end(reason));
@@ -239,9 +345,11 @@ export class SignalingSession {
       role: participant.role,
       roomId: this.room.id,
       participants: this.room.listParticipants().map((p) => toParticipantInfo(p.summary())),
-      tracks: this.room.tracks().map(toTrackInfo),
+      tracks: this.room.tracks().map((t) => toTrackInfo(t, this.room.isTrackMuted(t))),
       iceServers: [],
       heartbeatMs: this.limits.heartbeatMs,
+      revision: PROTOCOL_REVISION,
+      ...(this.isModerator ? { handQueue: this.room.handQueue().map(toHandInfo), blocks: this.room.blocks().map(toBlockInfo) } : {}),
     });
   }
 
@@ -270,10 +378,15 @@ export class SignalingSession {
 
   private detachRoom(): void {
     this.room.off('close', this.onRoomClose);
+    this.room.off('identityblocked', this.onIdentityBlocked);
     for (const [event, listener] of Object.entries(this.roomListeners)) this.room.off(event as 'trackpublished', listener as never);
   }
 }
 
 function reOf(id: string | undefined): { re?: string } {
   return id ? { re: id } : {};
+}
+
+function byOf(actor: ActorId): { by?: string } {
+  return actor ? { by: actor } : {};
 }

@@ -1,14 +1,30 @@
-import type { ParticipantSummary, StageTrack, SubscriberOffer } from '../stage/StageTypes.ts';
-import type { ParticipantInfo, ServerMessage, TrackInfo } from './protocol.ts';
+import type { BlockEntry, HandEntry, ParticipantSummary, StageTrack, SubscriberOffer } from '../stage/StageTypes.ts';
+import type { BlockInfo, HandInfo, ParticipantInfo, ServerMessage, TrackInfo } from './protocol.ts';
 
 /** Stage objects → their wire shapes. */
 
-export function toTrackInfo(track: StageTrack): TrackInfo {
-  return { trackId: track.trackId, kind: track.kind, participantId: track.peerId, streamId: track.streamId };
+export function toTrackInfo(track: StageTrack, muted = false): TrackInfo {
+  return { trackId: track.trackId, kind: track.kind, participantId: track.peerId, streamId: track.streamId, muted };
 }
 
 export function toParticipantInfo(p: ParticipantSummary): ParticipantInfo {
-  return { participantId: p.participantId, identity: p.identity, role: p.role, publishing: p.publishing, transport: p.transport };
+  return {
+    participantId: p.participantId,
+    identity: p.identity,
+    role: p.role,
+    publishing: p.publishing,
+    transport: p.transport,
+    handRaised: p.handRaised,
+    muted: p.muted,
+  };
+}
+
+export function toHandInfo(h: HandEntry): HandInfo {
+  return { participantId: h.participantId, identity: h.identity, raisedAt: h.raisedAt };
+}
+
+export function toBlockInfo(b: BlockEntry): BlockInfo {
+  return { identity: b.identity, blockedAt: b.blockedAt, ...(b.by ? { by: b.by } : {}), ...(b.reason ? { reason: b.reason } : {}) };
 }
 
 export function toSubscriberOffer(offer: SubscriberOffer, re?: string): Extract<ServerMessage, { type: 'subscriberOffer' }> {

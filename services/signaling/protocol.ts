@@ -6,14 +6,24 @@ import { z } from 'zod';
  * chars); the server's reply to it carries the same value as `re`. Documented in
  * docs/signaling.md; this file is the source of truth and the schemas validate every frame.
  * This module has no Node-only imports: the player bundles it too.
+ *
+ * Revisions: `v` only changes for a breaking change. Additive changes (new message types, new
+ * optional fields) raise PROTOCOL_REVISION, announced in `joined.revision`; clients must
+ * ignore message types and fields they do not know.
+ * - revision 1: join, publish, subscribe, events.
+ * - revision 2: roles and moderation (role `guest`, hands, promote/demote, mute, kick, blocks,
+ *   broadcast end).
  */
 export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_REVISION = 2;
 
 const base = {
   v: z.literal(PROTOCOL_VERSION),
   id: z.string().min(1).max(64).optional(),
 };
 const sdp = z.string().min(1).max(64 * 1024);
+const participantId = z.string().min(1).max(64);
+const mediaKind = z.enum(['audio', 'video']);
 
 // ---- client → server -------------------------------------------------------------------
 
@@ -34,6 +44,26 @@ export const clientMessageSchemas = {
   unsubscribe: z.object({ ...base, type: z.literal('unsubscribe') }).strict(),
   /** Application-level heartbeat (browsers cannot send WebSocket pings). Reply `pong`. */
   ping: z.object({ ...base, type: z.literal('ping') }).strict(),
+
+  // Revision 2: roles and moderation. Every one replies `ok`.
+  /** A viewer asks to come on stage; its hand joins the end of the queue. */
+  raiseHand: z.object({ ...base, type: z.literal('raiseHand') }).strict(),
+  /** Lowers your own hand, or (moderator) anyone's: `participantId`. */
+  lowerHand: z.object({ ...base, type: z.literal('lowerHand'), participantId: participantId.optional() }).strict(),
+  /** Moderator: a viewer becomes a stage `guest` (may publish). */
+  promote: z.object({ ...base, type: z.literal('promote'), participantId }).strict(),
+  /** Moderator: a guest goes back to `viewer`; its publisher connection is closed. */
+  demote: z.object({ ...base, type: z.literal('demote'), participantId }).strict(),
+  /** Moderator: pause a participant's audio and/or video on the server (both when `kind` is absent). */
+  mute: z.object({ ...base, type: z.literal('mute'), participantId, kind: mediaKind.optional() }).strict(),
+  /** Moderator: undo `mute`. */
+  unmute: z.object({ ...base, type: z.literal('unmute'), participantId, kind: mediaKind.optional() }).strict(),
+  /** Moderator: remove a participant (close 4010) and block its identity in this room. */
+  kick: z.object({ ...base, type: z.literal('kick'), participantId, reason: z.string().min(1).max(200).optional() }).strict(),
+  /** Moderator: let a blocked identity join again. */
+  unblock: z.object({ ...base, type: z.literal('unblock'), identity: z.string().min(1).max(128) }).strict(),
+  /** Moderator: end the room's HLS broadcast (its playlists get ENDLIST). */
+  endBroadcast: z.object({ ...base, type: z.literal('endBroadcast') }).strict(),
 } as const;
 
 export type ClientMessageType = keyof typeof clientMessageSchemas;
@@ -44,24 +74,56 @@ export const envelopeSchema = z.object({ v: z.number(), type: z.string().min(1).
 
 // ---- server → client -------------------------------------------------------------------
 
-export type Role = 'presenter' | 'moderator' | 'viewer';
+/**
+ * A participant's current role. Tokens carry `presenter`, `moderator` or `viewer`; `guest` is a
+ * viewer a moderator promoted onto the stage.
+ */
+export type Role = 'presenter' | 'moderator' | 'viewer' | 'guest';
+export type MediaKind = 'audio' | 'video';
 
 export interface ParticipantInfo {
   /** Unique per connection; stable for the life of the session. */
   participantId: string;
   identity: string;
+  /** Current role. */
   role: Role;
   publishing: boolean;
   /** How it is connected: `signaling` (this protocol), `whip` (publish-only) or `whep` (receive-only). */
   transport?: 'signaling' | 'whip' | 'whep';
+  /** Revision 2: its hand is in the queue. */
+  handRaised?: boolean;
+  /** Revision 2: kinds a moderator muted. */
+  muted?: MediaKind[];
 }
 
 export interface TrackInfo {
   trackId: string;
-  kind: 'audio' | 'video';
+  kind: MediaKind;
   participantId: string;
   streamId: string;
+  /** Revision 2: paused on the server by a moderator. */
+  muted?: boolean;
 }
+
+/** A raised hand; `queue` arrays are oldest first. */
+export interface HandInfo {
+  participantId: string;
+  identity: string;
+  /** ISO-8601. */
+  raisedAt: string;
+}
+
+export interface BlockInfo {
+  identity: string;
+  /** ISO-8601. */
+  blockedAt: string;
+  /** The moderator's participant id; absent when blocked through the HTTP API. */
+  by?: string;
+  reason?: string;
+}
+
+export type HandLowerReason = 'self' | 'moderator' | 'promoted' | 'left';
+export type BroadcastEndReason = 'api' | 'room_closed' | 'shutdown' | 'failed';
 
 export interface IceServerInfo {
   urls: string | string[];
@@ -71,9 +133,15 @@ export interface IceServerInfo {
 
 export type ServerMessage =
   | { v: 1; type: 'joined'; re?: string; participantId: string; identity: string; role: Role; roomId: string;
-      participants: ParticipantInfo[]; tracks: TrackInfo[]; iceServers: IceServerInfo[]; heartbeatMs: number }
+      participants: ParticipantInfo[]; tracks: TrackInfo[]; iceServers: IceServerInfo[]; heartbeatMs: number;
+      /** Revision 2+. */
+      revision?: number;
+      /** Moderators only: raised hands, oldest first. */
+      handQueue?: HandInfo[];
+      /** Moderators only: blocked identities. */
+      blocks?: BlockInfo[] }
   | { v: 1; type: 'published'; re?: string; sdp: string; tracks: TrackInfo[] }
-  | { v: 1; type: 'unpublished'; re?: string }
+  | { v: 1; type: 'unpublished'; re?: string; /** Server-initiated only: `demoted`, or the leg's close reason. */ reason?: string }
   | { v: 1; type: 'subscriberOffer'; re?: string; version: number; sdp: string; mids: Record<string, TrackInfo> }
   | { v: 1; type: 'ok'; re?: string }
   | { v: 1; type: 'pong'; re?: string }
@@ -81,6 +149,20 @@ export type ServerMessage =
   | { v: 1; type: 'participantLeft'; participantId: string; reason: string }
   | { v: 1; type: 'trackPublished'; track: TrackInfo }
   | { v: 1; type: 'trackUnpublished'; track: TrackInfo }
+  // Revision 2. `by` is the acting moderator's participant id; absent when done through the HTTP API.
+  | { v: 1; type: 'roleChanged'; participantId: string; role: Role; previousRole: Role; by?: string }
+  /** To moderators (with `queue`) and to the hand's owner (without). */
+  | { v: 1; type: 'handRaised'; participantId: string; identity: string; raisedAt: string; queue?: HandInfo[] }
+  | { v: 1; type: 'handLowered'; participantId: string; reason: HandLowerReason; queue?: HandInfo[]; by?: string }
+  /** `track` is the participant's live track of that kind, if it has one. */
+  | { v: 1; type: 'trackMuted'; participantId: string; kind: MediaKind; track?: TrackInfo; by?: string }
+  | { v: 1; type: 'trackUnmuted'; participantId: string; kind: MediaKind; track?: TrackInfo; by?: string }
+  | { v: 1; type: 'participantKicked'; participantId: string; identity: string; reason?: string; by?: string }
+  /** Moderators only. */
+  | { v: 1; type: 'identityBlocked'; block: BlockInfo }
+  | { v: 1; type: 'identityUnblocked'; identity: string; by?: string }
+  | { v: 1; type: 'broadcastStarted' }
+  | { v: 1; type: 'broadcastEnded'; reason: BroadcastEndReason }
   | { v: 1; type: 'error'; re?: string; code: string; message: string }
   | { v: 1; type: 'bye'; reason: string };
 

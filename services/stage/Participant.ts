@@ -1,31 +1,52 @@
 import { randomBytes } from 'node:crypto';
 import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
-import type { CloseReason, ParticipantEvents, ParticipantOptions, ParticipantSummary, ParticipantTransport, Role } from './StageTypes.ts';
+import type {
+  CloseReason,
+  MediaKind,
+  ParticipantEvents,
+  ParticipantOptions,
+  ParticipantSummary,
+  ParticipantTransport,
+  Role,
+  StageRole,
+} from './StageTypes.ts';
 
 /**
  * One member of a room: a WebSocket session, a WHIP publisher or a WHEP viewer. Its `id` is
  * also its engine peer id, so its publisher and subscriber legs are found by it. The Room owns
- * the engine calls; a Participant only holds state and tells its owner (the signaling session
- * or the HTTP handler) what happened to it.
+ * the engine calls and every change of role, hand or mute; a Participant only holds state and
+ * tells its owner (the signaling session or the HTTP handler) what happened to it.
  */
 export class Participant extends EnhancedEventEmitter<ParticipantEvents> {
   readonly id: string;
   readonly identity: string;
-  readonly role: Role;
+  /** The role its token admitted it with. */
+  readonly tokenRole: Role;
   readonly transport: ParticipantTransport;
   readonly joinedAt = new Date();
   /** It has a live publisher leg. */
   publishing = false;
   /** It has a subscriber leg (engine-offer or WHEP). */
   subscribed = false;
+  /** @internal Kept by the Room: its hand is in the queue. */
+  handRaised = false;
+  /** @internal Kept by the Room: kinds a moderator muted. */
+  readonly muted = new Set<MediaKind>();
+  private currentRole: StageRole;
   private closedReason: CloseReason | undefined;
 
   constructor(opts: ParticipantOptions) {
     super();
     this.id = `${opts.transport === 'signaling' ? 'p' : opts.transport}_${randomBytes(9).toString('base64url')}`;
     this.identity = opts.identity;
-    this.role = opts.role;
+    this.tokenRole = opts.role;
+    this.currentRole = opts.role;
     this.transport = opts.transport;
+  }
+
+  /** The current role; every permission is checked against it. */
+  get role(): StageRole {
+    return this.currentRole;
   }
 
   get closed(): boolean {
@@ -37,7 +58,20 @@ export class Participant extends EnhancedEventEmitter<ParticipantEvents> {
   }
 
   summary(): ParticipantSummary {
-    return { participantId: this.id, identity: this.identity, role: this.role, transport: this.transport, publishing: this.publishing };
+    return {
+      participantId: this.id,
+      identity: this.identity,
+      role: this.currentRole,
+      transport: this.transport,
+      publishing: this.publishing,
+      handRaised: this.handRaised,
+      muted: [...this.muted].sort(),
+    };
+  }
+
+  /** @internal Called by the Room, which checks and announces the change. */
+  setRole(role: StageRole): void {
+    this.currentRole = role;
   }
 
   /** Marks it gone and tells listeners once. Called by the Room; engine legs are the Room's job. */
@@ -46,6 +80,7 @@ export class Participant extends EnhancedEventEmitter<ParticipantEvents> {
     this.closedReason = reason;
     this.publishing = false;
     this.subscribed = false;
+    this.handRaised = false;
     this.safeEmit('close', reason);
     this.removeAllListeners();
     return true;

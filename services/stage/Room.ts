@@ -2,9 +2,23 @@ import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
 import { InvalidStateError, ServiceError } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import type { MediaEngine, PublishResult } from '../engine/EngineTypes.ts';
+import { BlockList } from './BlockList.ts';
+import { HandQueue } from './HandQueue.ts';
 import { Participant } from './Participant.ts';
-import { assertCan } from './permissions.ts';
-import type { CloseReason, ParticipantOptions, RoomEvents, RoomSummary, StageTrack, SubscriberOffer } from './StageTypes.ts';
+import { assertCan, can } from './permissions.ts';
+import type {
+  ActorId,
+  BlockEntry,
+  CloseReason,
+  HandEntry,
+  MediaKind,
+  ParticipantOptions,
+  ParticipantSummary,
+  RoomEvents,
+  RoomSummary,
+  StageTrack,
+  SubscriberOffer,
+} from './StageTypes.ts';
 
 const log = logger.child({ mod: 'stage' });
 
@@ -13,6 +27,11 @@ const log = logger.child({ mod: 'stage' });
  * engine for its room, and it checks every permission before calling. It knows nothing about
  * HTTP or WebSockets: its callers (signaling sessions, WHIP/WHEP handlers) hold a Participant
  * and listen to it and to the room's events.
+ *
+ * Moderation lives here too, because it changes who may call the engine: the hand queue,
+ * promote/demote (a role change takes effect on the next request, with no reconnect), mute
+ * (the engine pauses the track), kick and the block list. Actions that name an actor check
+ * that the actor is a moderator now; `undefined` as actor is the HTTP API (its key is trusted).
  *
  * `close(reason)` is idempotent and cascades: every participant gets `close` with the reason,
  * then the engine closes the room and all its legs.
@@ -23,6 +42,8 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   private readonly engine: MediaEngine;
   private readonly participants = new Map<string, Participant>();
   private readonly liveTracks = new Map<string, StageTrack>();
+  private readonly hands = new HandQueue();
+  private readonly blockList = new BlockList();
   private closedReason: CloseReason | undefined;
 
   constructor(id: string, engine: MediaEngine) {
@@ -53,6 +74,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
 
   join(opts: ParticipantOptions): Participant {
     this.assertOpen();
+    if (this.blockList.has(opts.identity)) throw new ServiceError('forbidden', 'identity is blocked in this room');
     const participant = new Participant(opts);
     this.participants.set(participant.id, participant);
     log.info({ room: this.id, participant: participant.id, identity: participant.identity, role: participant.role, via: participant.transport }, 'participant joined');
@@ -68,6 +90,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     const summary = participant.summary();
     participant.markClosed(reason);
     log.info({ room: this.id, participant: participantId, reason }, 'participant left');
+    if (this.hands.lower(participantId)) this.safeEmit('handlowered', participantId, 'left', this.hands.list(), undefined);
     this.safeEmit('participantleft', summary, reason);
     // Close both legs even when our flags say none: a publish may have been in flight.
     await Promise.all([
@@ -85,6 +108,11 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
       // It left while the engine worked: do not leave a leg behind.
       await this.engine.closePublisher(this.id, participantId, participant.closeReason ?? 'room_closed').catch(() => {});
       throw new InvalidStateError('participant left while publishing');
+    }
+    if (!can(participant.role, 'publish')) {
+      // Demoted while the engine worked.
+      await this.engine.closePublisher(this.id, participantId, 'client_request').catch(() => {});
+      throw new ServiceError('forbidden', `role ${participant.role} may not publish`);
     }
     participant.publishing = true;
     return result;
@@ -140,6 +168,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     this.closedReason = reason;
     const participants = [...this.participants.values()];
     this.participants.clear();
+    this.hands.clear();
     for (const participant of participants) participant.markClosed(reason);
     this.liveTracks.clear();
     log.info({ room: this.id, reason, participants: participants.length }, 'room closed');
@@ -160,6 +189,8 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   handleTrackPublished(track: StageTrack): void {
     if (this.closed) return;
     this.liveTracks.set(track.trackId, track);
+    // A muted kind stays muted when its publisher publishes again.
+    if (this.isTrackMuted(track)) void this.pauseTrack(track.trackId, true);
     this.safeEmit('trackpublished', track);
   }
 
@@ -180,6 +211,145 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     participant.safeEmit('legclosed', leg, reason);
     // A WHIP or WHEP participant is its one leg: when the leg goes, so does the participant.
     if (participant.transport !== 'signaling') void this.leave(peerId, reason);
+  }
+
+  // ---- roles and moderation ----------------------------------------------------------------
+
+  /** Raised hands, oldest first. */
+  handQueue(): HandEntry[] {
+    return this.hands.list();
+  }
+
+  blocks(): BlockEntry[] {
+    return this.blockList.list();
+  }
+
+  isBlocked(identity: string): boolean {
+    return this.blockList.has(identity);
+  }
+
+  /** A moderator muted this track's kind for its publisher (the engine pauses it). */
+  isTrackMuted(track: StageTrack): boolean {
+    return this.participants.get(track.peerId)?.muted.has(track.kind) ?? false;
+  }
+
+  /** Throws `forbidden` unless `actor` is the API (undefined) or a participant that is a moderator now. */
+  assertMayModerate(actor: ActorId): void {
+    if (actor === undefined) return;
+    assertCan(this.requireParticipant(actor).role, 'moderate');
+  }
+
+  /** A viewer asks to come on stage. Raising again keeps its place. Returns the queue. */
+  raiseHand(participantId: string): HandEntry[] {
+    const participant = this.requireParticipant(participantId);
+    assertCan(participant.role, 'raiseHand');
+    if (this.hands.raise(participant.id, participant.identity)) {
+      participant.handRaised = true;
+      this.safeEmit('handraised', this.hands.get(participant.id)!, this.hands.list());
+    }
+    return this.hands.list();
+  }
+
+  /** Lowers a hand: its owner, or a moderator (`actor`) for anyone's. Idempotent. */
+  lowerHand(participantId: string, actor: ActorId): HandEntry[] {
+    if (actor !== participantId) this.assertMayModerate(actor);
+    const participant = this.requireParticipant(participantId);
+    if (this.hands.lower(participant.id)) {
+      participant.handRaised = false;
+      this.safeEmit('handlowered', participant.id, actor === participantId ? 'self' : 'moderator', this.hands.list(), actor);
+    }
+    return this.hands.list();
+  }
+
+  /** Brings a viewer onto the stage as `guest`: it may publish from its next request on. */
+  promote(participantId: string, actor: ActorId): ParticipantSummary {
+    this.assertMayModerate(actor);
+    const participant = this.requireParticipant(participantId);
+    if (participant.role !== 'viewer') throw new InvalidStateError(`only a viewer can be promoted (role is ${participant.role})`);
+    participant.setRole('guest');
+    if (this.hands.lower(participant.id)) {
+      participant.handRaised = false;
+      this.safeEmit('handlowered', participant.id, 'promoted', this.hands.list(), actor);
+    }
+    log.info({ room: this.id, participant: participant.id, by: actor ?? 'api' }, 'participant promoted to guest');
+    this.safeEmit('rolechanged', participant.summary(), 'viewer', actor);
+    return participant.summary();
+  }
+
+  /**
+   * Sends a guest back to the audience: role `viewer`, and its publisher leg is closed (its
+   * tracks leave the stage). Its subscriber leg stays, so its client can keep the stage view
+   * until the broadcast plays again, then unsubscribe.
+   */
+  async demote(participantId: string, actor: ActorId): Promise<ParticipantSummary> {
+    this.assertMayModerate(actor);
+    const participant = this.requireParticipant(participantId);
+    if (participant.role !== 'guest') throw new InvalidStateError(`only a guest can be demoted (role is ${participant.role})`);
+    participant.setRole('viewer');
+    log.info({ room: this.id, participant: participant.id, by: actor ?? 'api' }, 'guest demoted to viewer');
+    this.safeEmit('rolechanged', participant.summary(), 'guest', actor);
+    const wasPublishing = participant.publishing;
+    participant.publishing = false;
+    // Closed even when our flag says no leg: a publish may be in flight (publish() re-checks the role too).
+    await this.engine.closePublisher(this.id, participant.id, 'client_request').catch((err) => logEngineError('closePublisher', err));
+    if (wasPublishing && !participant.closed) participant.safeEmit('legclosed', 'publisher', 'client_request');
+    return participant.summary();
+  }
+
+  /** Mutes (pauses on the server) or unmutes a participant's audio and/or video, now and when it publishes again. */
+  async setMuted(participantId: string, kinds: MediaKind[], muted: boolean, actor: ActorId): Promise<ParticipantSummary> {
+    this.assertMayModerate(actor);
+    const participant = this.requireParticipant(participantId);
+    for (const kind of kinds) {
+      if (participant.muted.has(kind) === muted) continue;
+      if (muted) participant.muted.add(kind);
+      else participant.muted.delete(kind);
+      const track = this.tracks().find((t) => t.peerId === participant.id && t.kind === kind);
+      if (track) await this.pauseTrack(track.trackId, muted);
+      log.info({ room: this.id, participant: participant.id, kind, muted, by: actor ?? 'api' }, 'mute changed');
+      this.safeEmit('mutechanged', participant.id, kind, muted, track, actor);
+    }
+    return participant.summary();
+  }
+
+  /**
+   * Removes a participant (close reason `kicked`) and blocks its identity in this room, which
+   * also removes every other connection of that identity (WHIP, WHEP, a second tab).
+   */
+  async kick(participantId: string, actor: ActorId, reason?: string): Promise<ParticipantSummary> {
+    this.assertMayModerate(actor);
+    const participant = this.requireParticipant(participantId);
+    if (participant.id === actor) throw new ServiceError('bad_request', 'a moderator cannot kick itself');
+    const summary = participant.summary();
+    log.info({ room: this.id, participant: participant.id, identity: participant.identity, by: actor ?? 'api' }, 'participant kicked');
+    this.safeEmit('participantkicked', summary, reason, actor);
+    await this.block(participant.identity, actor, reason);
+    return summary;
+  }
+
+  /** Refuses `identity` in this room until unblocked, and removes its connections (reason `kicked`). */
+  async block(identity: string, actor: ActorId, reason?: string): Promise<BlockEntry> {
+    this.assertMayModerate(actor);
+    const actorIdentity = actor === undefined ? undefined : this.participants.get(actor)?.identity;
+    if (identity === actorIdentity) throw new ServiceError('bad_request', 'a moderator cannot block itself');
+    const known = this.blockList.has(identity);
+    const entry = this.blockList.add(identity, actor, reason);
+    if (!known) this.safeEmit('identityblocked', entry);
+    const targets = this.listParticipants().filter((p) => p.identity === identity);
+    await Promise.all(targets.map((p) => this.leave(p.id, 'kicked')));
+    return entry;
+  }
+
+  /** Lets `identity` join again. Throws `not_found` if it was not blocked. */
+  unblock(identity: string, actor: ActorId): void {
+    this.assertMayModerate(actor);
+    if (!this.blockList.remove(identity)) throw new ServiceError('not_found', 'identity is not blocked');
+    log.info({ room: this.id, identity, by: actor ?? 'api' }, 'identity unblocked');
+    this.safeEmit('identityunblocked', identity, actor);
+  }
+
+  private async pauseTrack(trackId: string, paused: boolean): Promise<void> {
+    await this.engine.setTrackPaused(this.id, trackId, paused).catch((err) => logEngineError('setTrackPaused', err));
   }
 
   private requireParticipant(participantId: string): Participant {

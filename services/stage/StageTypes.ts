@@ -1,7 +1,15 @@
 import type { Role } from '../auth/tokens.ts';
-import type { CloseReason, StageTrack, SubscriberOffer } from '../engine/EngineTypes.ts';
+import type { CloseReason, MediaKind, StageTrack, SubscriberOffer } from '../engine/EngineTypes.ts';
 
-export type { Role, CloseReason, StageTrack, SubscriberOffer };
+export type { Role, CloseReason, MediaKind, StageTrack, SubscriberOffer };
+
+/**
+ * The role a participant holds now. It starts as its token's role (`presenter`, `moderator`,
+ * `viewer`); a moderator can promote a `viewer` to `guest` (on the stage: may publish) and
+ * demote a `guest` back to `viewer`. Every stage action is checked against this, never
+ * against the token.
+ */
+export type StageRole = Role | 'guest';
 
 /**
  * How a participant reached the room. `signaling` participants live as long as their
@@ -12,6 +20,7 @@ export type ParticipantTransport = 'signaling' | 'whip' | 'whep';
 
 export interface ParticipantOptions {
   identity: string;
+  /** The token's role: the role it starts with. */
   role: Role;
   transport: ParticipantTransport;
 }
@@ -20,10 +29,42 @@ export interface ParticipantOptions {
 export interface ParticipantSummary {
   participantId: string;
   identity: string;
-  role: Role;
+  /** Current role. */
+  role: StageRole;
   transport: ParticipantTransport;
   publishing: boolean;
+  /** Its hand is in the room's queue. */
+  handRaised: boolean;
+  /** Kinds a moderator muted (paused on the server), also for tracks it publishes later. */
+  muted: MediaKind[];
 }
+
+/** One raised hand, in queue order. */
+export interface HandEntry {
+  participantId: string;
+  identity: string;
+  /** ISO-8601 time the hand went up. */
+  raisedAt: string;
+}
+
+/** Why a hand left the queue. */
+export type HandLowerReason = 'self' | 'moderator' | 'promoted' | 'left';
+
+/** An identity refused in a room (after a kick, or blocked directly) until unblocked. */
+export interface BlockEntry {
+  identity: string;
+  /** ISO-8601. */
+  blockedAt: string;
+  /** Participant id of the moderator who blocked it; absent when done through the HTTP API. */
+  by?: string;
+  reason?: string;
+}
+
+/**
+ * Who did a moderation action: a moderator's participant id, or `undefined` for the HTTP API
+ * (trusted by its API key).
+ */
+export type ActorId = string | undefined;
 
 export interface RoomSummary {
   id: string;
@@ -38,7 +79,10 @@ export interface RoomSummary {
 export type ParticipantEvents = {
   /** The engine renegotiates this participant's subscriber leg; deliver the offer to its client. */
   subscriberoffer: [offer: SubscriberOffer];
-  /** One of its engine legs closed on the engine's side. */
+  /**
+   * One of its engine legs closed without its client asking: on the engine's side, or the
+   * publisher leg of a guest who was demoted.
+   */
   legclosed: [leg: 'publisher' | 'subscriber', reason: CloseReason];
   /** It left the room, for this reason. Emitted once. */
   close: [reason: CloseReason];
@@ -49,6 +93,16 @@ export type RoomEvents = {
   participantleft: [participant: ParticipantSummary, reason: CloseReason];
   trackpublished: [track: StageTrack];
   trackunpublished: [track: StageTrack];
+  /** A participant's role changed (promote, demote). Takes effect at once. */
+  rolechanged: [participant: ParticipantSummary, previous: StageRole, by: ActorId];
+  handraised: [hand: HandEntry, queue: HandEntry[]];
+  handlowered: [participantId: string, reason: HandLowerReason, queue: HandEntry[], by: ActorId];
+  /** A kind of a participant's media was muted or unmuted; `track` is its live track of that kind, if any. */
+  mutechanged: [participantId: string, kind: MediaKind, muted: boolean, track: StageTrack | undefined, by: ActorId];
+  /** Sent before the kicked participant's `participantleft` (reason `kicked`). */
+  participantkicked: [participant: ParticipantSummary, reason: string | undefined, by: ActorId];
+  identityblocked: [block: BlockEntry];
+  identityunblocked: [identity: string, by: ActorId];
   /** The room closed, for this reason. Emitted once, after every participant got its `close`. */
   close: [reason: CloseReason];
 };

@@ -1,3 +1,5 @@
+export { BlockList } from './BlockList.ts';
+export { HandQueue } from './HandQueue.ts';
 export { Participant } from './Participant.ts';
 export { can, assertCan, type StageAction } from './permissions.ts';
 export { Room } from './Room.ts';

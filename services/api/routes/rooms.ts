@@ -11,7 +11,12 @@ const createRoomBody = z.object({ id: z.string().regex(ROOM_ID_PATTERN, 'must ma
 const createTokenBody = z.object({ identity: identitySchema, role: z.enum(ROLES) }).strict();
 
 function roomDetails(room: Room) {
-  return { ...room.summary(), members: room.listParticipants().map((p) => p.summary()) };
+  return {
+    ...room.summary(),
+    members: room.listParticipants().map((p) => p.summary()),
+    hands: room.handQueue(),
+    blocks: room.blocks(),
+  };
 }
 
 /** The management API under `/api`, behind the API key. */
