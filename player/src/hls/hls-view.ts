@@ -63,6 +63,11 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
     return this.video;
   }
 
+  /** The hls.js instance while one is attached (for diagnostics and benches; do not keep it). */
+  get hlsInstance(): Hls | undefined {
+    return this.hls;
+  }
+
   /** Shows the element and plays the broadcast as soon as it is live. Idempotent while started. */
   async start(): Promise<void> {
     if (this.abort) return;

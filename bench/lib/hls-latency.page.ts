@@ -1,0 +1,210 @@
+/**
+ * Browser side of the HLS latency bench (bench/hls-latency.ts). Exposes `window.hlsBench`,
+ * driven from Node through playwright. Two kinds of player, each under a string id:
+ *   - `ours`: the watch page's own HlsView (player/src/hls), i.e. hls.js in low-latency mode
+ *     with the player's config, exactly what an audience member runs;
+ *   - `baseline`: plain hls.js with its defaults (lowLatencyMode false), for a plain HLS stream.
+ * Each presented frame's latency pattern (bench/lib/latency-pattern.ts) is read back with
+ * requestVideoFrameCallback. The broadcast letterboxes the 4:3 pattern into a 16:9 stage, so
+ * the reader crops the pattern's rectangle before decoding it.
+ */
+import Hls from 'hls.js';
+import { HlsView } from '../../player/src/hls/hls-view.ts';
+import { decodePattern, PATTERN_HEIGHT, PATTERN_WIDTH, restoreTimestamp, wallClock, type LatencySample, type LatencyStats } from './latency-pattern.ts';
+
+interface Player {
+  video: HTMLVideoElement;
+  reader: CroppedReader;
+  /** PROGRAM-DATE-TIME of the playing position. */
+  playingDate(): Date | null;
+  level(): string;
+  fatalErrors(): string[];
+  close(): void;
+}
+
+interface CroppedReader {
+  readonly stats: LatencyStats;
+  reset(): void;
+  stop(): void;
+}
+
+/** startPatternReader, but decoding only the rectangle the letterboxed pattern occupies. */
+function startCroppedReader(video: HTMLVideoElement): CroppedReader {
+  const w = 128;
+  const h = 96;
+  const canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+  const fresh = (): LatencyStats => ({ samples: [], decoded: 0, failed: 0, repeated: 0, skipped: 0 });
+  let stats = fresh();
+  let lastStamp = -1;
+  let lastCounter = -1;
+  let stopped = false;
+  let handle = 0;
+  const onFrame = (now: DOMHighResTimeStamp, metadata: VideoFrameCallbackMetadata) => {
+    if (stopped) return;
+    const callbackAt = wallClock();
+    handle = video.requestVideoFrameCallback(onFrame);
+    const displayedAt = performance.timeOrigin + (metadata.expectedDisplayTime || now);
+    const vw = metadata.width || video.videoWidth;
+    const vh = metadata.height || video.videoHeight;
+    const scale = Math.min(vw / PATTERN_WIDTH, vh / PATTERN_HEIGHT);
+    const cw = PATTERN_WIDTH * scale;
+    const ch = PATTERN_HEIGHT * scale;
+    ctx.drawImage(video, (vw - cw) / 2, (vh - ch) / 2, cw, ch, 0, 0, w, h);
+    const decoded = decodePattern(ctx.getImageData(0, 0, w, h).data, w, h);
+    if (!decoded) {
+      stats.failed++;
+      return;
+    }
+    const sentAt = restoreTimestamp(decoded.timestampLow32, displayedAt);
+    if (sentAt === lastStamp) {
+      stats.repeated++;
+      return;
+    }
+    if (lastCounter >= 0) stats.skipped += (decoded.counter - lastCounter + 15) % 16;
+    lastStamp = sentAt;
+    lastCounter = decoded.counter;
+    stats.decoded++;
+    const sample: LatencySample = {
+      latencyMs: displayedAt - sentAt,
+      displayedAt,
+      counter: decoded.counter,
+      presentedAt: performance.timeOrigin + metadata.presentationTime,
+      callbackAt,
+    };
+    stats.samples.push(sample);
+  };
+  handle = video.requestVideoFrameCallback(onFrame);
+  return {
+    get stats() {
+      return stats;
+    },
+    reset() {
+      stats = fresh();
+      lastCounter = -1;
+    },
+    stop() {
+      stopped = true;
+      video.cancelVideoFrameCallback(handle);
+    },
+  };
+}
+
+const players = new Map<string, Player>();
+
+function container(id: string): HTMLElement {
+  const div = document.createElement('div');
+  div.id = `player-${id}`;
+  div.style.width = '640px';
+  document.body.append(div);
+  return div;
+}
+
+const api = {
+  /** The watch page's HlsView on `src`. */
+  async playOurs(id: string, src: string): Promise<void> {
+    api.close(id);
+    const root = container(id);
+    const view = new HlsView(root, { src });
+    await view.start();
+    const video = view.videoElement!;
+    video.style.width = '640px';
+    const hls = () => view.hlsInstance;
+    players.set(id, {
+      video,
+      reader: startCroppedReader(video),
+      playingDate: () => hls()?.playingDate ?? null,
+      level: () => {
+        const h = hls();
+        const l = h && h.currentLevel >= 0 ? h.levels[h.currentLevel] : undefined;
+        return l ? `${l.width}x${l.height}` : '?';
+      },
+      fatalErrors: () => view.snapshot().fatalErrors.map((e) => `${e.details} (${e.action})`),
+      close() {
+        view.destroy();
+        root.remove();
+      },
+    });
+  },
+
+  /** Plain hls.js with its defaults (no low-latency mode) on `src`. */
+  async playBaseline(id: string, src: string): Promise<void> {
+    api.close(id);
+    const root = container(id);
+    const video = document.createElement('video');
+    video.autoplay = true;
+    video.playsInline = true;
+    video.style.width = '640px';
+    root.append(video);
+    const hls = new Hls({ lowLatencyMode: false });
+    const fatal: string[] = [];
+    hls.on(Hls.Events.ERROR, (_e, data) => {
+      if (!data.fatal) return;
+      fatal.push(data.details);
+      if (data.type === Hls.ErrorTypes.NETWORK_ERROR) hls.startLoad();
+      else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+    });
+    hls.on(Hls.Events.MANIFEST_PARSED, () => void video.play().catch(() => {}));
+    hls.attachMedia(video);
+    hls.loadSource(src);
+    players.set(id, {
+      video,
+      reader: startCroppedReader(video),
+      playingDate: () => hls.playingDate,
+      level: () => {
+        const l = hls.currentLevel >= 0 ? hls.levels[hls.currentLevel] : undefined;
+        return l ? `${l.width}x${l.height}` : '?';
+      },
+      fatalErrors: () => [...fatal],
+      close() {
+        hls.destroy();
+        root.remove();
+      },
+    });
+  },
+
+  readerStats(id: string, withSamples = true): LatencyStats & { currentTime: number } {
+    const p = players.get(id);
+    if (!p) throw new Error(`no player ${id}`);
+    const s = p.reader.stats;
+    return { ...s, samples: withSamples ? s.samples : [], currentTime: p.video.currentTime };
+  },
+
+  resetReader(id: string): void {
+    players.get(id)?.reader.reset();
+  },
+
+  /** now − PROGRAM-DATE-TIME of the playing position (s), the rendition playing, fatal errors. */
+  info(id: string): { pdtLatencySec: number | null; level: string; fatalErrors: string[]; framesDropped: number } {
+    const p = players.get(id);
+    if (!p) throw new Error(`no player ${id}`);
+    const date = p.playingDate();
+    return {
+      pdtLatencySec: date ? (Date.now() - date.getTime()) / 1000 : null,
+      level: p.level(),
+      fatalErrors: p.fatalErrors(),
+      framesDropped: p.video.getVideoPlaybackQuality().droppedVideoFrames,
+    };
+  },
+
+  close(id: string): void {
+    const p = players.get(id);
+    if (!p) return;
+    p.reader.stop();
+    p.close();
+    players.delete(id);
+  },
+};
+
+export type HlsBenchApi = typeof api;
+
+declare global {
+  interface Window {
+    hlsBench: HlsBenchApi;
+  }
+}
+
+window.hlsBench = api;
+document.title = 'hls-bench ready';
