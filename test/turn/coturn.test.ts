@@ -104,7 +104,7 @@ async function relayPair(a: Page, b: Page, iceA: IceServer[], iceB: IceServer[],
       return result;
     },
     [answer, waitMs] as const,
-  ) as Promise<PairResult>;
+  ) as unknown as Promise<PairResult>;
 }
 
 describe('coturn with TURN REST credentials', { skip }, () => {
