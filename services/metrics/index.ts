@@ -1,0 +1,1 @@
+export { createMetrics, ServiceMetrics, type MetricsOptions, type MetricsSources } from './ServiceMetrics.ts';
