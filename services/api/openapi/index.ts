@@ -1,0 +1,2 @@
+export { createOpenApiDocument, toOpenApiPath, type RequestSchemas } from './document.ts';
+export { apiOperations, type ApiOperation } from './operations.ts';
