@@ -304,6 +304,45 @@ describe('moderation', () => {
     mod.ws.close();
   });
 
+  it('console page: shows participants and the hand queue in order; its buttons promote, mute and kick', async () => {
+    await svc.createRoom('console');
+    const page = await chromium.context.newPage();
+    pages.push(page);
+    await page.goto(`${svc.url}/console?room=console&token=${await svc.token('console', 'mia', 'moderator')}`);
+    await page.waitForSelector('[data-testid="status"][data-state="ready"]');
+    const [v1, v2] = [await connect('console', 'first', 'viewer'), await connect('console', 'second', 'viewer')];
+    await v2.request({ type: 'raiseHand' });
+    await v1.request({ type: 'raiseHand' });
+    const queue = () => page.$$eval('[data-testid="hand"]', (els) => els.map((e) => e.getAttribute('data-identity')));
+    assert.ok(await waitFor(async () => (await queue()).join() === 'second,first'), `queue: ${await queue()}`);
+    const row = (pid: string) => `[data-testid="participant"][data-participant-id="${pid}"]`;
+    assert.equal(await page.getAttribute(row(v1.pid), 'data-role'), 'viewer');
+
+    await page.click(`[data-testid="hand"][data-participant-id="${v1.pid}"] [data-testid="hand-promote"]`);
+    assert.equal((await v1.next((m) => m.type === 'roleChanged')).role, 'guest');
+    await page.waitForSelector(`${row(v1.pid)}[data-role="guest"]`);
+    assert.deepEqual(await queue(), ['second']);
+
+    await page.click(`${row(v1.pid)} [data-testid="mute-audio"]`);
+    assert.equal((await v1.next((m) => m.type === 'trackMuted')).kind, 'audio');
+    await page.waitForSelector(`${row(v1.pid)} [data-testid="unmute-audio"]`);
+
+    await page.click(`${row(v1.pid)} [data-testid="demote"]`);
+    assert.equal((await v1.next((m) => m.type === 'roleChanged' && m.role === 'viewer')).previousRole, 'guest');
+
+    await page.click(`${row(v2.pid)} [data-testid="kick"]`);
+    assert.equal((await v2.closed).code, 4010);
+    await page.waitForSelector('[data-testid="block"][data-identity="second"]');
+    assert.equal(await page.$(row(v2.pid)), null);
+    await page.click('[data-testid="block"][data-identity="second"] [data-testid="unblock"]');
+    assert.ok(await waitFor(async () => (await page.$$('[data-testid="block"]')).length === 0));
+    assert.equal(await upgradeStatus(await svc.token('console', 'second', 'viewer')), 101);
+    // No moderator token, no console.
+    await page.goto(`${svc.url}/console?room=console&token=${await svc.token('console', 'nosy', 'viewer')}`);
+    await page.waitForSelector('[data-testid="status"][data-state="error"]');
+    v1.ws.close();
+  });
+
   it('endBroadcast: a moderator ends the HLS broadcast and the room is told', async () => {
     await svc.createRoom('bcast');
     const mod = await connect('bcast', 'mod', 'moderator');
