@@ -319,7 +319,9 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   async kick(participantId: string, actor: ActorId, reason?: string): Promise<ParticipantSummary> {
     this.assertMayModerate(actor);
     const participant = this.requireParticipant(participantId);
-    if (participant.id === actor) throw new ServiceError('bad_request', 'a moderator cannot kick itself');
+    if (participant.id === actor || participant.identity === this.identityOf(actor)) {
+      throw new ServiceError('bad_request', 'a moderator cannot kick itself');
+    }
     const summary = participant.summary();
     log.info({ room: this.id, participant: participant.id, identity: participant.identity, by: actor ?? 'api' }, 'participant kicked');
     this.safeEmit('participantkicked', summary, reason, actor);
@@ -330,8 +332,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   /** Refuses `identity` in this room until unblocked, and removes its connections (reason `kicked`). */
   async block(identity: string, actor: ActorId, reason?: string): Promise<BlockEntry> {
     this.assertMayModerate(actor);
-    const actorIdentity = actor === undefined ? undefined : this.participants.get(actor)?.identity;
-    if (identity === actorIdentity) throw new ServiceError('bad_request', 'a moderator cannot block itself');
+    if (identity === this.identityOf(actor)) throw new ServiceError('bad_request', 'a moderator cannot block itself');
     const known = this.blockList.has(identity);
     const entry = this.blockList.add(identity, actor, reason);
     if (!known) this.safeEmit('identityblocked', entry);
@@ -346,6 +347,10 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     if (!this.blockList.remove(identity)) throw new ServiceError('not_found', 'identity is not blocked');
     log.info({ room: this.id, identity, by: actor ?? 'api' }, 'identity unblocked');
     this.safeEmit('identityunblocked', identity, actor);
+  }
+
+  private identityOf(actor: ActorId): string | undefined {
+    return actor === undefined ? undefined : this.participants.get(actor)?.identity;
   }
 
   private async pauseTrack(trackId: string, paused: boolean): Promise<void> {
