@@ -195,7 +195,24 @@ async function main(): Promise<number> {
     if (stop.status !== 200) problems.push(`stopping our broadcast before the baseline → ${stop.status}`);
     const whepToken = await service.token(room, 'bench-baseline', 'moderator');
     try {
-      baseline = await startBaseline({ serviceUrl: service.url, room, token: whepToken, audioPort: 51700, videoPort: 51702 });
+      const broadcastApi = `/api/rooms/${encodeURIComponent(room)}/broadcast`;
+      const svc = service;
+      baseline = await startBaseline({
+        serviceUrl: service.url,
+        room,
+        token: whepToken,
+        audioPort: 51700,
+        videoPort: 51702,
+        // A starting broadcast asks the publisher for a keyframe; stop it again at once.
+        requestKeyframe: async () => {
+          await svc.api(broadcastApi, { method: 'POST' });
+          await svc.api(broadcastApi, { method: 'DELETE' });
+        },
+      });
+      // Join an established stream, as a viewer would: hls.js starts 3 segments behind the
+      // edge only when the playlist has them; joining a 1-segment playlist would flatter it.
+      const url = baseline.playlistUrl;
+      await waitFor('4 segments in the baseline playlist', 20000, async () => ((await (await fetch(url)).text()).match(/#EXTINF/g)?.length ?? 0) >= 4);
       await call(player, 'playBaseline', 'baseline', baseline.playlistUrl);
       base = await measure(player, 'baseline', WARMUP_MS + 3000, { ffmpeg: baseline.ffmpegPid });
       console.log(`baseline: p50 ${s(percentile(base.latencies, 50))}, ${base.stats.decoded} decoded, rendition ${base.level}`);

@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,11 @@ export interface BaselineOptions {
   /** UDP ports ffmpeg listens on for the forwarded audio and video. */
   audioPort: number;
   videoPort: number;
+  /**
+   * Makes the publisher send a keyframe. PLIs from this werift leg are not acted on (seen here:
+   * ffmpeg logs "Keyframe missing" forever), so the bench passes a way through the service.
+   */
+  requestKeyframe?: () => Promise<void>;
 }
 
 export interface Baseline {
@@ -68,6 +74,18 @@ function ffmpegSdp(audio: ReturnType<typeof mediaFormat>, video: ReturnType<type
   lines.push(`m=video ${ports.video} RTP/AVP ${video.pt}`, `a=rtpmap:${video.pt} ${video.rtpmap}`);
   if (video.fmtp) lines.push(`a=fmtp:${video.pt} ${video.fmtp}`);
   return lines.join('\r\n') + '\r\n';
+}
+
+/** True when a local UDP socket is bound to `port` (from /proc/net/udp). */
+function udpPortBound(port: number): boolean {
+  try {
+    return readFileSync('/proc/net/udp', 'utf8')
+      .split('\n')
+      .slice(1)
+      .some((line) => parseInt(line.trim().split(/\s+/)[1]?.split(':')[1] ?? '', 16) === port);
+  } catch {
+    return true;
+  }
 }
 
 const CONTENT_TYPES: Record<string, string> = { '.m3u8': 'application/vnd.apple.mpegurl', '.mp4': 'video/mp4', '.m4s': 'video/iso.segment' };
@@ -121,6 +139,8 @@ export async function startBaseline(opts: BaselineOptions): Promise<Baseline> {
   let stderr = '';
   let location: string | null = null;
   let keyframeTimer: NodeJS.Timeout | undefined;
+  const forwarded: Record<number, number> = {};
+  let videoSsrc: number | undefined;
   const close = async () => {
     clearInterval(keyframeTimer);
     if (location) await fetch(location, { method: 'DELETE', headers: { authorization: `Bearer ${opts.token}` } }).catch(() => {});
@@ -139,10 +159,16 @@ export async function startBaseline(opts: BaselineOptions): Promise<Baseline> {
     const audioTx = pc.addTransceiver('audio', { direction: 'recvonly' });
     const videoTx = pc.addTransceiver('video', { direction: 'recvonly' });
     const forward = (track: WeriftTrack, port: number) => {
-      track.onReceiveRtp.subscribe((rtp) => udp.send(rtp.serialize(), port, '127.0.0.1'));
+      track.onReceiveRtp.subscribe((rtp) => {
+        forwarded[port] = (forwarded[port] ?? 0) + 1;
+        udp.send(rtp.serialize(), port, '127.0.0.1');
+      });
     };
     audioTx.onTrack.subscribe((track) => forward(track, opts.audioPort));
-    videoTx.onTrack.subscribe((track) => forward(track, opts.videoPort));
+    videoTx.onTrack.subscribe((track) => {
+      videoSsrc = track.ssrc;
+      forward(track, opts.videoPort);
+    });
     await pc.setLocalDescription(await pc.createOffer());
     const offer = pc.localDescription!.sdp;
 
@@ -171,21 +197,39 @@ export async function startBaseline(opts: BaselineOptions): Promise<Baseline> {
       { inputs: [{ type: 'sdp', sdp: '' }], filterComplex: composition.filterComplex, outputs: [{ maps: out.maps, options: [...encoder, ...HLS_OPTIONS] }] },
       [sdpFile],
     ).map((a) => (a === 'pipe:3' ? join(dir, 'index.m3u8') : a));
-    ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    ffmpeg.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    ffmpeg = spawn('ffmpeg', process.env.BASELINE_DEBUG ? args.map((a) => (a === 'warning' ? 'info' : a)) : args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    ffmpeg.stderr!.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+      if (process.env.BASELINE_DEBUG) process.stderr.write(d);
+    });
+    if (process.env.BASELINE_DEBUG) console.error(args.join(' '));
 
+    // The SFU asks the publisher for one keyframe when this leg connects; ffmpeg must be
+    // listening by then, or it waits ("Keyframe missing") for the next one.
+    const bindDeadline = Date.now() + 10000;
+    while (!udpPortBound(opts.videoPort) || !udpPortBound(opts.audioPort)) {
+      if (ffmpeg.exitCode !== null || Date.now() > bindDeadline) throw new Error(`baseline ffmpeg did not bind its RTP ports: ${stderr.slice(-800)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    let asking = false;
     const askKeyframe = () => {
-      const ssrc = videoTx.receiver.trackBySSRC ? Object.keys(videoTx.receiver.trackBySSRC)[0] : undefined;
-      if (ssrc) void videoTx.receiver.sendRtcpPLI(Number(ssrc)).catch(() => {});
+      if (videoSsrc !== undefined) void videoTx.receiver.sendRtcpPLI(videoSsrc).catch(() => {});
+      if (opts.requestKeyframe && !asking) {
+        asking = true;
+        void opts.requestKeyframe().catch(() => {}).finally(() => (asking = false));
+      }
     };
     keyframeTimer = setInterval(askKeyframe, 2000);
+    setTimeout(askKeyframe, 500);
     const deadline = Date.now() + 20000;
     for (;;) {
       const playlist = await readFile(join(dir, 'index.m3u8'), 'utf8').catch(() => '');
       if (playlist.includes('#EXTINF')) break;
       if (ffmpeg.exitCode !== null) throw new Error(`baseline ffmpeg exited ${ffmpeg.exitCode}: ${stderr.slice(-800)}`);
-      if (Date.now() > deadline) throw new Error(`baseline ffmpeg wrote no segment in 20 s: ${stderr.slice(-800)}`);
+      if (Date.now() > deadline) {
+        throw new Error(`baseline ffmpeg wrote no segment in 20 s (RTP forwarded per port ${JSON.stringify(forwarded)}, video SSRC ${videoSsrc}, ICE ${pc.iceConnectionState}): ${stderr.slice(process.env.BASELINE_DEBUG ? -4000 : -800)}`);
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
     clearInterval(keyframeTimer);

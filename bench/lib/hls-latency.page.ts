@@ -153,10 +153,8 @@ const api = {
       video,
       reader: startCroppedReader(video),
       playingDate: () => hls.playingDate,
-      level: () => {
-        const l = hls.currentLevel >= 0 ? hls.levels[hls.currentLevel] : undefined;
-        return l ? `${l.width}x${l.height}` : '?';
-      },
+      // A media playlist alone has no RESOLUTION: report the decoded picture.
+      level: () => `${video.videoWidth}x${video.videoHeight}`,
       fatalErrors: () => [...fatal],
       close() {
         hls.destroy();
