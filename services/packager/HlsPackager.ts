@@ -128,8 +128,10 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
 
   /** The live multivariant playlist: renditions whose init segment is known. */
   multivariantPlaylist(): string | undefined {
+    // Players read the multivariant playlist once: list the ladder only when every rung can be
+    // played, or a viewer who joins early never sees the missing rung.
     const variants = this.variants((r) => r.init !== undefined && r.partTargetSec !== undefined);
-    return variants.length > 0 ? multivariantPlaylist(variants) : undefined;
+    return variants.length > 0 && variants.length === this.renditions.size ? multivariantPlaylist(variants) : undefined;
   }
 
   /** Storage keys are `<roomId>/index.m3u8` and `<roomId>/<rendition>/<object>`. */
