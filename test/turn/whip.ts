@@ -1,0 +1,122 @@
+import type { Page } from 'playwright-core';
+import type { RunningService } from '../helpers/service.ts';
+
+/**
+ * WHIP publish and WHEP play from a page with a plain RTCPeerConnection (no player code), for
+ * the platform e2e tests (TURN, metrics, shutdown). Optional ICE servers and relay-only
+ * transport policy; the page gathers fully before POSTing (the service does not trickle).
+ */
+export interface RtcOptions {
+  iceServers?: RTCIceServer[];
+  relay?: boolean;
+  /** Longest wait for ICE gathering, ms. Default 8000. */
+  gatherTimeoutMs?: number;
+}
+
+export interface WhipSession {
+  status: number;
+  location: string | null;
+  /** The offer's candidate lines (to check e.g. that only relay candidates were offered). */
+  candidates: string[];
+}
+
+async function offer(page: Page, role: 'pub' | 'sub', opts: RtcOptions): Promise<{ sdp: string; candidates: string[] }> {
+  return page.evaluate(
+    async ([role, o]) => {
+      const w = window as unknown as Record<string, RTCPeerConnection | undefined>;
+      const pc = new RTCPeerConnection({ iceServers: o.iceServers ?? [], iceTransportPolicy: o.relay ? 'relay' : 'all' });
+      w[`__${role}`] = pc;
+      if (role === 'pub') {
+        const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+        for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      } else {
+        pc.addTransceiver('audio', { direction: 'recvonly' });
+        pc.addTransceiver('video', { direction: 'recvonly' });
+        pc.ontrack = (ev) => {
+          if (ev.track.kind !== 'video') return;
+          const video = document.createElement('video');
+          video.autoplay = true;
+          video.muted = true;
+          video.srcObject = new MediaStream([ev.track]);
+          document.body.append(video);
+        };
+      }
+      await pc.setLocalDescription(await pc.createOffer());
+      await new Promise<void>((resolve) => {
+        if (pc.iceGatheringState === 'complete') return resolve();
+        const t = setTimeout(resolve, o.gatherTimeoutMs ?? 8000);
+        pc.addEventListener('icegatheringstatechange', () => {
+          if (pc.iceGatheringState === 'complete') {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      const sdp = pc.localDescription!.sdp;
+      return { sdp, candidates: sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')) };
+    },
+    [role, { iceServers: opts.iceServers, relay: opts.relay, gatherTimeoutMs: opts.gatherTimeoutMs }] as const,
+  );
+}
+
+async function post(page: Page, role: 'pub' | 'sub', svc: RunningService, path: string, token: string, opts: RtcOptions): Promise<WhipSession> {
+  const { sdp, candidates } = await offer(page, role, opts);
+  const res = await fetch(`${svc.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/sdp' }, body: sdp });
+  const body = await res.text();
+  if (res.status === 201) {
+    await page.evaluate(([r, answer]) => (window as unknown as Record<string, RTCPeerConnection>)[`__${r}`]!.setRemoteDescription({ type: 'answer', sdp: answer! }), [role, body] as const);
+  }
+  return { status: res.status, location: res.headers.get('location'), candidates };
+}
+
+/** Publishes the page's fake camera and microphone over WHIP (`__pub` in the page). */
+export function publishWhip(page: Page, svc: RunningService, room: string, token: string, opts: RtcOptions = {}): Promise<WhipSession> {
+  return post(page, 'pub', svc, `/whip/${encodeURIComponent(room)}`, token, opts);
+}
+
+/** Plays the stage over WHEP (`__sub` in the page). */
+export function playWhep(page: Page, svc: RunningService, room: string, token: string, opts: RtcOptions = {}): Promise<WhipSession> {
+  return post(page, 'sub', svc, `/whep/${encodeURIComponent(room)}`, token, opts);
+}
+
+export interface PeerReport {
+  connectionState: string;
+  framesDecoded: number;
+  framesSent: number;
+  localCandidateType?: string;
+  remoteCandidateType?: string;
+}
+
+/** The page's `__pub` or `__sub` connection: state, frames, and the selected candidate pair's types. */
+export function peerReport(page: Page, role: 'pub' | 'sub'): Promise<PeerReport> {
+  return page.evaluate(async (r) => {
+    const pc = (window as unknown as Record<string, RTCPeerConnection | undefined>)[`__${r}`];
+    const report: PeerReport = { connectionState: pc?.connectionState ?? 'none', framesDecoded: 0, framesSent: 0 };
+    if (!pc) return report;
+    const stats = await pc.getStats();
+    stats.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') report.framesDecoded += s.framesDecoded ?? 0;
+      if (s.type === 'outbound-rtp' && s.kind === 'video') report.framesSent += s.framesSent ?? 0;
+      if (s.type === 'transport' && s.selectedCandidatePairId) {
+        const pair = stats.get(s.selectedCandidatePairId);
+        report.localCandidateType = stats.get(pair?.localCandidateId)?.candidateType;
+        report.remoteCandidateType = stats.get(pair?.remoteCandidateId)?.candidateType;
+      }
+    });
+    return report;
+  }, role);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `fn` until `ok` holds, or fails with the last value. */
+export async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T> | T, ok: (v: T) => boolean, stepMs = 200): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last = await fn();
+  while (!ok(last)) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 500)}`);
+    await sleep(stepMs);
+    last = await fn();
+  }
+  return last;
+}
