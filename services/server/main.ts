@@ -139,7 +139,7 @@ function storageOptions(cfg: Config): StorageOptions {
 /** Dev mode: a `demo` room and ready-to-open links, printed as plain lines after the `listening` log. */
 async function printDevLinks(running: RunningServer, cfg: Config): Promise<void> {
   const room = running.registry.get('demo') ?? (await running.registry.create('demo'));
-  const link = async (page: string, identity: string, role: 'presenter' | 'viewer') => {
+  const link = async (page: string, identity: string, role: 'presenter' | 'moderator' | 'viewer') => {
     const { token } = await running.tokens.issue(room.id, identity, role);
     return `${running.publicUrl}/${page}?room=${room.id}&token=${token}`;
   };
@@ -148,7 +148,9 @@ async function printDevLinks(running: RunningServer, cfg: Config): Promise<void>
     `stagecast dev mode: room "${room.id}" is ready (links valid for ${cfg.TOKEN_TTL_SECONDS} s)`,
     `  studio, presenter 1:  ${await link('studio', 'presenter-1', 'presenter')}`,
     `  studio, presenter 2:  ${await link('studio', 'presenter-2', 'presenter')}`,
-    `  watch, viewer:        ${await link('watch', 'viewer-1', 'viewer')}`,
+    `  watch, viewer (HLS):  ${await link('watch', 'viewer-1', 'viewer')}`,
+    `  watch, stage member:  ${await link('watch', 'moderator-1', 'moderator')}`,
+    `  console, moderator:   ${await link('console', 'moderator-2', 'moderator')}`,
     `  API key:              ${cfg.API_KEY}`,
     `  e.g. curl -H "Authorization: Bearer ${cfg.API_KEY}" ${running.publicUrl}/api/rooms`,
     '',
