@@ -146,6 +146,7 @@ describe('coturn with TURN REST credentials', { skip }, () => {
     const result = await relayPair(a, b, wrong.iceServers('mallory'), good.iceServers('bob'), 4000);
     assert.deepEqual(result.offerCandidates, []);
     assert.equal(result.connected, false);
+    assert.ok(coturn.logs.some((l) => /mallory/.test(l) && /401/.test(l)), 'coturn answered 401 Unauthorized');
   });
 
   it('an expired credential (right secret, expiry in the past) is refused', async () => {
@@ -157,5 +158,6 @@ describe('coturn with TURN REST credentials', { skip }, () => {
     const result = await relayPair(a, b, ice, good.iceServers('bob'), 4000);
     assert.deepEqual(result.offerCandidates, []);
     assert.equal(result.connected, false);
+    assert.ok(coturn.logs.some((l) => /:late>/.test(l) && /401/.test(l)), 'coturn answered 401 Unauthorized');
   });
 });
