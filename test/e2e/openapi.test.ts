@@ -66,8 +66,9 @@ describe('API document, in-process', () => {
     const apiKey = 'openapi_test_key_0123456789';
     schemas = requestSchemas();
     document = createOpenApiDocument(schemas);
-    // As app.ts + main.ts wire it (docs/wiring-platform.md).
-    app = createApp({
+    // As app.ts + main.ts wire it (docs/wiring-platform.md). Until app.ts takes the new deps,
+    // the same routes are mounted here the way app.ts will.
+    const deps = {
       apiKey,
       maxBodyBytes: 131072,
       registry,
@@ -76,10 +77,16 @@ describe('API document, in-process', () => {
       engineStats: () => engine.stats(),
       broadcasts,
       playerRoot: fileURLToPath(new URL('../../player', import.meta.url)),
-    });
-    app.route('/api', openapiRoutes({ document }));
-    app.route('/api', webhookRoutes({ apiKey, webhooks }));
-    app.route('/', metricsRoutes({ metrics, apiKey }));
+      webhooks,
+      metrics,
+      metricsPublic: false,
+      openapi: document,
+    };
+    app = createApp(deps as Parameters<typeof createApp>[0]);
+    const has = (method: string, path: string) => app.routes.some((r) => r.method === method && r.path === path);
+    if (!has('GET', '/api/openapi.json')) app.route('/api', openapiRoutes({ document }));
+    if (!has('GET', '/api/webhooks')) app.route('/api', webhookRoutes({ apiKey, webhooks }));
+    if (!has('GET', '/metrics')) app.route('/', metricsRoutes({ metrics, apiKey }));
     app.route('/', createOriginApp({ getPackager: (roomId) => broadcasts.packager(roomId), storage }));
   });
   after(async () => {
