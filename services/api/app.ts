@@ -9,6 +9,9 @@ import { pageRoutes } from './routes/pages.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { broadcastRoutes } from './routes/broadcast.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { openapiRoutes } from './routes/openapi.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import type { ApiDeps, AppEnv } from './types.ts';
 
 /**
@@ -22,6 +25,10 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.onError(onError);
   app.notFound(notFound);
   app.route('/', healthRoutes(deps));
+  if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, apiKey: deps.apiKey, public: deps.metricsPublic ?? false }));
+  // Before every other /api sub-app: their API-key middleware ('/api/*') would otherwise cover it.
+  if (deps.openapi) app.route('/api', openapiRoutes({ document: deps.openapi }));
+  if (deps.webhooks) app.route('/api', webhookRoutes({ apiKey: deps.apiKey, webhooks: deps.webhooks }));
   app.route('/api', statsRoutes(deps));
   app.route('/api', broadcastRoutes(deps));
   app.route('/api', roomRoutes(deps));

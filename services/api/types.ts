@@ -3,6 +3,8 @@ import type { TokenClaims, TokenService } from '../auth/tokens.ts';
 import type { EngineKind, EngineStats } from '../engine/EngineTypes.ts';
 import type { RoomRegistry } from '../stage/RoomRegistry.ts';
 import type { BroadcastManager } from '../broadcast/BroadcastManager.ts';
+import type { ServiceMetrics } from '../metrics/ServiceMetrics.ts';
+import type { WebhookRoutesDeps } from './routes/webhooks.ts';
 
 /** Per-request values the middleware sets for the handlers. */
 export type AppVariables = {
@@ -26,4 +28,12 @@ export interface ApiDeps {
   broadcasts: Pick<BroadcastManager, 'start' | 'stop' | 'status'>;
   /** Directory holding `pages/` and `dist/` of the player. */
   playerRoot: string;
+  /** Webhook endpoints and deliveries (`/api/webhooks`). Absent: no such routes. */
+  webhooks?: WebhookRoutesDeps['webhooks'];
+  /** `/metrics`. Absent: no such route. */
+  metrics?: ServiceMetrics;
+  /** Serve /metrics without the API key. Default false. */
+  metricsPublic?: boolean;
+  /** The API document (createOpenApiDocument), served at `/api/openapi.json`. Absent: not served. */
+  openapi?: Record<string, unknown>;
 }

@@ -86,6 +86,36 @@ export const configSchema = z
       .default([50000, 50999]),
     /** ffmpeg binary for the broadcast pipeline. Default ffmpeg (found on the PATH). */
     FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
+    /** Webhook endpoints, comma-separated URLs. Default none (API-created endpoints still work). */
+    WEBHOOK_URLS: z
+      .string()
+      .transform((s) => s.split(',').map((u) => u.trim()).filter(Boolean))
+      .pipe(z.array(z.url({ protocol: /^https?$/ })))
+      .default([]),
+    /** HMAC-SHA256 secret that signs webhook deliveries. Required with WEBHOOK_URLS. */
+    WEBHOOK_SECRET: z.string().min(16).optional(),
+    /** SQLite file of the webhook outbox. Default ./.data/webhooks.db. */
+    WEBHOOK_DB_PATH: z.string().min(1).default('./.data/webhooks.db'),
+    /** First webhook retry delay, ms (doubles per failure, with jitter). Default 2000. */
+    WEBHOOK_RETRY_INITIAL_MS: int(10, 3600000).default(2000),
+    /** Longest delay between webhook attempts, ms. Default 900000 (15 min). */
+    WEBHOOK_RETRY_MAX_MS: int(10, 86400000).default(900000),
+    /** A webhook delivery failing this long after its event is given up, hours. Default 24. */
+    WEBHOOK_RETRY_HOURS: int(1, 24 * 14).default(24),
+    /** Per-attempt webhook HTTP timeout, ms. Default 10000. */
+    WEBHOOK_TIMEOUT_MS: int(100, 120000).default(10000),
+    /** On shutdown, time spent delivering due webhooks before exiting (the rest wait for the next start), ms. Default 3000. */
+    WEBHOOK_FLUSH_MS: int(0, 60000).default(3000),
+    /** TURN (and STUN) URLs handed to clients, comma-separated, e.g. turn:turn.example.com:3478?transport=udp. Default none. */
+    TURN_URLS: z.string().optional(),
+    /** coturn's static-auth-secret (TURN REST credentials). Required with turn: URLs. */
+    TURN_SECRET: z.string().min(16).optional(),
+    /** Lifetime of issued TURN credentials, seconds. Default 3600. */
+    TURN_TTL_SECONDS: int(60, 7 * 24 * 3600).default(3600),
+    /** Serve /metrics without the API key (scrapes from a private network). Default false. */
+    METRICS_PUBLIC: bool.default(false),
+    /** SIGTERM/SIGINT: time to end broadcasts, flush uploads and webhooks and close, before a forced exit 1, ms. Default 10000. */
+    SHUTDOWN_TIMEOUT_MS: int(100, 600000).default(10000),
     /** Log level: fatal, error, warn, info, debug, trace. Default info. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -130,6 +160,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw new ConfigError(`missing ${!cfg.API_KEY ? 'API_KEY' : 'JWT_SECRET'} (set it, or DEV=true to generate one)`);
     }
   }
+  if (cfg.WEBHOOK_URLS.length > 0 && !cfg.WEBHOOK_SECRET) throw new ConfigError('missing WEBHOOK_SECRET (required with WEBHOOK_URLS)');
+  if (/(^|,)\s*turns?:/.test(cfg.TURN_URLS ?? '') && !cfg.TURN_SECRET) throw new ConfigError('missing TURN_SECRET (required with turn: URLs)');
+  if (cfg.WEBHOOK_FLUSH_MS >= cfg.SHUTDOWN_TIMEOUT_MS) throw new ConfigError('invalid WEBHOOK_FLUSH_MS: must be below SHUTDOWN_TIMEOUT_MS');
   if (cfg.STORAGE === 's3' && !cfg.S3_BUCKET) throw new ConfigError('missing S3_BUCKET (required when STORAGE=s3)');
   if (Boolean(cfg.S3_ACCESS_KEY_ID) !== Boolean(cfg.S3_SECRET_ACCESS_KEY)) {
     throw new ConfigError(`missing ${cfg.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID'} (set both or neither)`);

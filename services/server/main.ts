@@ -13,11 +13,16 @@ import { createEngine } from '../engine/index.ts';
 import type { MediaEngine } from '../engine/EngineTypes.ts';
 import { SignalingServer } from '../signaling/SignalingServer.ts';
 import { RoomRegistry } from '../stage/RoomRegistry.ts';
+import { createOpenApiDocument } from '../api/openapi/index.ts';
+import { createRoomBody, createTokenBody } from '../api/routes/rooms.ts';
+import { blockBody, kickBody, muteBody } from '../api/routes/moderation.ts';
+import { createMetrics } from '../metrics/index.ts';
+import { createTurnService } from '../turn/index.ts';
+import { followForWebhooks, WebhookDispatcher } from '../webhooks/index.ts';
 
 /** The wiring: the only module that knows every layer. */
 
 const PLAYER_ROOT = fileURLToPath(new URL('../../player', import.meta.url));
-const SHUTDOWN_TIMEOUT_MS = 5000;
 
 export interface RunningServer {
   /** The real bound URL, e.g. http://127.0.0.1:41234. */
@@ -28,16 +33,26 @@ export interface RunningServer {
   tokens: TokenService;
   engine: MediaEngine;
   broadcasts: BroadcastManager;
+  webhooks: WebhookDispatcher;
   /** Closes signaling, rooms, engine and HTTP server, in that order. Idempotent. */
   close(): Promise<void>;
 }
 
 export async function startServer(cfg: Config): Promise<RunningServer> {
   logger.level = cfg.LOG_LEVEL;
+  const turn = createTurnService(cfg);
   const engine = await createEngine(cfg);
   const registry = new RoomRegistry(engine);
   const tokens = new TokenService({ secret: cfg.JWT_SECRET, ttlSeconds: cfg.TOKEN_TTL_SECONDS });
-  const storage = createStorage(storageOptions(cfg));
+  const metrics = createMetrics();
+  const storage = metrics.instrumentStorage(createStorage(storageOptions(cfg)));
+  const webhooks = new WebhookDispatcher({
+    dbPath: cfg.WEBHOOK_DB_PATH,
+    secret: cfg.WEBHOOK_SECRET,
+    endpoints: cfg.WEBHOOK_URLS,
+    backoff: { initialMs: cfg.WEBHOOK_RETRY_INITIAL_MS, maxMs: cfg.WEBHOOK_RETRY_MAX_MS, maxAgeMs: cfg.WEBHOOK_RETRY_HOURS * 3600_000 },
+    requestTimeoutMs: cfg.WEBHOOK_TIMEOUT_MS,
+  });
   const broadcasts = new BroadcastManager({
     engine,
     storage,
@@ -47,6 +62,9 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     ffmpegPath: cfg.FFMPEG_PATH,
   });
   followStages(registry, broadcasts);
+  const webhookFollower = followForWebhooks({ registry, broadcasts, sink: webhooks });
+  metrics.observe({ registry, engine, broadcasts, webhooks });
+  webhooks.start();
   const app = createApp({
     apiKey: cfg.API_KEY,
     maxBodyBytes: cfg.HTTP_MAX_BODY_BYTES,
@@ -56,6 +74,10 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     engineStats: () => engine.stats(),
     broadcasts,
     playerRoot: PLAYER_ROOT,
+    webhooks,
+    metrics,
+    metricsPublic: cfg.METRICS_PUBLIC,
+    openapi: createOpenApiDocument({ createRoomBody, createTokenBody, muteBody, kickBody, blockBody }),
   });
   app.route('/', createOriginApp({ getPackager: (roomId) => broadcasts.packager(roomId), storage }));
   const server: Server = createServer(getRequestListener(app.fetch));
@@ -66,6 +88,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     ratePerSecond: cfg.WS_RATE_LIMIT_PER_SECOND,
     heartbeatMs: cfg.WS_HEARTBEAT_MS,
     broadcasts,
+    iceServers: (identity) => turn.iceServers(identity),
   });
   signaling.attach(server);
 
@@ -83,6 +106,9 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     await registry.close('engine_closed');
     await engine.close();
     await storage.close();
+    webhookFollower.close();
+    metrics.close();
+    webhooks.close();
     throw err;
   }
   const { address, port } = server.address() as AddressInfo;
@@ -93,19 +119,25 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      // No new connections; requests on open ones still get answers until the end.
+      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       await signaling.close();
       // Broadcasts end first, so their playlists get ENDLIST while the engine still runs.
       await broadcasts.close();
       await registry.close('engine_closed');
       await engine.close();
       await storage.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      // Every room.ended / broadcast.stopped is in the outbox now: deliver what is due, keep the rest for the next start.
+      webhookFollower.close();
+      const left = await webhooks.flush(cfg.WEBHOOK_FLUSH_MS);
+      if (left > 0) logger.info({ pending: left }, 'webhooks left in the outbox for the next start');
+      webhooks.close();
+      metrics.close();
+      server.closeAllConnections();
+      await httpClosed;
     })());
 
-  return { url, publicUrl, registry, tokens, engine, broadcasts, close };
+  return { url, publicUrl, registry, tokens, engine, broadcasts, webhooks, close };
 }
 
 /** Feeds every room's stage changes to the broadcasts. */
@@ -186,7 +218,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => {
       logger.error('shutdown timed out');
       process.exit(1);
-    }, SHUTDOWN_TIMEOUT_MS);
+    }, cfg.SHUTDOWN_TIMEOUT_MS);
     force.unref();
     running.close().then(
       () => {

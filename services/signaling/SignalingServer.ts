@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -26,6 +27,8 @@ export interface SignalingServerOptions extends SessionLimits {
   tokens: TokenService;
   /** Lets moderators end the broadcast and tells every session when it starts or ends. Optional. */
   broadcasts?: BroadcastControl;
+  /** ICE servers (TURN credentials) for a participant's `joined` message. Default: none. */
+  iceServers?: SessionServices['iceServers'];
 }
 
 /**
@@ -60,7 +63,10 @@ export class SignalingServer {
     }, opts.heartbeatMs);
     this.heartbeatTimer.unref();
     const broadcasts = opts.broadcasts;
-    this.services = broadcasts ? { endBroadcast: (roomId) => broadcasts.stop(roomId, 'api') } : {};
+    this.services = {
+      ...(broadcasts ? { endBroadcast: (roomId: string) => broadcasts.stop(roomId, 'api') } : {}),
+      ...(opts.iceServers ? { iceServers: opts.iceServers } : {}),
+    };
     broadcasts?.on('broadcaststarted', this.onBroadcastStarted);
     broadcasts?.on('broadcaststopped', this.onBroadcastStopped);
   }
@@ -107,7 +113,7 @@ export class SignalingServer {
     if (room.isBlocked(claims.identity)) return rejectUpgrade(socket, new ServiceError('forbidden', 'identity is blocked in this room'));
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const id = ++this.nextId;
-      const sessionLog = log.child({ ws: id, room: room.id, identity: claims.identity });
+      const sessionLog = log.child({ reqId: requestIdOf(req), ws: id, room: room.id, identity: claims.identity });
       const session = new SignalingSession(ws, room, claims, this.opts, sessionLog, this.services);
       this.sessions.add(session);
       ws.once('close', (code) => {
@@ -117,6 +123,12 @@ export class SignalingServer {
       sessionLog.info({ role: claims.role }, 'websocket connected');
     });
   }
+}
+
+/** The caller's x-request-id when it is a sane token (as for HTTP requests), else a fresh UUID. */
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
 /** Answers a refused upgrade with a plain HTTP error and a JSON body, then closes the socket. */

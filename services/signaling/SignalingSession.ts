@@ -25,6 +25,7 @@ import {
   PROTOCOL_VERSION,
   type ClientMessage,
   type ClientMessageType,
+  type IceServerInfo,
   type ServerMessage,
 } from './protocol.ts';
 import { TokenBucket } from './TokenBucket.ts';
@@ -42,6 +43,8 @@ export interface SessionLimits {
 export interface SessionServices {
   /** Ends the room's HLS broadcast (moderators' `endBroadcast`). Absent: `unsupported`. */
   endBroadcast?: (roomId: string) => Promise<void>;
+  /** ICE servers with fresh TURN credentials for `joined`. Absent: none. */
+  iceServers?: (identity: string) => IceServerInfo[];
 }
 
 /** setTimeout's largest delay; a later token expiry re-arms the timer. */
@@ -346,7 +349,7 @@ export class SignalingSession {
       roomId: this.room.id,
       participants: this.room.listParticipants().map((p) => toParticipantInfo(p.summary())),
       tracks: this.room.tracks().map((t) => toTrackInfo(t, this.room.isTrackMuted(t))),
-      iceServers: [],
+      iceServers: this.services.iceServers?.(participant.identity) ?? [],
       heartbeatMs: this.limits.heartbeatMs,
       revision: PROTOCOL_REVISION,
       ...(this.isModerator ? { handQueue: this.room.handQueue().map(toHandInfo), blocks: this.room.blocks().map(toBlockInfo) } : {}),

@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -22,11 +25,13 @@ export interface RunningService {
 
 /**
  * Starts the real service (`node services/server/main.ts`) as a child process on a free
- * port, with fresh secrets, and waits for its `listening` log line.
+ * port, with fresh secrets and its own data directory (HLS storage, webhook outbox; removed
+ * on stop unless the caller chose the paths), and waits for its `listening` log line.
  */
 export async function startService(env: Record<string, string> = {}): Promise<RunningService> {
   const apiKey = `test_${randomBytes(16).toString('hex')}`;
   const jwtSecret = randomBytes(32).toString('hex');
+  const dataDir = mkdtempSync(join(tmpdir(), 'stagecast-service-'));
   const child = spawn(process.execPath, [MAIN], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -35,6 +40,8 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
       API_KEY: apiKey,
       JWT_SECRET: jwtSecret,
       LOG_LEVEL: 'info',
+      STORAGE_DIR: join(dataDir, 'hls'),
+      WEBHOOK_DB_PATH: join(dataDir, 'webhooks.db'),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,7 +52,7 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
     stderr += d.toString();
     if (process.env.SERVICE_LOGS) process.stderr.write(d);
   });
-  const url = await new Promise<string>((resolve, reject) => {
+  const listening = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`service did not start in 15 s\n${stderr}`)), 15000);
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -66,6 +73,14 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
       }
     });
   });
+  let url: string;
+  try {
+    url = await listening;
+  } catch (err) {
+    child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
 
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${url}${path}`, {
@@ -94,11 +109,14 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
       return ((await res.json()) as { token: string }).token;
     },
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      const [code] = (await once(child, 'exit')) as [number | null];
-      clearTimeout(killer);
+      let code = child.exitCode;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 15000);
+        [code] = (await once(child, 'exit')) as [number | null];
+        clearTimeout(killer);
+      }
+      rmSync(dataDir, { recursive: true, force: true });
       return code;
     },
   };

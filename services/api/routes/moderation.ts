@@ -8,9 +8,9 @@ import { apiKeyAuth } from '../middleware/apiKey/index.ts';
 import { validateJson } from '../middleware/validateJson/index.ts';
 import type { ApiDeps, AppEnv } from '../types.ts';
 
-const muteBody = z.object({ kind: z.enum(['audio', 'video']).optional() }).strict();
-const kickBody = z.object({ reason: z.string().min(1).max(200).optional() }).strict();
-const blockBody = z.object({ identity: identitySchema, reason: z.string().min(1).max(200).optional() }).strict();
+export const muteBody = z.object({ kind: z.enum(['audio', 'video']).optional() }).strict();
+export const kickBody = z.object({ reason: z.string().min(1).max(200).optional() }).strict();
+export const blockBody = z.object({ identity: identitySchema, reason: z.string().min(1).max(200).optional() }).strict();
 
 const kindsOf = (kind: MediaKind | undefined): MediaKind[] => (kind ? [kind] : ['audio', 'video']);
 

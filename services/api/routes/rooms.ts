@@ -7,8 +7,8 @@ import { apiKeyAuth } from '../middleware/apiKey/index.ts';
 import { validateJson } from '../middleware/validateJson/index.ts';
 import type { ApiDeps, AppEnv } from '../types.ts';
 
-const createRoomBody = z.object({ id: z.string().regex(ROOM_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,64}$').optional() }).strict();
-const createTokenBody = z.object({ identity: identitySchema, role: z.enum(ROLES) }).strict();
+export const createRoomBody = z.object({ id: z.string().regex(ROOM_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,64}$').optional() }).strict();
+export const createTokenBody = z.object({ identity: identitySchema, role: z.enum(ROLES) }).strict();
 
 function roomDetails(room: Room) {
   return {
