@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { startService, type RunningService } from '../helpers/service.ts';
+import { connectClient, tryConnect as tryConnectWs, type Msg } from '../helpers/wsClient.ts';
 
 /**
  * Hostile and malformed input against the real service (spawned): every refusal has a stable
  * code, nothing leaks (stack frames, secrets), and the service stays healthy throughout.
  */
-
-type Msg = { v: number; type: string; re?: string; code?: string; message?: string; [k: string]: unknown };
 
 const OFFER_NO_MEDIA = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
 const STACK_FRAME = /\n\s*at \S|\bat [\w.<>]+ \(|\bfile:\/\/|node:internal|\/work\//;
@@ -70,59 +67,11 @@ describe('bad input', () => {
     return signed({ sub: 'late', room, role: 'presenter', iat: now - 7200, exp: now - 3600, jti: 'expired-1' });
   }
 
-  const wsUrl = (query: string) => `${svc.url.replace(/^http/, 'ws')}/ws?${query}`;
-
-  /** Opens a socket, or reports the HTTP refusal of the upgrade. */
-  function tryConnect(query: string): Promise<{ ws: WebSocket } | { status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(wsUrl(query));
-      ws.once('open', () => {
-        sockets.push(ws);
-        resolve({ ws });
-      });
-      ws.once('unexpected-response', (_req, res: IncomingMessage) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => {
-          seen.push(body);
-          resolve({ status: res.statusCode ?? 0, body });
-        });
-      });
-      ws.once('error', (err) => reject(err));
-    });
-  }
-
+  /** Sockets are terminated in `after`; refusal bodies and frames are checked for leaks. */
+  const wsOpts = { sockets, record: (text: string) => seen.push(text) };
+  const tryConnect = (query: string) => tryConnectWs(svc.url, query, wsOpts);
   /** A joined-or-not client with an inbox. */
-  async function client(token: string) {
-    const result = await tryConnect(`token=${encodeURIComponent(token)}`);
-    assert.ok('ws' in result, `expected the upgrade to succeed: ${JSON.stringify(result)}`);
-    const ws = result.ws;
-    const inbox: Msg[] = [];
-    const waiters: { pred: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
-    ws.on('message', (data) => {
-      const text = data.toString();
-      seen.push(text);
-      const msg = JSON.parse(text) as Msg;
-      const i = waiters.findIndex((w) => w.pred(msg));
-      if (i >= 0) waiters.splice(i, 1)[0]!.resolve(msg);
-      else inbox.push(msg);
-    });
-    const closed = once(ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }));
-    return {
-      ws,
-      closed,
-      send: (msg: unknown) => ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg)),
-      next(pred: (m: Msg) => boolean = () => true, timeoutMs = 5000): Promise<Msg> {
-        const i = inbox.findIndex(pred);
-        if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0]!);
-        return new Promise((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error('timed out waiting for a message')), timeoutMs);
-          waiters.push({ pred, resolve: (m) => (clearTimeout(timer), resolve(m)) });
-        });
-      },
-    };
-  }
+  const client = (token: string) => connectClient(svc.url, token, wsOpts);
   const reply = (re: string) => (m: Msg) => m.re === re;
 
   // ---- WHIP / WHEP ---------------------------------------------------------------------------
@@ -251,8 +200,7 @@ describe('bad input', () => {
     assert.equal(err.code, 'forbidden');
     c.send({ v: 1, type: 'ping', id: 'still' });
     assert.equal((await c.next(reply('still'))).type, 'pong');
-    c.ws.close();
-    await c.closed;
+    await c.close();
   });
 
   it('WS: other participants see joins and leaves', async () => {
@@ -268,8 +216,7 @@ describe('bad input', () => {
     const left = await a.next((m) => m.type === 'participantLeft');
     assert.equal(left.participantId, bJoined.participantId);
     assert.equal(left.reason, 'signaling_closed');
-    a.ws.close();
-    await a.closed;
+    await a.close();
   });
 
   it('WS: an oversized message gets payload_too_large and close 1009', async () => {

@@ -9,27 +9,14 @@
  * Run: npm run build:player && node scripts/test.mjs test/e2e/moderation.test.ts
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
 import { applyAnswer, inbound, installRtcHelpers, publisherOffer, waitFor } from '../helpers/rtcPage.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
-
-type Msg = { v: number; type: string; re?: string; code?: string; [k: string]: unknown };
-
-interface Client {
-  ws: WebSocket;
-  pid: string;
-  joined: Msg;
-  closed: Promise<{ code: number; reason: string }>;
-  inbox: Msg[];
-  next(pred: (m: Msg) => boolean, timeoutMs?: number): Promise<Msg>;
-  request(msg: Record<string, unknown>): Promise<Msg>;
-}
+import { connectClient, tryConnect, type JoinedClient, type Msg } from '../helpers/wsClient.ts';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -54,59 +41,16 @@ describe('moderation', () => {
     assert.equal(await svc?.stop(), 0, 'service exits 0 on SIGTERM');
   });
 
-  const wsUrl = (token: string) => `${svc.url.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`;
-
   /** The HTTP status of a refused upgrade, or 101 if it opened (then closed again). */
-  function upgradeStatus(token: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(wsUrl(token));
-      ws.once('open', () => {
-        ws.close();
-        resolve(101);
-      });
-      ws.once('unexpected-response', (_req, res: IncomingMessage) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      ws.once('error', reject);
-    });
+  async function upgradeStatus(token: string): Promise<number> {
+    const result = await tryConnect(svc.url, `token=${encodeURIComponent(token)}`);
+    if (!('ws' in result)) return result.status;
+    result.ws.close();
+    return 101;
   }
 
-  async function connect(room: string, identity: string, role: 'presenter' | 'moderator' | 'viewer'): Promise<Client> {
-    const ws = new WebSocket(wsUrl(await svc.token(room, identity, role)));
-    sockets.push(ws);
-    await once(ws, 'open');
-    const inbox: Msg[] = [];
-    const waiters: { pred: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
-    ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString()) as Msg;
-      inbox.push(msg);
-      for (const w of [...waiters]) {
-        if (w.pred(msg)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(msg);
-        }
-      }
-    });
-    const closed = once(ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }));
-    /** Resolves with the first message (already received or still to come) that matches. */
-    const next = (pred: (m: Msg) => boolean, timeoutMs = 10000) => {
-      const seen = inbox.find(pred);
-      if (seen) return Promise.resolve(seen);
-      return new Promise<Msg>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${identity}: timed out; last: ${JSON.stringify(inbox.slice(-3))}`)), timeoutMs);
-        waiters.push({ pred, resolve: (m) => (clearTimeout(timer), resolve(m)) });
-      });
-    };
-    const request = (msg: Record<string, unknown>) => {
-      const id = `r${++nextId}`;
-      ws.send(JSON.stringify({ v: 1, id, ...msg }));
-      return next((m) => m.re === id);
-    };
-    const joined = await request({ type: 'join' });
-    assert.equal(joined.type, 'joined', JSON.stringify(joined));
-    return { ws, pid: joined.participantId as string, joined, closed, inbox, next, request };
-  }
+  const connect = async (room: string, identity: string, role: 'presenter' | 'moderator' | 'viewer') =>
+    connectClient(svc.url, await svc.token(room, identity, role), { sockets, join: true, timeoutMs: 10000, label: identity });
 
   async function rtcPage(): Promise<Page> {
     const page = await chromium.context.newPage();
@@ -117,7 +61,7 @@ describe('moderation', () => {
   }
 
   /** Publishes the page's fake camera+mic through `client`; resolves with the `published` reply. */
-  async function publish(client: Client, page: Page): Promise<Msg> {
+  async function publish(client: JoinedClient, page: Page): Promise<Msg> {
     const reply = await client.request({ type: 'publish', sdp: await publisherOffer(page) });
     assert.equal(reply.type, 'published', JSON.stringify(reply));
     await applyAnswer(page, '__pub', reply.sdp as string);
@@ -125,7 +69,7 @@ describe('moderation', () => {
   }
 
   /** Subscribes `client` to the stage in `page` (as `__sub`) and answers every later offer. */
-  async function subscribe(client: Client, page: Page): Promise<void> {
+  async function subscribe(client: JoinedClient, page: Page): Promise<void> {
     const answer = async (offer: Msg) => {
       const sdp = await page.evaluate((s) => (window as unknown as { __answerOffer(s: string): Promise<string> }).__answerOffer(s), offer.sdp as string);
       client.ws.send(JSON.stringify({ v: 1, id: `a${++nextId}`, type: 'subscriberAnswer', version: offer.version, sdp }));

@@ -7,31 +7,18 @@
  * Run: node scripts/test.mjs test/e2e/security.test.ts
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { clientMessageSchemas } from '../../services/signaling/protocol.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
-
-type Msg = { v: number; type: string; re?: string; code?: string; message?: string; [k: string]: unknown };
-
-interface Client {
-  ws: WebSocket;
-  closed: Promise<{ code: number; reason: string }>;
-  inbox: Msg[];
-  send(msg: unknown): void;
-  next(pred?: (m: Msg) => boolean, timeoutMs?: number): Promise<Msg>;
-  request(msg: Record<string, unknown>): Promise<Msg>;
-}
+import { connectClient, tryConnect as tryConnectWs, type WsClient } from '../helpers/wsClient.ts';
 
 const OFFER = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n';
 
 describe('security: roles and moderation', () => {
   let svc: RunningService;
   const sockets: WebSocket[] = [];
-  let nextId = 0;
 
   before(async () => {
     // Many requests in a row per socket here; the rate limit has its own tests.
@@ -44,67 +31,14 @@ describe('security: roles and moderation', () => {
     assert.equal(await svc?.stop(), 0, 'service exits 0 on SIGTERM');
   });
 
-  const wsUrl = (query: string) => `${svc.url.replace(/^http/, 'ws')}/ws?${query}`;
-
-  function tryConnect(query: string): Promise<{ ws: WebSocket } | { status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(wsUrl(query));
-      ws.once('open', () => {
-        sockets.push(ws);
-        resolve({ ws });
-      });
-      ws.once('unexpected-response', (_req, res: IncomingMessage) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      ws.once('error', reject);
-    });
-  }
-
-  async function connect(token: string, join = true): Promise<Client & { joined?: Msg }> {
-    const result = await tryConnect(`token=${encodeURIComponent(token)}`);
-    assert.ok('ws' in result, `upgrade refused: ${JSON.stringify(result)}`);
-    const ws = result.ws;
-    const inbox: Msg[] = [];
-    const waiters: { pred: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
-    ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString()) as Msg;
-      const i = waiters.findIndex((w) => w.pred(msg));
-      if (i >= 0) waiters.splice(i, 1)[0]!.resolve(msg);
-      else inbox.push(msg);
-    });
-    const closed = once(ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }));
-    const client: Client = {
-      ws,
-      closed,
-      inbox,
-      send: (msg) => ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg)),
-      next(pred = () => true, timeoutMs = 5000) {
-        const i = inbox.findIndex(pred);
-        if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0]!);
-        return new Promise((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`timed out waiting for a message; inbox: ${JSON.stringify(inbox.slice(-3))}`)), timeoutMs);
-          waiters.push({ pred, resolve: (m) => (clearTimeout(timer), resolve(m)) });
-        });
-      },
-      async request(msg) {
-        const id = `r${++nextId}`;
-        client.send({ v: 1, id, ...msg });
-        return client.next((m) => m.re === id);
-      },
-    };
-    if (!join) return client;
-    const joined = await client.request({ type: 'join' });
-    assert.equal(joined.type, 'joined', JSON.stringify(joined));
-    return { ...client, joined };
-  }
+  /** Sockets are terminated in `after`. */
+  const tryConnect = (query: string) => tryConnectWs(svc.url, query, { sockets });
+  const connect = (token: string) => connectClient(svc.url, token, { sockets, join: true });
 
   const members = async (room: string) =>
     ((await (await svc.api(`/api/rooms/${room}`)).json()) as { members: { participantId: string; identity: string; role: string }[] }).members;
 
-  async function expectRefused(client: Client, msg: Record<string, unknown>, code: string): Promise<void> {
+  async function expectRefused(client: WsClient, msg: Record<string, unknown>, code: string): Promise<void> {
     const reply = await client.request(msg);
     assert.equal(reply.type, 'error', `${JSON.stringify(msg)} → ${JSON.stringify(reply)}`);
     assert.equal(reply.code, code, `${JSON.stringify(msg)} → ${JSON.stringify(reply)}`);
@@ -114,14 +48,14 @@ describe('security: roles and moderation', () => {
     const viewer = await connect(await svc.token('sec-a', 'vera', 'viewer'));
     const presenter = await connect(await svc.token('sec-a', 'pia', 'presenter'));
     const other = await connect(await svc.token('sec-a', 'otto', 'viewer'));
-    const target = other.joined!.participantId as string;
+    const target = other.pid;
     await other.request({ type: 'raiseHand' });
 
     await expectRefused(viewer, { type: 'publish', sdp: OFFER }, 'forbidden');
     for (const client of [viewer, presenter]) {
       await expectRefused(client, { type: 'promote', participantId: target }, 'forbidden');
       await expectRefused(client, { type: 'demote', participantId: target }, 'forbidden');
-      await expectRefused(client, { type: 'mute', participantId: presenter.joined!.participantId }, 'forbidden');
+      await expectRefused(client, { type: 'mute', participantId: presenter.pid }, 'forbidden');
       await expectRefused(client, { type: 'unmute', participantId: target, kind: 'audio' }, 'forbidden');
       await expectRefused(client, { type: 'kick', participantId: target }, 'forbidden');
       await expectRefused(client, { type: 'unblock', identity: 'someone' }, 'forbidden');
@@ -141,7 +75,7 @@ describe('security: roles and moderation', () => {
 
   it('API: moderation needs the API key; room tokens (even a moderator\'s) are 401', async () => {
     const victim = await connect(await svc.token('sec-a', 'valerie', 'viewer'));
-    const pid = victim.joined!.participantId as string;
+    const pid = victim.pid;
     const tokens = {
       none: undefined,
       viewer: await svc.token('sec-a', 'vera', 'viewer'),
@@ -196,7 +130,7 @@ describe('security: roles and moderation', () => {
     // A moderator of A names a participant of B: not found in A; B's participant is untouched.
     const inB = await connect(await svc.token('sec-b', 'bob', 'viewer'));
     const modA = await connect(tokenA);
-    const pidB = inB.joined!.participantId as string;
+    const pidB = inB.pid;
     for (const type of ['promote', 'demote', 'mute', 'kick']) await expectRefused(modA, { type, participantId: pidB }, 'not_found');
     assert.equal((await members('sec-b'))[0]?.role, 'viewer');
     assert.equal(inB.ws.readyState, WebSocket.OPEN);
@@ -206,8 +140,8 @@ describe('security: roles and moderation', () => {
 
   it('no client message can raise its own role', async () => {
     const viewer = await connect(await svc.token('sec-a', 'ivy', 'viewer'));
-    const self = viewer.joined!.participantId as string;
-    assert.equal(viewer.joined!.role, 'viewer');
+    const self = viewer.pid;
+    assert.equal(viewer.joined.role, 'viewer');
     // Every known message type, with role-ish fields added: refused by the strict schema.
     const escalations = [{ role: 'presenter' }, { role: 'moderator' }, { role: 'guest' }, { participant: { role: 'moderator' } }, { claims: { role: 'presenter' } }];
     for (const type of Object.keys(clientMessageSchemas)) {
@@ -227,8 +161,8 @@ describe('security: roles and moderation', () => {
     await expectRefused(viewer, { type: 'join' }, 'invalid_state');
     // A moderator cannot make itself (or a presenter) anything either: promote is viewer → guest only.
     const mod = await connect(await svc.token('sec-a', 'moe', 'moderator'));
-    await expectRefused(mod, { type: 'promote', participantId: mod.joined!.participantId }, 'invalid_state');
-    await expectRefused(mod, { type: 'kick', participantId: mod.joined!.participantId }, 'bad_request');
+    await expectRefused(mod, { type: 'promote', participantId: mod.pid }, 'invalid_state');
+    await expectRefused(mod, { type: 'kick', participantId: mod.pid }, 'bad_request');
     // A second socket with a forged role claim is refused before the upgrade.
     const forged = await new SignJWT({ room: 'sec-a', role: 'moderator' })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject('ivy').setIssuedAt().setExpirationTime('1h').setJti('forged')
@@ -256,7 +190,7 @@ describe('security: roles and moderation', () => {
     const watcher = await connect(await svc.token('sec-a', 'wanda', 'moderator'));
     const started = Date.now();
     const brief = await connect(short);
-    const pid = brief.joined!.participantId as string;
+    const pid = brief.pid;
     // Still fine before expiry.
     assert.equal((await brief.request({ type: 'ping' })).type, 'pong');
     const bye = await brief.next((m) => m.type === 'bye', 6000);
