@@ -1,29 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ServiceError } from '../../services/core/errors.ts';
-import { EmbeddedEngine } from '../../services/engine/embedded/EmbeddedEngine.ts';
-import type { MediaEngine } from '../../services/engine/EngineTypes.ts';
-import { RoomRegistry } from '../../services/stage/RoomRegistry.ts';
+import { describe, it } from 'node:test';
 import type { CloseReason } from '../../services/stage/StageTypes.ts';
+import { errorCode as code, useStage } from '../helpers/stageFixture.ts';
 
 /** Roles and moderation in the stage layer, against the real embedded engine (no media). */
 describe('stage: roles and moderation', () => {
-  let engine: MediaEngine;
-  let registry: RoomRegistry;
-
-  before(() => {
-    engine = new EmbeddedEngine({ listenIp: '127.0.0.1', portRange: [47000, 47999], iceServers: [] });
-    registry = new RoomRegistry(engine);
-  });
-  after(async () => {
-    await registry.close();
-    await engine.close();
-  });
-
-  const code = (expected: string) => (err: unknown) => err instanceof ServiceError && err.code === expected;
+  const stage = useStage();
 
   it('keeps raised hands in order; raising again keeps the place; leaving lowers', async () => {
-    const room = await registry.create('hands');
+    const room = await stage.registry.create('hands');
     const lowered: [string, string][] = [];
     room.on('handlowered', (pid, reason) => lowered.push([pid, reason]));
     const [a, b, c] = ['a', 'b', 'c'].map((identity) => room.join({ identity, role: 'viewer', transport: 'signaling' }));
@@ -42,11 +27,11 @@ describe('stage: roles and moderation', () => {
     await room.leave(b!.id, 'signaling_closed');
     assert.deepEqual(room.handQueue(), []);
     assert.deepEqual(lowered, [[a!.id, 'self'], [c!.id, 'moderator'], [b!.id, 'left']]);
-    await registry.delete('hands');
+    await stage.registry.delete('hands');
   });
 
   it('promote and demote change the current role live; only moderators may', async () => {
-    const room = await registry.create('roles');
+    const room = await stage.registry.create('roles');
     const viewer = room.join({ identity: 'v', role: 'viewer', transport: 'signaling' });
     const presenter = room.join({ identity: 'p', role: 'presenter', transport: 'signaling' });
     const mod = room.join({ identity: 'm', role: 'moderator', transport: 'signaling' });
@@ -70,11 +55,11 @@ describe('stage: roles and moderation', () => {
     assert.equal(viewer.role, 'viewer');
     await assert.rejects(room.publish(viewer.id, 'v=0\r\n'), code('forbidden'));
     assert.deepEqual(changes, ['v:viewer->guest:' + mod.id, 'v:guest->viewer:api']);
-    await registry.delete('roles');
+    await stage.registry.delete('roles');
   });
 
   it('mute is remembered per kind; kick blocks the identity (all its connections) until unblocked', async () => {
-    const room = await registry.create('kick');
+    const room = await stage.registry.create('kick');
     const mod = room.join({ identity: 'm', role: 'moderator', transport: 'signaling' });
     const target = room.join({ identity: 't', role: 'presenter', transport: 'signaling' });
     const targetWhip = room.join({ identity: 't', role: 'presenter', transport: 'whip' });
@@ -97,6 +82,6 @@ describe('stage: roles and moderation', () => {
     assert.throws(() => room.unblock('nobody', undefined), code('not_found'));
     room.unblock('t', mod.id);
     room.join({ identity: 't', role: 'presenter', transport: 'signaling' });
-    await registry.delete('kick');
+    await stage.registry.delete('kick');
   });
 });

@@ -1,50 +1,35 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ServiceError } from '../../services/core/errors.ts';
-import { EmbeddedEngine } from '../../services/engine/embedded/EmbeddedEngine.ts';
-import type { MediaEngine } from '../../services/engine/EngineTypes.ts';
-import { RoomRegistry } from '../../services/stage/RoomRegistry.ts';
+import { describe, it } from 'node:test';
 import type { CloseReason, ParticipantSummary } from '../../services/stage/StageTypes.ts';
+import { closeStage, createStage, errorCode as code, useStage } from '../helpers/stageFixture.ts';
 
 /** Stage logic against the real embedded engine, without media: permissions, events, close cascade. */
 describe('stage: RoomRegistry and Room', () => {
-  let engine: MediaEngine;
-  let registry: RoomRegistry;
-
-  before(() => {
-    engine = new EmbeddedEngine({ listenIp: '127.0.0.1', portRange: [47000, 47999], iceServers: [] });
-    registry = new RoomRegistry(engine);
-  });
-  after(async () => {
-    await registry.close();
-    await engine.close();
-  });
-
-  const code = (expected: string) => (err: unknown) => err instanceof ServiceError && err.code === expected;
+  const stage = useStage();
 
   it('creates, finds, lists and deletes rooms; duplicates conflict', async () => {
-    const room = await registry.create('alpha');
-    assert.equal(registry.get('alpha'), room);
-    assert.ok(registry.list().includes(room));
-    await assert.rejects(registry.create('alpha'), code('conflict'));
-    await assert.rejects(registry.create('bad id!'), code('bad_request'));
-    const generated = await registry.create();
+    const room = await stage.registry.create('alpha');
+    assert.equal(stage.registry.get('alpha'), room);
+    assert.ok(stage.registry.list().includes(room));
+    await assert.rejects(stage.registry.create('alpha'), code('conflict'));
+    await assert.rejects(stage.registry.create('bad id!'), code('bad_request'));
+    const generated = await stage.registry.create();
     assert.match(generated.id, /^[A-Za-z0-9_-]{1,64}$/);
-    await registry.delete('alpha');
-    await registry.delete(generated.id);
-    assert.equal(registry.get('alpha'), undefined);
-    assert.throws(() => registry.require('alpha'), code('not_found'));
-    await assert.rejects(registry.delete('alpha'), code('not_found'));
+    await stage.registry.delete('alpha');
+    await stage.registry.delete(generated.id);
+    assert.equal(stage.registry.get('alpha'), undefined);
+    assert.throws(() => stage.registry.require('alpha'), code('not_found'));
+    await assert.rejects(stage.registry.delete('alpha'), code('not_found'));
   });
 
   it('concurrent creates of one id: exactly one wins', async () => {
-    const results = await Promise.allSettled([registry.create('race'), registry.create('race')]);
+    const results = await Promise.allSettled([stage.registry.create('race'), stage.registry.create('race')]);
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
-    await registry.delete('race');
+    await stage.registry.delete('race');
   });
 
   it('emits participantjoined/left and closes legs on leave', async () => {
-    const room = await registry.create('events');
+    const room = await stage.registry.create('events');
     const joined: ParticipantSummary[] = [];
     const left: [string, CloseReason][] = [];
     room.on('participantjoined', (p) => joined.push(p));
@@ -61,11 +46,11 @@ describe('stage: RoomRegistry and Room', () => {
     assert.equal(closedWith, 'signaling_closed');
     assert.deepEqual(left, [[a.id, 'signaling_closed']]);
     assert.equal(room.summary().participants, 1);
-    await registry.delete('events');
+    await stage.registry.delete('events');
   });
 
   it('forbids viewers to publish or use WHEP, before the engine sees the offer', async () => {
-    const room = await registry.create('perms');
+    const room = await stage.registry.create('perms');
     const viewer = room.join({ identity: 'v', role: 'viewer', transport: 'signaling' });
     await assert.rejects(room.publish(viewer.id, 'v=0\r\n'), code('forbidden'));
     await assert.rejects(room.subscribeWithOffer(viewer.id, 'v=0\r\n'), code('forbidden'));
@@ -73,11 +58,11 @@ describe('stage: RoomRegistry and Room', () => {
     // Allowed to try: the engine then judges the SDP.
     await assert.rejects(room.publish(moderator.id, 'hello'), code('invalid_sdp'));
     await assert.rejects(room.publish('nobody', 'v=0'), code('not_found'));
-    await registry.delete('perms');
+    await stage.registry.delete('perms');
   });
 
   it('close() is idempotent, tells every participant why, and refuses new work', async () => {
-    const room = await registry.create('closing');
+    const room = await stage.registry.create('closing');
     const reasons: CloseReason[] = [];
     const a = room.join({ identity: 'a', role: 'presenter', transport: 'signaling' });
     const b = room.join({ identity: 'b', role: 'viewer', transport: 'whep' });
@@ -85,21 +70,21 @@ describe('stage: RoomRegistry and Room', () => {
     b.on('close', (r) => reasons.push(r));
     let roomClosed = 0;
     room.on('close', () => roomClosed++);
-    await Promise.all([registry.delete('closing', 'room_closed'), room.close('kicked')]);
+    await Promise.all([stage.registry.delete('closing', 'room_closed'), room.close('kicked')]);
     await room.close('room_closed');
     assert.deepEqual(reasons, ['room_closed', 'room_closed']);
     assert.equal(roomClosed, 1);
     assert.ok(room.closed && a.closed && b.closed);
     assert.throws(() => room.join({ identity: 'c', role: 'presenter', transport: 'signaling' }), code('invalid_state'));
     // The engine room is gone too.
-    await assert.rejects(engine.listTracks('closing'), code('not_found'));
+    await assert.rejects(stage.engine.listTracks('closing'), code('not_found'));
   });
 });
 
 describe('stage: engine death', () => {
   it('closes every room with engine_died and refuses new rooms', async () => {
-    const engine = new EmbeddedEngine({ listenIp: '127.0.0.1', portRange: [47000, 47999], iceServers: [] });
-    const registry = new RoomRegistry(engine);
+    const stage = createStage();
+    const { engine, registry } = stage;
     try {
       const room = await registry.create('doomed');
       const p = room.join({ identity: 'a', role: 'presenter', transport: 'signaling' });
@@ -108,10 +93,9 @@ describe('stage: engine death', () => {
       engine.safeEmit('died', 'worker exited with code 1');
       assert.equal(await closed, 'engine_died');
       assert.equal(registry.engineDiedWith, 'worker exited with code 1');
-      await assert.rejects(registry.create('after'), (err: unknown) => err instanceof ServiceError && err.code === 'engine_error');
+      await assert.rejects(registry.create('after'), code('engine_error'));
     } finally {
-      await registry.close();
-      await engine.close();
+      await closeStage(stage);
     }
   });
 });
