@@ -1,118 +1,37 @@
 /**
- * The watch page: one player for everyone in a room, chosen by role. It joins over signaling
- * with the token from the page URL; the `joined` message's role picks the view:
- *   - viewer (audience): HlsView, the room's LL-HLS broadcast with hls.js in low-latency mode;
- *   - presenter, moderator (stage members): StageView, the stage over WebRTC, one tile per
- *     publisher.
- * Each view is an object with start()/stop()/destroy() and owns its DOM, so a role change can
- * later swap them in place (`showView`) without a reload.
+ * The watch page: one player for everyone in a room, switching live by role (no reload).
+ *   - viewer (audience): the room's LL-HLS broadcast (HlsView), with a Raise hand button;
+ *   - presenter, moderator, and a viewer a moderator promoted (`guest`): the stage over WebRTC
+ *     (StageView); a guest also publishes its camera and microphone after a consent prompt.
+ * The policy lives in switching/role-switch-controller.ts; this file wires the DOM, signaling,
+ * the hand button, the consent prompt, status and the test hooks.
  *
- * Status (`data-testid="status"`): `connecting`, then for the stage `watching`; for the
- * broadcast `waiting for broadcast`, `playing`, `stalled`, `ended`; `error: …` on failure.
+ * Status (`data-testid="status"`): `connecting`; on the broadcast `waiting for broadcast`,
+ * `playing`, `stalled`, `ended`; on the stage `watching`, or `on stage` while publishing;
+ * `switching` during a switch; `removed by a moderator` after a kick; `error: …`.
  *
  * Test hooks, `window.__watch`:
+ *   mode          'hls' | 'webrtc' | 'switching'
+ *   switches      [{ to, startedAt, consentAt?, firstFrameAt, shownAt, doneAt, abandoned? }] (wall clock ms)
+ *   samples       frames sampled every 100 ms during each switch (switching/frame-sampler.ts)
  *   pc, tiles()   stage view: its RTCPeerConnection; per-publisher `{ participantId,
  *                 framesDecoded, audioBytes }` from receiver stats
- *   hls           broadcast view: live snapshot `{ state, currentTime, latencySec,
- *                 framesDecoded, audioTracks, audioDecodedBytes, fatalErrors, errors, … }`,
- *                 null when the page shows the stage
- *   role          the role the page plays for
+ *   hls           broadcast view: live snapshot (HlsViewSnapshot), null while it has none
+ *   audible       which view plays sound: 'hls' | 'webrtc' | 'none' | 'both' (must never be 'both')
+ *   role, participantId, publishing (publisher state), handRaised, kicked
  */
 import './ui/player.css';
 import { PlayerErrorException, describe, type PlayerError } from './core/errors.ts';
-import { HlsView, type HlsViewSnapshot, type HlsViewState } from './hls/hls-view.ts';
+import type { HlsViewSnapshot, HlsViewState } from './hls/hls-view.ts';
+import { ModerationClient } from './moderation/moderation-client.ts';
 import { SignalingClient } from './signaling/signaling-client.ts';
 import type { Role } from './signaling/signaling-types.ts';
+import { FrameSampler } from './switching/frame-sampler.ts';
+import { RoleSwitchController } from './switching/role-switch-controller.ts';
 import { $, queryParam } from './ui/dom.ts';
-import { StageGrid } from './ui/stage-grid.ts';
 import { StatusView } from './ui/status-view.ts';
 import { toRtcIceServers } from './webrtc/ice.ts';
-import { StageSubscriber, type TileStats } from './webrtc/stage-subscriber.ts';
-
-/** What the page shows: the stage over WebRTC, or the broadcast over HLS. */
-interface WatchView {
-  readonly kind: 'stage' | 'broadcast';
-  start(): Promise<void>;
-  /** Stops showing; may be started again. Idempotent. */
-  stop(): Promise<void>;
-  /** Stops and drops every listener. Idempotent. */
-  destroy(): void;
-}
-
-/** The stage over WebRTC: a StageSubscriber feeding the tile grid. */
-class StageView implements WatchView {
-  readonly kind = 'stage';
-  private readonly signaling: SignalingClient;
-  private readonly grid: StageGrid;
-  private readonly iceServers: RTCIceServer[];
-  private readonly onFatal: (error: PlayerError) => void;
-  private subscriber: StageSubscriber | undefined;
-
-  constructor(signaling: SignalingClient, grid: StageGrid, iceServers: RTCIceServer[], onFatal: (error: PlayerError) => void) {
-    this.signaling = signaling;
-    this.grid = grid;
-    this.iceServers = iceServers;
-    this.onFatal = onFatal;
-  }
-
-  get pc(): RTCPeerConnection | undefined {
-    return this.subscriber?.pc;
-  }
-
-  tiles(): Promise<TileStats[]> {
-    return this.subscriber ? this.subscriber.stats() : Promise.resolve([]);
-  }
-
-  async start(): Promise<void> {
-    if (this.subscriber) return;
-    const sub = new StageSubscriber(this.signaling, { iceServers: this.iceServers });
-    this.subscriber = sub;
-    sub.on('tileadded', (tile) => this.grid.add(tile));
-    sub.on('tileupdated', (tile) => this.grid.update(tile));
-    sub.on('tileremoved', (tile) => this.grid.remove(tile.participantId));
-    sub.on('error', (error) => this.onFatal(error));
-    await sub.start();
-  }
-
-  async stop(): Promise<void> {
-    const sub = this.subscriber;
-    this.subscriber = undefined;
-    if (sub) {
-      await sub.stop();
-      sub.destroy();
-    }
-    this.grid.clear();
-  }
-
-  destroy(): void {
-    this.subscriber?.destroy();
-    this.subscriber = undefined;
-    this.grid.clear();
-  }
-}
-
-/** The broadcast over LL-HLS. */
-class BroadcastView implements WatchView {
-  readonly kind = 'broadcast';
-  readonly player: HlsView;
-
-  constructor(root: HTMLElement, src: string, latencyEl: HTMLElement, onState: (state: HlsViewState, view: HlsView) => void) {
-    this.player = new HlsView(root, { src }, latencyEl);
-    this.player.on('statechange', (state) => onState(state, this.player));
-  }
-
-  start(): Promise<void> {
-    return this.player.start();
-  }
-
-  stop(): Promise<void> {
-    return this.player.stop();
-  }
-
-  destroy(): void {
-    this.player.destroy();
-  }
-}
+import type { TileStats } from './webrtc/stage-subscriber.ts';
 
 const BROADCAST_STATUS: Record<HlsViewState, string> = {
   idle: 'connecting',
@@ -125,95 +44,237 @@ const BROADCAST_STATUS: Record<HlsViewState, string> = {
   stopped: 'stopped',
 };
 
+/** How long the sampler keeps sampling after a switch is done: catches a late black or frozen picture. */
+const SAMPLE_AFTER_SWITCH_MS = 1000;
+
 const room = queryParam('room');
 const token = queryParam('token');
 
 const status = new StatusView($('[data-testid="status"]'));
 $('#room').textContent = room ? `room ${room}` : '';
+const viewsEl = $('[data-testid="views"]');
 const stageEl = $('#stage');
 const broadcastEl = $('#broadcast');
 const latencyEl = $('[data-testid="latency"]');
+const handButton = $<HTMLButtonElement>('[data-testid="raise-hand"]');
+const consentEl = $('[data-testid="consent"]');
+const acceptButton = $<HTMLButtonElement>('[data-testid="consent-accept"]');
+const declineButton = $<HTMLButtonElement>('[data-testid="consent-decline"]');
 const identities = new Map<string, string>();
-const grid = new StageGrid(stageEl, (participantId) => identities.get(participantId) ?? 'guest');
 
 let signaling: SignalingClient | undefined;
-let view: WatchView | undefined;
+let controller: RoleSwitchController | undefined;
+let sampler: FrameSampler | undefined;
+let samplerStop: ReturnType<typeof setTimeout> | undefined;
 let role: Role | undefined;
+let participantId: string | undefined;
+let handRaised = false;
+let kicked = false;
 let failed = false;
 
 (window as unknown as { __watch: unknown }).__watch = {
+  get mode() {
+    return controller?.mode ?? 'switching';
+  },
+  get switches() {
+    return controller ? controller.switches.map((s) => ({ ...s })) : [];
+  },
+  get samples() {
+    return sampler ? [...sampler.samples] : [];
+  },
   get pc() {
-    return view instanceof StageView ? view.pc : undefined;
+    return controller?.stageView?.pc;
   },
   tiles(): Promise<TileStats[]> {
-    return view instanceof StageView ? view.tiles() : Promise.resolve([]);
+    return controller?.stageView?.tiles() ?? Promise.resolve([]);
   },
   get hls(): HlsViewSnapshot | null {
-    return view instanceof BroadcastView ? view.player.snapshot() : null;
+    return controller?.hlsView?.snapshot() ?? null;
+  },
+  get audible() {
+    return audibleNow();
   },
   get role() {
     return role;
   },
+  get participantId() {
+    return participantId;
+  },
+  get publishing() {
+    return controller?.publisherState;
+  },
+  get handRaised() {
+    return handRaised;
+  },
+  get kicked() {
+    return kicked;
+  },
 };
 
-function viewFor(role: Role, client: SignalingClient, roomId: string, iceServers: RTCIceServer[]): WatchView {
-  if (role === 'viewer') {
-    return new BroadcastView(broadcastEl, `/hls/${encodeURIComponent(roomId)}/index.m3u8`, latencyEl, (state, player) => {
-      if (failed) return;
-      if (state === 'failed') status.set('error', player.failure ?? 'broadcast playback failed');
-      else status.set(BROADCAST_STATUS[state]);
-    });
-  }
-  return new StageView(client, grid, iceServers, (error) => fail(error));
+/** Which view plays sound now; 'both' would be a bug (audio twice). */
+function audibleNow(): 'hls' | 'webrtc' | 'both' | 'none' {
+  const hls = controller?.hlsView?.videoElement;
+  const hlsAudible = !!hls && !hls.muted && !hls.paused;
+  const stageAudible = [...stageEl.querySelectorAll('video')].some((v) => !v.muted && !v.paused);
+  return hlsAudible && stageAudible ? 'both' : hlsAudible ? 'hls' : stageAudible ? 'webrtc' : 'none';
 }
 
-/** Replaces the current view with `next` (stopping the old one first) and starts it. */
-async function showView(next: WatchView): Promise<void> {
-  const previous = view;
-  view = next;
-  if (previous) {
-    await previous.stop();
-    previous.destroy();
+function setFront(kind: 'hls' | 'webrtc'): void {
+  stageEl.dataset.front = String(kind === 'webrtc');
+  broadcastEl.dataset.front = String(kind === 'hls');
+  viewsEl.dataset.mode = kind;
+}
+
+/** Shows the consent prompt; resolves with the user's answer. */
+function askConsent(): Promise<boolean> {
+  consentEl.hidden = false;
+  return new Promise((resolve) => {
+    const answer = (accepted: boolean) => () => {
+      acceptButton.removeEventListener('click', onAccept);
+      declineButton.removeEventListener('click', onDecline);
+      consentEl.hidden = true;
+      resolve(accepted);
+    };
+    const onAccept = answer(true);
+    const onDecline = answer(false);
+    acceptButton.addEventListener('click', onAccept);
+    declineButton.addEventListener('click', onDecline);
+  });
+}
+
+function refreshHandButton(): void {
+  handButton.hidden = role !== 'viewer' || kicked || failed;
+  handButton.textContent = handRaised ? 'Lower hand' : 'Raise hand';
+  handButton.setAttribute('aria-pressed', String(handRaised));
+}
+
+function refreshStatus(): void {
+  if (failed || kicked || !controller) return;
+  const mode = controller.mode;
+  if (mode === 'switching') status.set('switching');
+  else if (mode === 'webrtc') status.set(controller.publisherState === 'live' ? 'on stage' : 'watching');
+  else {
+    const hls = controller.hlsView;
+    if (!hls) return;
+    if (hls.state === 'failed') status.set('error', hls.failure ?? 'broadcast playback failed');
+    else status.set(BROADCAST_STATUS[hls.state]);
   }
-  // Not `hidden`: the stylesheet's `display: grid` on .stage would win over it.
-  stageEl.style.display = next.kind === 'stage' ? '' : 'none';
-  broadcastEl.style.display = next.kind === 'broadcast' ? '' : 'none';
-  await next.start();
 }
 
 async function watch(token: string): Promise<void> {
   status.set('connecting');
   const client = new SignalingClient({ token, room });
   signaling = client;
+  const moderation = new ModerationClient(client);
   client.on('error', (error) => {
-    if (!error.fatal) return;
+    if (!error.fatal || kicked) return;
     // The broadcast does not need signaling: an audience member keeps watching without it.
-    if (view?.kind === 'broadcast') console.warn(`signaling lost: ${error.message}`);
+    if (controller?.mode === 'hls') console.warn(`signaling lost: ${error.message}`);
     else fail(error);
+  });
+  client.on('close', (info) => {
+    if (info.code === 4010 || info.bye === 'kicked') removed();
+  });
+  client.on('participantKicked', (message) => {
+    if (message.participantId === participantId) removed();
   });
   client.on('participantJoined', ({ participant }) => {
     identities.set(participant.participantId, participant.identity);
-    grid.relabel();
+    controller?.stageView?.relabel();
   });
+  client.on('handRaised', (message) => {
+    if (message.participantId !== participantId) return;
+    handRaised = true;
+    refreshHandButton();
+  });
+  client.on('handLowered', (message) => {
+    if (message.participantId !== participantId) return;
+    handRaised = false;
+    refreshHandButton();
+  });
+  client.on('roleChanged', (message) => {
+    if (message.participantId !== participantId) return;
+    role = message.role;
+    refreshHandButton();
+  });
+  handButton.addEventListener('click', () => {
+    const request = handRaised ? moderation.lowerHand() : moderation.raiseHand();
+    handButton.disabled = true;
+    request
+      .catch((err: unknown) => console.warn(`hand: ${err instanceof PlayerErrorException ? err.data.message : describe(err)}`))
+      .finally(() => (handButton.disabled = false));
+  });
+
   const joined = await client.connect();
   for (const p of joined.participants) identities.set(p.participantId, p.identity);
   role = joined.role;
+  participantId = joined.participantId;
   $('#room').textContent = `room ${joined.roomId} · ${joined.identity} (${joined.role})`;
-  await showView(viewFor(joined.role, client, joined.roomId, toRtcIceServers(joined.iceServers)));
-  if (!failed && view?.kind === 'stage') status.set('watching');
+  refreshHandButton();
+
+  const ctl = new RoleSwitchController({
+    signaling: client,
+    selfId: joined.participantId,
+    iceServers: toRtcIceServers(joined.iceServers),
+    hlsSrc: `/hls/${encodeURIComponent(joined.roomId)}/index.m3u8`,
+    hlsRoot: broadcastEl,
+    stageRoot: stageEl,
+    setFront,
+    consent: askConsent,
+    labelFor: (id) => identities.get(id) ?? 'guest',
+    latencyEl,
+  });
+  controller = ctl;
+  const frames = new FrameSampler(() => ({ ...ctl.visible(), audible: audibleNow() }));
+  sampler = frames;
+  ctl.on('modechange', refreshStatus);
+  ctl.on('hlsstate', (_state, view) => {
+    if (view === ctl.hlsView) refreshStatus();
+  });
+  ctl.on('publishstate', refreshStatus);
+  ctl.on('switchstart', (_record, index) => {
+    clearTimeout(samplerStop);
+    frames.start(index);
+  });
+  // One sample on the first painted frame after the swap, besides the 100 ms grid.
+  ctl.on('switchshown', () => requestAnimationFrame(() => requestAnimationFrame(() => frames.running && frames.sample())));
+  ctl.on('switchdone', () => {
+    clearTimeout(samplerStop);
+    samplerStop = setTimeout(() => frames.stop(), SAMPLE_AFTER_SWITCH_MS);
+  });
+  ctl.on('error', (error) => {
+    if (error.fatal) fail(error);
+    else console.warn(`player: ${error.message}`);
+  });
+  await ctl.start(joined.role);
+  refreshStatus();
+}
+
+/** Kicked: stop capture, publishing and both views; the identity is blocked in this room. */
+function removed(): void {
+  if (kicked) return;
+  kicked = true;
+  consentEl.hidden = true;
+  sampler?.destroy();
+  controller?.destroy();
+  signaling?.destroy();
+  refreshHandButton();
+  status.set('removed by a moderator');
 }
 
 function fail(error: PlayerError | undefined, err?: unknown): void {
-  if (failed) return;
+  if (failed || kicked) return;
   failed = true;
-  view?.destroy();
+  sampler?.destroy();
+  controller?.destroy();
   signaling?.destroy();
-  grid.clear();
+  refreshHandButton();
   status.set('error', error?.message ?? describe(err));
 }
 
 addEventListener('pagehide', () => {
-  view?.destroy();
+  sampler?.destroy();
+  controller?.destroy();
   signaling?.destroy();
 });
 

@@ -20,6 +20,11 @@ export interface HlsViewConfig {
   /** Most recent non-fatal errors kept for diagnosis. Default 100. */
   maxErrorsKept: number;
   /**
+   * Start with the sound off (another view is audible while this one gets ready; `setMuted(false)`
+   * at the swap). Default false: sound on where autoplay allows it.
+   */
+  muted: boolean;
+  /**
    * hls.js options, applied over `lowLatencyHlsConfig()`. Default: none. `lowLatencyMode`
    * must stay true (the broadcast is LL-HLS; a player that ignores parts is 3 s behind).
    */
@@ -55,6 +60,7 @@ export const defaultHlsViewConfig = (): Omit<HlsViewConfig, 'src'> => ({
   maxRecoveries: 6,
   recoveryWindowMs: 30000,
   maxErrorsKept: 100,
+  muted: false,
   hls: {},
 });
 

@@ -1,4 +1,4 @@
-import Hls, { Events, type BufferCodecsData, type ErrorData, type LevelUpdatedData } from 'hls.js';
+import Hls, { Events, type BufferCodecsData, type ErrorData, type FragChangedData, type LevelUpdatedData } from 'hls.js';
 import { EventEmitter } from '../core/event-emitter.ts';
 import { h } from '../ui/dom.ts';
 import { waitForLiveBroadcast } from './broadcast-waiter.ts';
@@ -38,6 +38,9 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
   private readonly fatalErrors: HlsErrorRecord[] = [];
   private readonly errors: HlsErrorRecord[] = [];
   private readonly cleanups: (() => void)[] = [];
+  private mutedValue: boolean;
+  private playingCc: number | undefined;
+  private crossings = 0;
   /** Why the view failed, once it has. */
   failure: string | undefined;
 
@@ -53,6 +56,7 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
     this.root = root;
     this.latencyEl = latencyEl;
     this.errorController = this.newErrorController();
+    this.mutedValue = this.config.muted;
   }
 
   get state(): HlsViewState {
@@ -61,6 +65,28 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
 
   get videoElement(): HTMLVideoElement | undefined {
     return this.video;
+  }
+
+  /**
+   * Turns the sound off or on at once (same tick), e.g. when another view takes over the audio.
+   * Unmuting where autoplay refuses sound leaves the Unmute button to the user.
+   */
+  setMuted(muted: boolean): void {
+    this.mutedValue = muted;
+    if (this.video) this.video.muted = muted;
+  }
+
+  /**
+   * Discontinuities the playhead has crossed since `start()` (a fragment with a new
+   * discontinuity counter began playing): the program was re-encoded, e.g. the stage changed.
+   */
+  get discontinuitiesCrossed(): number {
+    return this.crossings;
+  }
+
+  /** PROGRAM-DATE-TIME of the playing position (server clock), null before the first dated frame. */
+  get playingDate(): Date | null {
+    return this.hls?.playingDate ?? null;
   }
 
   /** The hls.js instance while one is attached (for diagnostics and benches; do not keep it). */
@@ -73,6 +99,8 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
     if (this.abort) return;
     this.abort = new AbortController();
     this.errorController = this.newErrorController();
+    this.playingCc = undefined;
+    this.crossings = 0;
     this.createElement();
     this.setState('loading');
     this.readout = new LatencyReadout(() => this.hls?.playingDate ?? null, { el: this.latencyEl, intervalMs: this.config.latencyIntervalMs });
@@ -153,6 +181,7 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
     hls.on(Events.MANIFEST_PARSED, this.onManifestParsed);
     hls.on(Events.LEVEL_UPDATED, this.onLevelUpdated);
     hls.on(Events.BUFFER_CODECS, this.onBufferCodecs);
+    hls.on(Events.FRAG_CHANGED, this.onFragChanged);
     this.monitor = new PlaybackMonitor(video, { stallAfterMs: this.config.stallAfterMs }, this.onPlayback);
     hls.attachMedia(video);
     hls.loadSource(this.config.src);
@@ -170,6 +199,7 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
     hls.off(Events.MANIFEST_PARSED, this.onManifestParsed);
     hls.off(Events.LEVEL_UPDATED, this.onLevelUpdated);
     hls.off(Events.BUFFER_CODECS, this.onBufferCodecs);
+    hls.off(Events.FRAG_CHANGED, this.onFragChanged);
     hls.destroy();
   }
 
@@ -211,6 +241,11 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
     if (data.audio) audio++;
     if (data.audiovideo && /mp4a|opus|ac-3|ec-3/.test(data.audiovideo.codec ?? '')) audio++;
     this.audioTrackCount = audio;
+  };
+
+  private readonly onFragChanged = (_event: string, data: FragChangedData): void => {
+    if (this.playingCc !== undefined && data.frag.cc !== this.playingCc) this.crossings++;
+    this.playingCc = data.frag.cc;
   };
 
   private readonly onPlayback = (state: PlaybackState): void => {
@@ -268,7 +303,7 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
   private async play(): Promise<void> {
     const video = this.video;
     if (!video) return;
-    video.muted = false;
+    video.muted = this.mutedValue;
     try {
       await video.play();
     } catch (err) {
