@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
+import { openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
 
 const run = promisify(execFile);
 
@@ -38,53 +37,22 @@ interface HlsSnapshot {
 type WatchWindow = { __watch: { hls: HlsSnapshot | null; role?: string } };
 
 describe('broadcast: studio → LL-HLS → watch (viewer)', () => {
-  let svc: RunningService;
-  let chromium: LaunchedChromium;
-  let room: string;
+  const ctx = usePlayerRoom();
   let viewer: Page;
-  const pages: Page[] = [];
-  const pageErrors: string[] = [];
 
-  before(async () => {
-    svc = await startService();
-    chromium = await launchChromium();
-    room = await svc.createRoom();
-  });
+  const open = (path: string, identity: string, role: 'presenter' | 'viewer') => openPlayerPage(ctx, path, identity, role);
 
-  after(async () => {
-    for (const page of pages) await page.close().catch(() => {});
-    await chromium?.close();
-    const code = await svc?.stop();
-    assert.equal(code, 0, 'service exits 0 on SIGTERM');
-  });
-
-  async function open(path: string, identity: string, role: 'presenter' | 'viewer'): Promise<Page> {
-    const token = await svc.token(room, identity, role);
-    const page = await chromium.context.newPage();
-    pages.push(page);
-    page.on('pageerror', (err) => pageErrors.push(`${identity}: ${err.message}`));
-    const res = await page.goto(`${svc.url}${path}?room=${encodeURIComponent(room)}&token=${encodeURIComponent(token)}`);
-    assert.equal(res?.status(), 200, `${path} is served`);
-    return page;
-  }
-
-  const status = (page: Page) => page.locator('[data-testid="status"]').textContent();
+  const status = pageStatus;
   const snapshot = async (page: Page): Promise<HlsSnapshot> => {
     const s = await page.evaluate(() => (window as unknown as WatchWindow).__watch.hls);
     assert.ok(s, 'window.__watch.hls exists on a viewer page');
     return s;
   };
 
-  async function waitForStatus(page: Page, expected: string, timeout = 20000): Promise<void> {
-    try {
-      await page.waitForFunction((text) => document.querySelector('[data-testid="status"]')?.textContent === text, expected, { timeout });
-    } catch {
-      assert.fail(`status is "${await status(page)}", expected "${expected}"; page errors: ${pageErrors.join(' | ') || 'none'}`);
-    }
-  }
+  const waitForStatus = (page: Page, expected: string, timeout?: number) => waitForPageStatus(page, expected, ctx.pageErrors, timeout);
 
   async function broadcastStatus(): Promise<{ state: string; ffmpegRestarts: number }> {
-    const res = await svc.api(`/api/rooms/${encodeURIComponent(room)}/broadcast`);
+    const res = await ctx.svc.api(`/api/rooms/${encodeURIComponent(ctx.room)}/broadcast`);
     assert.equal(res.status, 200, 'GET broadcast status');
     return (await res.json()) as { state: string; ffmpegRestarts: number };
   }
@@ -93,7 +61,7 @@ describe('broadcast: studio → LL-HLS → watch (viewer)', () => {
     viewer = await open('/watch', 'vic', 'viewer');
     await waitForStatus(viewer, 'waiting for broadcast', 15000);
     assert.equal(await viewer.evaluate(() => (window as unknown as WatchWindow).__watch.role), 'viewer');
-    const res = await fetch(`${svc.url}/hls/${encodeURIComponent(room)}/index.m3u8`);
+    const res = await fetch(`${ctx.svc.url}/hls/${encodeURIComponent(ctx.room)}/index.m3u8`);
     assert.equal(res.status, 404, 'no playlist before anyone is live');
     assert.equal(await viewer.locator('video[data-testid="tile"]').count(), 0, 'no WebRTC tiles for the audience');
   });
@@ -124,7 +92,7 @@ describe('broadcast: studio → LL-HLS → watch (viewer)', () => {
   });
 
   it('ffprobe sees both renditions (1280x720 and 640x360 video) and audio', async () => {
-    const url = `${svc.url}/hls/${encodeURIComponent(room)}/index.m3u8`;
+    const url = `${ctx.svc.url}/hls/${encodeURIComponent(ctx.room)}/index.m3u8`;
     const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,width,height', '-of', 'json', url], { timeout: 60000 });
     const streams = (JSON.parse(stdout) as { streams: { codec_type: string; width?: number; height?: number }[] }).streams;
     const sizes = streams.filter((s) => s.codec_type === 'video').map((s) => `${s.width}x${s.height}`);
@@ -136,11 +104,11 @@ describe('broadcast: studio → LL-HLS → watch (viewer)', () => {
   it('carries on within 3 s when the transcoder\'s ffmpeg is killed, with no fatal hls.js error', async () => {
     const restartsBefore = (await broadcastStatus()).ffmpegRestarts;
     // The transcoder's ffmpeg is the service's only ffmpeg child.
-    const { stdout } = await run('pgrep', ['-P', String(svc.child.pid), '-x', 'ffmpeg']);
+    const { stdout } = await run('pgrep', ['-P', String(ctx.svc.child.pid), '-x', 'ffmpeg']);
     const pids = stdout.trim().split('\n').filter(Boolean).map(Number);
     assert.equal(pids.length, 1, `one ffmpeg child of the service (found ${JSON.stringify(pids)})`);
 
-    const mediaPlaylist = async () => (await fetch(`${svc.url}/hls/${encodeURIComponent(room)}/720p/index.m3u8`)).text();
+    const mediaPlaylist = async () => (await fetch(`${ctx.svc.url}/hls/${encodeURIComponent(ctx.room)}/720p/index.m3u8`)).text();
     const discontinuitySequence = (text: string) => Number(/^#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)$/m.exec(text)?.[1] ?? 0);
     const sequenceBefore = discontinuitySequence(await mediaPlaylist());
     const atKill = await snapshot(viewer);
@@ -186,6 +154,6 @@ describe('broadcast: studio → LL-HLS → watch (viewer)', () => {
     assert.ok(sawDiscontinuity, 'the media playlist marked the restart with EXT-X-DISCONTINUITY');
     const sequenceAfter = discontinuitySequence(await mediaPlaylist());
     assert.ok(sequenceAfter > sequenceBefore, `EXT-X-DISCONTINUITY-SEQUENCE ${sequenceBefore} → ${sequenceAfter} once the tag left the window`);
-    assert.deepEqual(pageErrors, [], 'no page errors');
+    assert.deepEqual(ctx.pageErrors, [], 'no page errors');
   });
 });

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
+import { openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
 
 /**
  * The player's stage path end to end: the studio page publishes from Chromium's fake camera
@@ -21,52 +20,18 @@ type StudioWindow = { __studio: { state: string; participantId?: string } };
 type WatchWindow = { __watch: { tiles(): Promise<TileStats[]> } };
 
 describe('stage: studio → watch', () => {
-  let svc: RunningService;
-  let chromium: LaunchedChromium;
-  let room: string;
+  const ctx = usePlayerRoom();
   let watch: Page;
   let studioA: Page;
   let studioB: Page;
   let participantA: string;
   let participantB: string;
-  const pages: Page[] = [];
-  const pageErrors: string[] = [];
 
-  before(async () => {
-    svc = await startService();
-    chromium = await launchChromium();
-    room = await svc.createRoom();
-  });
+  const open = (path: string, identity: string, role: 'presenter' | 'moderator') => openPlayerPage(ctx, path, identity, role, { consoleErrors: true });
 
-  after(async () => {
-    for (const page of pages) await page.close().catch(() => {});
-    await chromium?.close();
-    const code = await svc?.stop();
-    assert.equal(code, 0, 'service exits 0 on SIGTERM');
-  });
+  const status = pageStatus;
 
-  async function open(path: string, identity: string, role: 'presenter' | 'moderator'): Promise<Page> {
-    const token = await svc.token(room, identity, role);
-    const page = await chromium.context.newPage();
-    pages.push(page);
-    page.on('pageerror', (err) => pageErrors.push(`${identity}: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') pageErrors.push(`${identity}: ${msg.text()}`);
-    });
-    const res = await page.goto(`${svc.url}${path}?room=${encodeURIComponent(room)}&token=${encodeURIComponent(token)}`);
-    assert.equal(res?.status(), 200, `${path} is served`);
-    return page;
-  }
-
-  const status = (page: Page) => page.locator('[data-testid="status"]').textContent();
-
-  async function waitForStatus(page: Page, expected: string, timeout = 20000): Promise<void> {
-    try {
-      await page.waitForFunction((text) => document.querySelector('[data-testid="status"]')?.textContent === text, expected, { timeout });
-    } catch {
-      assert.fail(`status is "${await status(page)}", expected "${expected}"; page errors: ${pageErrors.join(' | ') || 'none'}`);
-    }
-  }
+  const waitForStatus = (page: Page, expected: string, timeout?: number) => waitForPageStatus(page, expected, ctx.pageErrors, timeout);
 
   async function goLive(identity: string): Promise<{ page: Page; participantId: string }> {
     const page = await open('/studio', identity, 'presenter');
@@ -95,7 +60,7 @@ describe('stage: studio → watch', () => {
         { timeout },
       );
     } catch {
-      assert.fail(`tiles are ${JSON.stringify(await tileIds(page))}, expected ${JSON.stringify(want)}; page errors: ${pageErrors.join(' | ') || 'none'}`);
+      assert.fail(`tiles are ${JSON.stringify(await tileIds(page))}, expected ${JSON.stringify(want)}; page errors: ${ctx.pageErrors.join(' | ') || 'none'}`);
     }
   }
 
@@ -130,9 +95,9 @@ describe('stage: studio → watch', () => {
   }
 
   it('shows an error status when the token is refused', async () => {
-    const page = await chromium.context.newPage();
-    pages.push(page);
-    await page.goto(`${svc.url}/watch?room=${encodeURIComponent(room)}&token=not-a-jwt`);
+    const page = await ctx.chromium.context.newPage();
+    ctx.pages.push(page);
+    await page.goto(`${ctx.svc.url}/watch?room=${encodeURIComponent(ctx.room)}&token=not-a-jwt`);
     await page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.textContent?.startsWith('error: '), undefined, { timeout: 10000 });
     assert.match((await status(page)) ?? '', /^error: could not open the signaling socket/);
     await page.close();
@@ -206,6 +171,6 @@ describe('stage: studio → watch', () => {
     await studioA.close();
     await waitForTiles(watch, []);
     assert.equal(await status(watch), 'watching', 'watch page stays connected on an empty stage');
-    assert.deepEqual(pageErrors, [], 'no page errors');
+    assert.deepEqual(ctx.pageErrors, [], 'no page errors');
   });
 });

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import type { Page } from 'playwright-core';
+import { launchChromium, type LaunchedChromium } from './chromium.ts';
+import { startService, type RunningService } from './service.ts';
+
+/** A spawned service, Chromium and one room, for tests that open the player's pages. */
+export interface PlayerRoom {
+  svc: RunningService;
+  chromium: LaunchedChromium;
+  room: string;
+  /** Pages opened so far; closed in `after`. */
+  pages: Page[];
+  /** `identity: message` for every uncaught page error (and console error, if asked). */
+  pageErrors: string[];
+}
+
+/**
+ * One PlayerRoom for the enclosing `describe`: started in `before`; in `after` its pages and
+ * Chromium are closed and the service is stopped, which must exit 0. Read its fields inside
+ * tests (they are set once `before` has run).
+ */
+export function usePlayerRoom(): PlayerRoom {
+  const ctx = { pages: [], pageErrors: [] } as unknown as PlayerRoom;
+  before(async () => {
+    ctx.svc = await startService();
+    ctx.chromium = await launchChromium();
+    ctx.room = await ctx.svc.createRoom();
+  });
+  after(async () => {
+    for (const page of ctx.pages) await page.close().catch(() => {});
+    await ctx.chromium?.close();
+    const code = await ctx.svc?.stop();
+    assert.equal(code, 0, 'service exits 0 on SIGTERM');
+  });
+  return ctx;
+}
+
+/**
+ * Opens `path` (e.g. `/watch`) of the player in a new page, for the room and a fresh token of
+ * `identity` with `role`; asserts it is served. Page errors (and, with `consoleErrors`,
+ * console errors) go to `ctx.pageErrors`.
+ */
+export async function openPlayerPage(
+  ctx: PlayerRoom,
+  path: string,
+  identity: string,
+  role: 'presenter' | 'moderator' | 'viewer',
+  { consoleErrors = false }: { consoleErrors?: boolean } = {},
+): Promise<Page> {
+  const token = await ctx.svc.token(ctx.room, identity, role);
+  const page = await ctx.chromium.context.newPage();
+  ctx.pages.push(page);
+  page.on('pageerror', (err) => ctx.pageErrors.push(`${identity}: ${err.message}`));
+  if (consoleErrors) {
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') ctx.pageErrors.push(`${identity}: ${msg.text()}`);
+    });
+  }
+  const res = await page.goto(`${ctx.svc.url}${path}?room=${encodeURIComponent(ctx.room)}&token=${encodeURIComponent(token)}`);
+  assert.equal(res?.status(), 200, `${path} is served`);
+  return page;
+}
+
+/** The text of the player's status line. */
+export const pageStatus = (page: Page) => page.locator('[data-testid="status"]').textContent();
+
+/** Waits until the status line reads `expected`; fails with the status and `pageErrors`. */
+export async function waitForStatus(page: Page, expected: string, pageErrors: string[], timeout = 20000): Promise<void> {
+  try {
+    await page.waitForFunction((text) => document.querySelector('[data-testid="status"]')?.textContent === text, expected, { timeout });
+  } catch {
+    assert.fail(`status is "${await pageStatus(page)}", expected "${expected}"; page errors: ${pageErrors.join(' | ') || 'none'}`);
+  }
+}
