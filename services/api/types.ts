@@ -4,6 +4,7 @@ import type { EngineKind, EngineStats } from '../engine/EngineTypes.ts';
 import type { RoomRegistry } from '../stage/RoomRegistry.ts';
 import type { BroadcastManager } from '../broadcast/BroadcastManager.ts';
 import type { ServiceMetrics } from '../metrics/ServiceMetrics.ts';
+import type { IceServer } from '../turn/index.ts';
 import type { WebhookRoutesDeps } from './routes/webhooks.ts';
 
 /** Per-request values the middleware sets for the handlers. */
@@ -32,6 +33,8 @@ export interface ApiDeps {
   webhooks?: WebhookRoutesDeps['webhooks'];
   /** `/metrics`. Absent: no such route. */
   metrics?: ServiceMetrics;
+  /** ICE servers (with TURN credentials) for an identity, announced to WHIP/WHEP clients as Link headers. Default none. */
+  iceServers?: (identity: string) => IceServer[];
   /** Serve /metrics without the API key. Default false. */
   metricsPublic?: boolean;
   /** The API document (createOpenApiDocument), served at `/api/openapi.json`. Absent: not served. */

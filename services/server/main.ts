@@ -77,6 +77,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     webhooks,
     metrics,
     metricsPublic: cfg.METRICS_PUBLIC,
+    iceServers: (identity) => turn.iceServers(identity),
     openapi: createOpenApiDocument({ createRoomBody, createTokenBody, muteBody, kickBody, blockBody }),
   });
   app.route('/', createOriginApp({ getPackager: (roomId) => broadcasts.packager(roomId), storage }));

@@ -7,6 +7,7 @@ import type { Room } from '../../stage/Room.ts';
 import { whipCors } from '../middleware/cors/index.ts';
 import { roomToken } from '../middleware/roomToken/index.ts';
 import { sdpBody } from '../middleware/sdpBody/index.ts';
+import type { IceServer } from '../../turn/index.ts';
 import type { ApiDeps, TokenEnv } from '../types.ts';
 
 /**
@@ -21,7 +22,7 @@ import type { ApiDeps, TokenEnv } from '../types.ts';
  *   carry every candidate (gather fully before POSTing), and the answer carries ours.
  * - `OPTIONS` → 204 CORS preflight with `Accept-Post: application/sdp`.
  */
-export function ingestRoutes(kind: 'whip' | 'whep', deps: Pick<ApiDeps, 'registry' | 'tokens'>) {
+export function ingestRoutes(kind: 'whip' | 'whep', deps: Pick<ApiDeps, 'registry' | 'tokens' | 'iceServers'>) {
   const { registry, tokens } = deps;
   const action = kind === 'whip' ? 'publish' : 'whep';
   return new Hono<TokenEnv>()
@@ -46,6 +47,8 @@ export function ingestRoutes(kind: 'whip' | 'whep', deps: Pick<ApiDeps, 'registr
       c.get('log').info({ room: room.id, session: participant.id, identity: claims.identity }, `${kind} session started`);
       c.header('location', `/${kind}/${encodeURIComponent(room.id)}/${participant.id}`);
       c.header('etag', `"${participant.id}"`);
+      // RFC 9725 §4.6: ICE servers (with time-limited TURN credentials) as Link headers.
+      for (const link of iceServerLinks(deps.iceServers?.(claims.identity) ?? [])) c.header('link', link, { append: true });
       c.header('content-type', 'application/sdp');
       return c.body(answer, 201);
     })
@@ -72,4 +75,17 @@ function assertMayEnd(claims: TokenClaims, identity: string): void {
   if (claims.identity !== identity && claims.role !== 'moderator') {
     throw new ServiceError('forbidden', 'only the session owner or a moderator may end it');
   }
+}
+
+/** `Link: <turn:…>; rel="ice-server"; username=…; credential=…` values for each ICE server URL. */
+export function iceServerLinks(servers: IceServer[]): string[] {
+  const quote = (v: string) => `"${v.replace(/["\\]/g, '\\$&')}"`;
+  return servers.flatMap((server) =>
+    (Array.isArray(server.urls) ? server.urls : [server.urls]).map((url) => {
+      const auth = server.username !== undefined && server.credential !== undefined
+        ? `; username=${quote(server.username)}; credential=${quote(server.credential)}; credential-type="password"`
+        : '';
+      return `<${url}>; rel="ice-server"${auth}`;
+    }),
+  );
 }
