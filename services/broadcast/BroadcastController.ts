@@ -4,11 +4,14 @@ import type { MediaEngine, StageTrack } from '../engine/EngineTypes.ts';
 import { HlsPackager } from '../packager/index.ts';
 import type { Storage } from '../storage/Storage.ts';
 import type { MirrorPortAllocator } from './mirrorPorts.ts';
+import type { CompositionOptions } from './composition.ts';
 import { Transcoder } from './Transcoder.ts';
 import type { StageInput, TranscoderStats } from './TranscoderTypes.ts';
 
 /** LL-HLS part target; matches the transcoder's fragment duration (200 ms). */
 const PART_TARGET_SEC = 0.2;
+
+export type X264Preset = NonNullable<CompositionOptions['preset']>;
 
 /** Why a broadcast stopped. */
 export type BroadcastStopReason = 'api' | 'room_closed' | 'shutdown' | 'failed';
@@ -24,6 +27,8 @@ export interface BroadcastControllerOptions {
   record?: boolean;
   /** ffmpeg binary. Default: the transcoder's. */
   ffmpegPath?: string;
+  /** libx264 preset. Default: the transcoder's (veryfast). */
+  x264Preset?: X264Preset;
   /** Stage changes within this window are folded into one ffmpeg restart, ms. Default 250. */
   settleMs?: number;
 }
@@ -72,7 +77,11 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
       partTargetSec: PART_TARGET_SEC,
     });
     this.packager.on('ready', () => this.safeEmit('ready'));
-    this.transcoder = new Transcoder({ logger: this.log, ...(opts.ffmpegPath ? { ffmpegPath: opts.ffmpegPath } : {}) });
+    this.transcoder = new Transcoder({
+      logger: this.log,
+      ...(opts.ffmpegPath ? { ffmpegPath: opts.ffmpegPath } : {}),
+      ...(opts.x264Preset ? { composition: { preset: opts.x264Preset } } : {}),
+    });
     this.transcoder.on('output', (name, info, stream) => {
       this.packager.addRendition(name, { bandwidth: info.bandwidth, width: info.width, height: info.height, frameRate: info.frameRate }, stream);
     });

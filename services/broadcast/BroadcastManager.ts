@@ -6,6 +6,7 @@ import type { HlsPackager } from '../packager/index.ts';
 import type { Storage } from '../storage/Storage.ts';
 import { BroadcastController, type BroadcastStopReason } from './BroadcastController.ts';
 import { MirrorPortAllocator } from './mirrorPorts.ts';
+import type { X264Preset } from './BroadcastController.ts';
 
 const log = logger.child({ mod: 'broadcast' });
 
@@ -18,6 +19,8 @@ export interface BroadcastManagerOptions {
   record?: boolean;
   /** ffmpeg binary. Default: the transcoder's (FFMPEG_PATH, else ffmpeg on the PATH). */
   ffmpegPath?: string;
+  /** libx264 preset. Default: the transcoder's (veryfast). */
+  x264Preset?: X264Preset;
   /** UDP ports for the RTP mirror, "min-max" pairs. Default 50000-50999. */
   mirrorPortRange?: [number, number];
 }
@@ -102,6 +105,7 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
       ports: this.ports,
       record: this.opts.record ?? false,
       ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
+      ...(this.opts.x264Preset ? { x264Preset: this.opts.x264Preset } : {}),
     });
     controller.on('ready', () => this.safeEmit('broadcastready', roomId));
     controller.on('stopped', (reason) => this.safeEmit('broadcaststopped', roomId, reason));

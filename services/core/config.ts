@@ -84,6 +84,8 @@ export const configSchema = z
       .transform((s) => s.split('-').map(Number) as [number, number])
       .refine(([a, b]) => a > 0 && b <= 65535 && a + 4 < b, 'expected 0 < min < max <= 65535')
       .default([50000, 50999]),
+    /** libx264 preset of the broadcast encoder. Default superfast: on a small machine it leaves CPU for the SFU (veryfast costs about 1.8x, ultrafast about 0.7x). */
+    BROADCAST_X264_PRESET: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast']).default('superfast'),
     /** ffmpeg binary for the broadcast pipeline. Default ffmpeg (found on the PATH). */
     FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
     /** Webhook endpoints, comma-separated URLs. Default none (API-created endpoints still work). */

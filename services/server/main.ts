@@ -60,6 +60,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     record: cfg.HLS_RECORD,
     mirrorPortRange: cfg.MIRROR_PORT_RANGE,
     ffmpegPath: cfg.FFMPEG_PATH,
+    x264Preset: cfg.BROADCAST_X264_PRESET,
   });
   followStages(registry, broadcasts);
   const webhookFollower = followForWebhooks({ registry, broadcasts, sink: webhooks });
