@@ -62,6 +62,11 @@ export interface RoleSwitchControllerConfig {
    * be off, or the program did not change). Default 5000 ms.
    */
   programChangeCapMs?: number;
+  /**
+   * A promoted guest alone on stage has no tile to wait for: after this long with none (once
+   * subscribed), the stage is shown anyway. Default 3000 ms.
+   */
+  emptyStageAfterMs?: number;
 }
 
 export type RoleSwitchEvents = {
@@ -210,7 +215,7 @@ export class RoleSwitchController extends EventEmitter<RoleSwitchEvents> {
       publisher.on('error', (error) => this.emit('error', { ...error, fatal: false }));
       publisher.start(stream).catch(() => {}); // failures arrive as `error`; the stage view stays
       await subscribed;
-      await stage.whenFramesShown(signal);
+      await stage.whenFramesShown(signal, { emptyAfterMs: this.config.emptyStageAfterMs ?? 3000 });
       record.firstFrameAt = Date.now();
       this.swap('webrtc', record, index);
       const hls = this.hls;

@@ -112,16 +112,24 @@ export class StageView {
     return any;
   }
 
-  /** Resolves once `framesShown()`; rejects with the signal's reason when aborted. */
-  whenFramesShown(signal: AbortSignal, pollMs = 20): Promise<void> {
+  /**
+   * Resolves once `framesShown()`, or once the stage has had no tile at all for `emptyAfterMs`
+   * (nobody else is on stage: there is nothing to wait for, and an empty stage shows no video
+   * element, so no black one). Rejects with the signal's reason when aborted.
+   */
+  whenFramesShown(signal: AbortSignal, options: { emptyAfterMs?: number; pollMs?: number } = {}): Promise<void> {
+    const emptyAfterMs = options.emptyAfterMs ?? Infinity;
+    let emptySince: number | undefined;
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       const check = () => {
-        if (!this.framesShown()) return;
+        emptySince = this.views.size === 0 ? (emptySince ?? performance.now()) : undefined;
+        const empty = emptySince !== undefined && performance.now() - emptySince >= emptyAfterMs;
+        if (!this.framesShown() && !empty) return;
         done();
         resolve();
       };
-      const timer = setInterval(check, pollMs);
+      const timer = setInterval(check, options.pollMs ?? 20);
       const onAbort = () => {
         done();
         reject(signal.reason);
