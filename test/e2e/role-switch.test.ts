@@ -252,6 +252,29 @@ describe('role switch: viewer ⇄ stage guest on one watch page', () => {
     assert.ok(await viewer.locator('[data-testid="raise-hand"]').isVisible(), 'raise hand offered again');
   });
 
+  it('declining the consent prompt keeps the broadcast playing, captures nothing, and a demote after it is a no-op switch', async () => {
+    await consolePage.locator(`[data-testid="participant"][data-identity="vic"] [data-testid="promote"]`).click();
+    await viewer.locator('[data-testid="consent"]').waitFor({ state: 'visible', timeout: 10000 });
+    await viewer.locator('[data-testid="consent-decline"]').click();
+    await waitUntil('back to hls after declining', viewer, `window.__watch.mode === 'hls'`, 10000);
+    const declined = (await hooks(viewer, (w) => w.switches))[2];
+    assert.equal(declined?.abandoned, 'declined');
+    assert.equal(await hooks(viewer, (w) => w.publishing), undefined, 'nothing published');
+    assert.equal(await viewer.locator('video[data-testid="tile"]').count(), 0, 'the silent stage view is gone');
+    const a = await hooks(viewer, (w) => w.hls);
+    await sleep(1500);
+    const b = await hooks(viewer, (w) => w.hls);
+    assert.ok(a && b && b.currentTime > a.currentTime + 1, 'HLS kept playing');
+    assert.equal(await hooks(viewer, (w) => w.audible), 'hls');
+
+    await consolePage.locator(`[data-testid="participant"][data-identity="vic"] [data-testid="demote"]`).click();
+    await waitUntil('demote after decline done', viewer, `window.__watch.switches[3]?.doneAt !== undefined`, 10000);
+    assert.equal(await hooks(viewer, (w) => w.role), 'viewer');
+    assert.equal(await hooks(viewer, (w) => w.mode), 'hls');
+    await sleep(1200);
+    assert.deepEqual(samplesOf(await hooks(viewer, (w) => w.samples), 3).filter((s) => s.black), [], 'no black sample');
+  });
+
   it('kick → "removed by a moderator", everything stopped; the identity cannot rejoin with a fresh token', async () => {
     await consolePage.locator(`[data-testid="participant"][data-identity="vic"] [data-testid="kick"]`).click();
     await waitUntil('viewer removed', viewer, `document.querySelector('[data-testid="status"]')?.textContent === 'removed by a moderator'`, 15000);
