@@ -10,86 +10,16 @@
  */
 import Hls from 'hls.js';
 import { HlsView } from '../../player/src/hls/hls-view.ts';
-import { decodePattern, PATTERN_HEIGHT, PATTERN_WIDTH, restoreTimestamp, wallClock, type LatencySample, type LatencyStats } from './latency-pattern.ts';
+import { startPatternReader, type LatencyStats, type PatternReader } from './latency-pattern.ts';
 
 interface Player {
   video: HTMLVideoElement;
-  reader: CroppedReader;
+  reader: PatternReader;
   /** PROGRAM-DATE-TIME of the playing position. */
   playingDate(): Date | null;
   level(): string;
   fatalErrors(): string[];
   close(): void;
-}
-
-interface CroppedReader {
-  readonly stats: LatencyStats;
-  reset(): void;
-  stop(): void;
-}
-
-/** startPatternReader, but decoding only the rectangle the letterboxed pattern occupies. */
-function startCroppedReader(video: HTMLVideoElement): CroppedReader {
-  const w = 128;
-  const h = 96;
-  const canvas = document.createElement('canvas');
-  canvas.width = w;
-  canvas.height = h;
-  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
-  const fresh = (): LatencyStats => ({ samples: [], decoded: 0, failed: 0, repeated: 0, skipped: 0 });
-  let stats = fresh();
-  let lastStamp = -1;
-  let lastCounter = -1;
-  let stopped = false;
-  let handle = 0;
-  const onFrame = (now: DOMHighResTimeStamp, metadata: VideoFrameCallbackMetadata) => {
-    if (stopped) return;
-    const callbackAt = wallClock();
-    handle = video.requestVideoFrameCallback(onFrame);
-    const displayedAt = performance.timeOrigin + (metadata.expectedDisplayTime || now);
-    const vw = metadata.width || video.videoWidth;
-    const vh = metadata.height || video.videoHeight;
-    const scale = Math.min(vw / PATTERN_WIDTH, vh / PATTERN_HEIGHT);
-    const cw = PATTERN_WIDTH * scale;
-    const ch = PATTERN_HEIGHT * scale;
-    ctx.drawImage(video, (vw - cw) / 2, (vh - ch) / 2, cw, ch, 0, 0, w, h);
-    const decoded = decodePattern(ctx.getImageData(0, 0, w, h).data, w, h);
-    if (!decoded) {
-      stats.failed++;
-      return;
-    }
-    const sentAt = restoreTimestamp(decoded.timestampLow32, displayedAt);
-    if (sentAt === lastStamp) {
-      stats.repeated++;
-      return;
-    }
-    if (lastCounter >= 0) stats.skipped += (decoded.counter - lastCounter + 15) % 16;
-    lastStamp = sentAt;
-    lastCounter = decoded.counter;
-    stats.decoded++;
-    const sample: LatencySample = {
-      latencyMs: displayedAt - sentAt,
-      displayedAt,
-      counter: decoded.counter,
-      presentedAt: performance.timeOrigin + metadata.presentationTime,
-      callbackAt,
-    };
-    stats.samples.push(sample);
-  };
-  handle = video.requestVideoFrameCallback(onFrame);
-  return {
-    get stats() {
-      return stats;
-    },
-    reset() {
-      stats = fresh();
-      lastCounter = -1;
-    },
-    stop() {
-      stopped = true;
-      video.cancelVideoFrameCallback(handle);
-    },
-  };
 }
 
 const players = new Map<string, Player>();
@@ -114,7 +44,7 @@ const api = {
     const hls = () => view.hlsInstance;
     players.set(id, {
       video,
-      reader: startCroppedReader(video),
+      reader: startPatternReader(video, { letterboxed: true }),
       playingDate: () => hls()?.playingDate ?? null,
       level: () => {
         const h = hls();
@@ -151,7 +81,7 @@ const api = {
     hls.loadSource(src);
     players.set(id, {
       video,
-      reader: startCroppedReader(video),
+      reader: startPatternReader(video, { letterboxed: true }),
       playingDate: () => hls.playingDate,
       // A media playlist alone has no RESOLUTION: report the decoded picture.
       level: () => `${video.videoWidth}x${video.videoHeight}`,

@@ -307,7 +307,18 @@ export interface PatternReader {
  * Reads the pattern from every frame `video` presents (requestVideoFrameCallback) and records
  * latency against `metadata.expectedDisplayTime`.
  */
-export function startPatternReader(video: HTMLVideoElement, opts: { sampleWidth?: number; sampleHeight?: number } = {}): PatternReader {
+export function startPatternReader(
+  video: HTMLVideoElement,
+  opts: {
+    sampleWidth?: number;
+    sampleHeight?: number;
+    /**
+     * Read only the centred rectangle with the pattern's aspect ratio: the HLS program
+     * letterboxes the 4:3 pattern into 16:9. Default false (the whole frame).
+     */
+    letterboxed?: boolean;
+  } = {},
+): PatternReader {
   const w = opts.sampleWidth ?? 128;
   const h = opts.sampleHeight ?? 96;
   const canvas = document.createElement('canvas');
@@ -329,7 +340,16 @@ export function startPatternReader(video: HTMLVideoElement, opts: { sampleWidth?
     const callbackAt = wallClock();
     handle = video.requestVideoFrameCallback(onFrame);
     const displayedAt = performance.timeOrigin + (metadata.expectedDisplayTime || now);
-    ctx.drawImage(video, 0, 0, w, h);
+    if (opts.letterboxed) {
+      const vw = metadata.width || video.videoWidth;
+      const vh = metadata.height || video.videoHeight;
+      const scale = Math.min(vw / PATTERN_WIDTH, vh / PATTERN_HEIGHT);
+      const cw = PATTERN_WIDTH * scale;
+      const ch = PATTERN_HEIGHT * scale;
+      ctx.drawImage(video, (vw - cw) / 2, (vh - ch) / 2, cw, ch, 0, 0, w, h);
+    } else {
+      ctx.drawImage(video, 0, 0, w, h);
+    }
     const decoded = decodePattern(ctx.getImageData(0, 0, w, h).data, w, h);
     if (!decoded) {
       stats.failed++;
