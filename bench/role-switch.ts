@@ -36,6 +36,8 @@ import { startService, type RunningService } from '../test/helpers/service.ts';
 import { ensureLoopbackNamespace, serveBenchPages, sleep } from './lib/harness.ts';
 import { percentile } from './lib/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
+import type { FrameSample } from '../player/src/switching/frame-sampler.ts';
+import type { SwitchRecord } from '../player/src/switching/role-switch-controller.ts';
 
 ensureLoopbackNamespace();
 
@@ -45,25 +47,6 @@ const AUDIENCE_MS = Number(process.env.BENCH_AUDIENCE_MS ?? 8000);
 const STRICT = process.env.BENCH_STRICT === '1';
 const SAMPLE_TAIL_MS = 1200;
 
-interface SwitchRecord {
-  to: 'hls' | 'webrtc';
-  startedAt: number;
-  consentAt?: number;
-  firstFrameAt?: number;
-  shownAt?: number;
-  doneAt?: number;
-  abandoned?: string;
-}
-interface FrameSample {
-  switchIndex: number;
-  at: number;
-  view: string;
-  luma: number;
-  black: boolean;
-  changed: boolean;
-  audible?: string;
-  stalled?: boolean;
-}
 
 interface SwitchResult {
   /** API call → the new view shown, ms. */

@@ -21,26 +21,9 @@ import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
+import type { FrameSample } from '../../player/src/switching/frame-sampler.ts';
+import type { SwitchRecord } from '../../player/src/switching/role-switch-controller.ts';
 
-interface SwitchRecord {
-  to: 'hls' | 'webrtc';
-  startedAt: number;
-  consentAt?: number;
-  firstFrameAt?: number;
-  shownAt?: number;
-  doneAt?: number;
-  abandoned?: string;
-}
-interface FrameSample {
-  switchIndex: number;
-  at: number;
-  view: string;
-  luma: number;
-  black: boolean;
-  changed: boolean;
-  audible?: string;
-  stalled?: boolean;
-}
 interface TileStats {
   participantId: string;
   framesDecoded: number;
