@@ -136,7 +136,7 @@ function render(): void {
     ),
   );
   broadcastStateEl.textContent = s.broadcast;
-  endBroadcastButton.disabled = s.broadcast === 'ended';
+  endBroadcastButton.disabled = s.broadcast === 'ended' || s.broadcast === 'none';
 }
 
 endBroadcastButton.addEventListener('click', () => act((m) => m.endBroadcast()));

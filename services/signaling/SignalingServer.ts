@@ -18,6 +18,7 @@ export const SIGNALING_PATH = '/ws';
 /** The slice of the BroadcastManager signaling uses: end a broadcast, and hear of starts and ends. */
 export interface BroadcastControl {
   stop(roomId: string, reason: 'api'): Promise<void>;
+  status(roomId: string): { state: 'live' | 'ended' } | undefined;
   on<K extends 'broadcaststarted' | 'broadcaststopped'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
   off<K extends 'broadcaststarted' | 'broadcaststopped'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
 }
@@ -64,7 +65,12 @@ export class SignalingServer {
     this.heartbeatTimer.unref();
     const broadcasts = opts.broadcasts;
     this.services = {
-      ...(broadcasts ? { endBroadcast: (roomId: string) => broadcasts.stop(roomId, 'api') } : {}),
+      ...(broadcasts
+        ? {
+            endBroadcast: (roomId: string) => broadcasts.stop(roomId, 'api'),
+            broadcastState: (roomId: string) => broadcasts.status(roomId)?.state ?? 'none',
+          }
+        : {}),
       ...(opts.iceServers ? { iceServers: opts.iceServers } : {}),
     };
     broadcasts?.on('broadcaststarted', this.onBroadcastStarted);

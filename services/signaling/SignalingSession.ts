@@ -45,6 +45,8 @@ export interface SessionServices {
   endBroadcast?: (roomId: string) => Promise<void>;
   /** ICE servers with fresh TURN credentials for `joined`. Absent: none. */
   iceServers?: (identity: string) => IceServerInfo[];
+  /** The room's HLS broadcast state for `joined`. Absent: not reported. */
+  broadcastState?: (roomId: string) => 'live' | 'ended' | 'none';
 }
 
 /** setTimeout's largest delay; a later token expiry re-arms the timer. */
@@ -352,6 +354,7 @@ export class SignalingSession {
       iceServers: this.services.iceServers?.(participant.identity) ?? [],
       heartbeatMs: this.limits.heartbeatMs,
       revision: PROTOCOL_REVISION,
+      ...(this.services.broadcastState ? { broadcast: this.services.broadcastState(this.room.id) } : {}),
       ...(this.isModerator ? { handQueue: this.room.handQueue().map(toHandInfo), blocks: this.room.blocks().map(toBlockInfo) } : {}),
     });
   }

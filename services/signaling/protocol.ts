@@ -136,6 +136,8 @@ export type ServerMessage =
       participants: ParticipantInfo[]; tracks: TrackInfo[]; iceServers: IceServerInfo[]; heartbeatMs: number;
       /** Revision 2+. */
       revision?: number;
+      /** The room's HLS broadcast when the participant joined: live, ended, or none yet. */
+      broadcast?: 'live' | 'ended' | 'none';
       /** Moderators only: raised hands, oldest first. */
       handQueue?: HandInfo[];
       /** Moderators only: blocked identities. */

@@ -290,6 +290,7 @@ describe('moderation', () => {
   it('endBroadcast: a moderator ends the HLS broadcast and the room is told', async () => {
     await svc.createRoom('bcast');
     const mod = await connect('bcast', 'mod', 'moderator');
+    assert.equal(mod.joined?.broadcast, 'none', 'joined reports no broadcast before anyone is live');
     const presenter = await connect('bcast', 'pres', 'presenter');
     await publish(presenter, await rtcPage());
     await presenter.next((m) => m.type === 'broadcastStarted', 20000);
@@ -297,6 +298,9 @@ describe('moderation', () => {
     for (const c of [mod, presenter]) assert.equal((await c.next((m) => m.type === 'broadcastEnded', 10000)).reason, 'api');
     assert.equal((await api('GET', '/api/rooms/bcast/broadcast')).json.state, 'ended');
     assert.equal((await mod.request({ type: 'endBroadcast' })).code, 'invalid_state');
+    const late = await connect('bcast', 'late', 'viewer');
+    assert.equal(late.joined?.broadcast, 'ended', 'a client joining later learns the broadcast ended');
+    late.ws.close();
     for (const c of [mod, presenter]) c.ws.close();
   });
 });

@@ -14,7 +14,7 @@ export interface ParticipantView {
   tracks: Partial<Record<MediaKind, TrackInfo>>;
 }
 
-export type BroadcastState = 'unknown' | 'live' | 'ended';
+export type BroadcastState = 'unknown' | 'none' | 'live' | 'ended';
 
 type RoomStateEvents = { change: [] };
 
@@ -36,6 +36,7 @@ export class RoomState extends EventEmitter<RoomStateEvents> {
     super();
     this.selfId = joined.participantId;
     this.roomId = joined.roomId;
+    if (joined.broadcast) this.broadcastState = joined.broadcast;
     for (const p of joined.participants) this.upsert(p);
     for (const t of joined.tracks) this.trackUp(t);
     this.queue = joined.handQueue ?? [];
