@@ -42,7 +42,7 @@ export type BroadcastManagerEvents = {
 
 /**
  * Every room's broadcast on this node. The server feeds it stage events; it starts a
- * broadcast on a room's first track (when autoStart), and on request. An ended broadcast's
+ * broadcast when a room's stage gets its first track (when autoStart), and on request. An ended broadcast's
  * packager stays until the next one starts, so its final (ENDLIST) playlists keep being served.
  */
 export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvents> {
@@ -82,10 +82,16 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
   }
 
   trackPublished(roomId: string, track: StageTrack): void {
-    this.tracks(roomId).set(track.trackId, track);
+    const tracks = this.tracks(roomId);
+    // Auto start belongs to the stage's first track only: a broadcast a moderator ended stays
+    // ended while the stage goes on, until the API starts it or the stage empties and refills.
+    const firstOnStage = tracks.size === 0;
+    tracks.set(track.trackId, track);
     const live = this.live(roomId);
     if (live) live.trackPublished(track);
-    else if (this.opts.autoStart ?? true) this.start(roomId).catch((err: unknown) => log.warn({ roomId, err: String(err) }, 'auto start failed'));
+    else if (firstOnStage && (this.opts.autoStart ?? true)) {
+      this.start(roomId).catch((err: unknown) => log.warn({ roomId, err: String(err) }, 'auto start failed'));
+    }
   }
 
   trackUnpublished(roomId: string, track: StageTrack): void {

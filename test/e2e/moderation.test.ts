@@ -226,6 +226,9 @@ describe('moderation', () => {
     const whip = await fetch(`${svc.url}/whip/kick`, { method: 'POST', headers: { authorization: `Bearer ${fresh}`, 'content-type': 'application/sdp' }, body: offer });
     assert.equal(whip.status, 403);
     assert.equal(((await whip.json()) as { error: { message: string } }).error.message, 'identity is blocked in this room');
+    // The block is checked before the offer: even garbage SDP gets 403, not 400.
+    const garbage = await fetch(`${svc.url}/whip/kick`, { method: 'POST', headers: { authorization: `Bearer ${fresh}`, 'content-type': 'application/sdp' }, body: 'not sdp' });
+    assert.equal(garbage.status, 403);
     const blocks = (await api('GET', '/api/rooms/kick/blocks')).json.blocks as { identity: string; by: string; reason: string; blockedAt: string }[];
     assert.deepEqual(blocks.map((b) => [b.identity, b.by, b.reason]), [['troll', mod.pid, 'spam']]);
     assert.ok(!Number.isNaN(Date.parse(blocks[0]!.blockedAt)));

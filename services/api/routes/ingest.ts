@@ -29,7 +29,10 @@ export function ingestRoutes(kind: 'whip' | 'whep', deps: Pick<ApiDeps, 'registr
     .use('*', whipCors())
     .post('/:room', roomToken(tokens), async (c, next) => {
       assertCan(c.get('claims').role, action);
-      registry.require(c.req.param('room'));
+      // Refuse a blocked identity before looking at its offer: 403 whatever it sends.
+      if (registry.require(c.req.param('room')).isBlocked(c.get('claims').identity)) {
+        throw new ServiceError('forbidden', 'identity is blocked in this room');
+      }
       await next();
     }, sdpBody(), async (c) => {
       const room = registry.require(c.req.param('room'));
