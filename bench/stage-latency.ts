@@ -28,9 +28,9 @@
 import { writeFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../test/helpers/chromium.ts';
-import { startService, type RunningService } from '../test/helpers/service.ts';
+import { serviceClient, startService, type RunningService, type ServiceClient } from '../test/helpers/service.ts';
 
-type Service = Pick<RunningService, 'url' | 'api' | 'createRoom' | 'token'>;
+type Service = ServiceClient;
 import { ensureLoopbackNamespace, serveBenchPages, sleep } from './lib/harness.ts';
 import { checkRtpConsistency, percentile, type LatencySample, type LatencyStats } from './lib/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
@@ -202,30 +202,6 @@ async function runSfu(service: Service, sender: Page, receiver: Page, round: num
   return { path: 'sfu', round, stats, ...checkRtpConsistency(stats.samples), summary, engine, notes };
 }
 
-/** The REST helpers of test/helpers/service.ts, for a service this bench did not start. */
-function externalService(url: string, apiKey: string): Service {
-  const base = url.replace(/\/$/, '');
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${base}${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
-    });
-  return {
-    url: base,
-    api,
-    async createRoom(id?: string) {
-      const res = await api('/api/rooms', { method: 'POST', body: JSON.stringify(id ? { id } : {}) });
-      if (res.status !== 201) throw new Error(`createRoom: ${res.status} ${await res.text()}`);
-      return ((await res.json()) as { id: string }).id;
-    },
-    async token(room, identity, role) {
-      const res = await api(`/api/rooms/${encodeURIComponent(room)}/tokens`, { method: 'POST', body: JSON.stringify({ identity, role }) });
-      if (res.status !== 201) throw new Error(`token: ${res.status} ${await res.text()}`);
-      return ((await res.json()) as { token: string }).token;
-    },
-  };
-}
-
 const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
 const fmt = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : 'n/a');
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
@@ -247,7 +223,7 @@ async function main(): Promise<number> {
       try {
         const env: Record<string, string> = { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
         if (process.env.BENCH_ENGINE) env.ENGINE = process.env.BENCH_ENGINE;
-        service = process.env.BENCH_SERVICE_URL ? externalService(process.env.BENCH_SERVICE_URL, process.env.BENCH_API_KEY ?? '') : (started = await startService(env));
+        service = process.env.BENCH_SERVICE_URL ? serviceClient(process.env.BENCH_SERVICE_URL, process.env.BENCH_API_KEY ?? '') : (started = await startService(env));
         console.log(`service: ${service.url}`);
       } catch (err) {
         problems.push(`SFU path cannot run: service did not start: ${String(err).split('\n')[0]}`);

@@ -82,32 +82,12 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
     throw err;
   }
 
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${url}${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
-    });
-
   return {
-    url,
+    ...serviceClient(url, apiKey),
     apiKey,
     jwtSecret,
     child,
     logs,
-    api,
-    async createRoom(id?: string) {
-      const res = await api('/api/rooms', { method: 'POST', body: JSON.stringify(id ? { id } : {}) });
-      if (res.status !== 201) throw new Error(`createRoom: ${res.status} ${await res.text()}`);
-      return ((await res.json()) as { id: string }).id;
-    },
-    async token(room, identity, role) {
-      const res = await api(`/api/rooms/${encodeURIComponent(room)}/tokens`, {
-        method: 'POST',
-        body: JSON.stringify({ identity, role }),
-      });
-      if (res.status !== 201) throw new Error(`token: ${res.status} ${await res.text()}`);
-      return ((await res.json()) as { token: string }).token;
-    },
     async stop() {
       let code = child.exitCode;
       if (child.exitCode === null && child.signalCode === null) {
@@ -118,6 +98,32 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
       }
       rmSync(dataDir, { recursive: true, force: true });
       return code;
+    },
+  };
+}
+
+export type ServiceClient = Pick<RunningService, 'url' | 'api' | 'createRoom' | 'token'>;
+
+/** The REST helpers for a service at `url` (one these helpers started, or any other). */
+export function serviceClient(url: string, apiKey: string): ServiceClient {
+  const base = url.replace(/\/$/, '');
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${base}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+    });
+  return {
+    url: base,
+    api,
+    async createRoom(id?: string) {
+      const res = await api('/api/rooms', { method: 'POST', body: JSON.stringify(id ? { id } : {}) });
+      if (res.status !== 201) throw new Error(`createRoom: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { id: string }).id;
+    },
+    async token(room, identity, role) {
+      const res = await api(`/api/rooms/${encodeURIComponent(room)}/tokens`, { method: 'POST', body: JSON.stringify({ identity, role }) });
+      if (res.status !== 201) throw new Error(`token: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { token: string }).token;
     },
   };
 }
