@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
+import type { HlsViewSnapshot } from '../../player/src/hls/hls-view-types.ts';
 
 const run = promisify(execFile);
 
@@ -14,27 +15,7 @@ const run = promisify(execFile);
  * it (a discontinuity) and the player must carry on without a fatal error.
  */
 
-interface HlsErrorRecord {
-  type: string;
-  details: string;
-  fatal: boolean;
-  message: string;
-}
-interface HlsSnapshot {
-  state: string;
-  currentTime: number;
-  bufferedEnd: number;
-  latencySec: number | null;
-  targetLatencySec: number | null;
-  framesDecoded: number;
-  audioTracks: number;
-  audioDecodedBytes: number;
-  videoWidth: number;
-  videoHeight: number;
-  fatalErrors: HlsErrorRecord[];
-  errors: HlsErrorRecord[];
-}
-type WatchWindow = { __watch: { hls: HlsSnapshot | null; role?: string } };
+type WatchWindow = { __watch: { hls: HlsViewSnapshot | null; role?: string } };
 
 describe('broadcast: studio → LL-HLS → watch (viewer)', () => {
   const ctx = usePlayerRoom();
@@ -43,7 +24,7 @@ describe('broadcast: studio → LL-HLS → watch (viewer)', () => {
   const open = (path: string, identity: string, role: 'presenter' | 'viewer') => openPlayerPage(ctx, path, identity, role);
 
   const status = pageStatus;
-  const snapshot = async (page: Page): Promise<HlsSnapshot> => {
+  const snapshot = async (page: Page): Promise<HlsViewSnapshot> => {
     const s = await page.evaluate(() => (window as unknown as WatchWindow).__watch.hls);
     assert.ok(s, 'window.__watch.hls exists on a viewer page');
     return s;
