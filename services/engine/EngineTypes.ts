@@ -76,6 +76,20 @@ export interface EngineStats {
   cpuMicros: number;
 }
 
+/** What an engine can do beyond the common interface. */
+export interface EngineCapabilities {
+  /** Publishers may send simulcast (several encodings of one video track), and each subscriber's layer can be chosen. */
+  simulcast: boolean;
+  /** The engine emits `activespeaker`. */
+  activeSpeaker: boolean;
+}
+
+/** A subscriber's preferred simulcast layer of one track; 0 is the lowest. */
+export interface PreferredLayers {
+  spatialLayer: number;
+  temporalLayer?: number;
+}
+
 export interface EngineOptions {
   /** Address ICE binds to and advertises. */
   listenIp: string;
@@ -95,6 +109,8 @@ export type EngineEvents = {
   trackunpublished: [roomId: string, track: StageTrack];
   /** A leg closed on the engine's side (ICE/DTLS failure, engine death). */
   legclosed: [roomId: string, peerId: string, leg: 'publisher' | 'subscriber', reason: CloseReason];
+  /** The room's dominant speaker changed (engines with `capabilities.activeSpeaker`). */
+  activespeaker: [roomId: string, peerId: string];
   /** The engine cannot go on (worker crashed). Every room is gone. */
   died: [error: string];
 };
@@ -105,6 +121,7 @@ export type EngineEvents = {
  */
 export interface MediaEngine {
   readonly kind: EngineKind;
+  readonly capabilities: EngineCapabilities;
   on<K extends keyof EngineEvents>(event: K, listener: (...args: EngineEvents[K]) => void): unknown;
   off<K extends keyof EngineEvents>(event: K, listener: (...args: EngineEvents[K]) => void): unknown;
 
@@ -125,6 +142,12 @@ export interface MediaEngine {
   /** Client-offer (WHEP) subscribe. */
   subscribeWithOffer(roomId: string, peerId: string, offer: string): Promise<{ answer: string; tracks: StageTrack[] }>;
   closeSubscriber(roomId: string, peerId: string, reason: CloseReason): Promise<void>;
+  /**
+   * Chooses which simulcast layer of `trackId` the subscriber `peerId` receives (the engine may
+   * still go lower when the subscriber's bandwidth estimate is short). Rejects with
+   * UnsupportedError on an engine without simulcast.
+   */
+  setSubscriberLayers(roomId: string, peerId: string, trackId: string, layers: PreferredLayers): Promise<void>;
 
   /**
    * Mirror: sends a stage track as plain RTP (header extensions stripped) plus the

@@ -37,6 +37,7 @@ const log = logger.child({ mod: 'stage' });
  * then the engine closes the room and all its legs.
  */
 export class Room extends EnhancedEventEmitter<RoomEvents> {
+  private activeSpeakerId: string | undefined;
   readonly id: string;
   readonly createdAt = new Date();
   private readonly engine: MediaEngine;
@@ -192,6 +193,18 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     // A muted kind stays muted when its publisher publishes again.
     if (this.isTrackMuted(track)) void this.pauseTrack(track.trackId, true);
     this.safeEmit('trackpublished', track);
+  }
+
+  /** @internal */
+  handleActiveSpeaker(peerId: string): void {
+    if (this.closed || !this.participants.has(peerId) || this.activeSpeakerId === peerId) return;
+    this.activeSpeakerId = peerId;
+    this.safeEmit('activespeaker', peerId);
+  }
+
+  /** The participant the engine last named as the dominant speaker, if the engine detects speakers. */
+  get activeSpeaker(): string | undefined {
+    return this.activeSpeakerId !== undefined && this.participants.has(this.activeSpeakerId) ? this.activeSpeakerId : undefined;
   }
 
   /** @internal */

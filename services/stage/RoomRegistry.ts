@@ -32,6 +32,7 @@ export class RoomRegistry extends EnhancedEventEmitter<RoomRegistryEvents> {
       subscriberoffer: (roomId, peerId, offer) => this.rooms.get(roomId)?.handleSubscriberOffer(peerId, offer),
       trackpublished: (roomId, track) => this.rooms.get(roomId)?.handleTrackPublished(track),
       trackunpublished: (roomId, track) => this.rooms.get(roomId)?.handleTrackUnpublished(track),
+      activespeaker: (roomId, peerId) => this.rooms.get(roomId)?.handleActiveSpeaker(peerId),
       legclosed: (roomId, peerId, leg, reason) => this.rooms.get(roomId)?.handleLegClosed(peerId, leg, reason),
       died: (error) => {
         this.engineDeath = error;

@@ -93,6 +93,8 @@ export type RoomEvents = {
   participantleft: [participant: ParticipantSummary, reason: CloseReason];
   trackpublished: [track: StageTrack];
   trackunpublished: [track: StageTrack];
+  /** The dominant speaker changed (engines that detect speakers). */
+  activespeaker: [participantId: string];
   /** A participant's role changed (promote, demote). Takes effect at once. */
   rolechanged: [participant: ParticipantSummary, previous: StageRole, by: ActorId];
   handraised: [hand: HandEntry, queue: HandEntry[]];

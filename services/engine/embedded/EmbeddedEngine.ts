@@ -1,5 +1,5 @@
 import { EnhancedEventEmitter } from '../../core/EnhancedEventEmitter.ts';
-import { InvalidStateError, ServiceError } from '../../core/errors.ts';
+import { InvalidStateError, ServiceError, UnsupportedError } from '../../core/errors.ts';
 import type {
   CloseReason,
   EngineEvents,
@@ -20,6 +20,8 @@ import { EmbeddedRoom } from './EmbeddedRoom.ts';
  */
 export class EmbeddedEngine extends EnhancedEventEmitter<EngineEvents> implements MediaEngine {
   readonly kind = 'embedded' as const;
+  /** werift has no simulcast sender, and this engine does no speaker detection. */
+  readonly capabilities = { simulcast: false, activeSpeaker: false };
   private readonly opts: EngineOptions;
   private readonly rooms = new Map<string, EmbeddedRoom>();
   private retiredPackets = 0;
@@ -62,6 +64,10 @@ export class EmbeddedEngine extends EnhancedEventEmitter<EngineEvents> implement
 
   async setTrackPaused(roomId: string, trackId: string, paused: boolean): Promise<void> {
     this.room(roomId).setTrackPaused(trackId, paused);
+  }
+
+  async setSubscriberLayers(): Promise<void> {
+    throw new UnsupportedError('the embedded engine has no simulcast; layers cannot be chosen');
   }
 
   async subscribe(roomId: string, peerId: string): Promise<SubscriberOffer> {

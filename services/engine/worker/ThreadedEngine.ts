@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { EnhancedEventEmitter } from '../../core/EnhancedEventEmitter.ts';
 import { InvalidSdpError, InvalidStateError, ServiceError, type ErrorCode } from '../../core/errors.ts';
 import { logger } from '../../core/logger.ts';
-import type { CloseReason, EngineEvents, EngineOptions, EngineStats, MediaEngine, MirrorInfo, MirrorTarget, StageTrack, SubscriberOffer, PublishResult } from '../EngineTypes.ts';
+import type { CloseReason, EngineEvents, EngineOptions, EngineStats, MediaEngine, MirrorInfo, MirrorTarget, PreferredLayers, StageTrack, SubscriberOffer, PublishResult } from '../EngineTypes.ts';
 import type { EngineMethod, EngineThreadData, FromThread, ToThread } from './protocol.ts';
 
 const log = logger.child({ mod: 'engine.thread' });
@@ -18,6 +18,7 @@ const CALL_TIMEOUT_MS = 15000;
  */
 export class ThreadedEngine extends EnhancedEventEmitter<EngineEvents> implements MediaEngine {
   readonly kind = 'embedded' as const;
+  readonly capabilities = { simulcast: false, activeSpeaker: false };
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextId = 1;
@@ -75,6 +76,9 @@ export class ThreadedEngine extends EnhancedEventEmitter<EngineEvents> implement
   }
   closeSubscriber(roomId: string, peerId: string, reason: CloseReason): Promise<void> {
     return this.call('closeSubscriber', roomId, peerId, reason);
+  }
+  setSubscriberLayers(roomId: string, peerId: string, trackId: string, layers: PreferredLayers): Promise<void> {
+    return this.call('setSubscriberLayers', roomId, peerId, trackId, layers);
   }
   mirrorTrack(roomId: string, trackId: string, target: MirrorTarget): Promise<MirrorInfo> {
     return this.call('mirrorTrack', roomId, trackId, target);

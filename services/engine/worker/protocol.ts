@@ -1,7 +1,7 @@
 import type { EngineEvents, EngineOptions, MediaEngine } from '../EngineTypes.ts';
 
 /** Methods of MediaEngine that cross the thread boundary (everything but the event API). */
-export type EngineMethod = Exclude<keyof MediaEngine, 'kind' | 'on' | 'off'>;
+export type EngineMethod = Exclude<keyof MediaEngine, 'kind' | 'capabilities' | 'on' | 'off'>;
 
 export interface EngineThreadData {
   kind: 'embedded';
