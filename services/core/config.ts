@@ -32,8 +32,17 @@ export const configSchema = z
     DEV: bool.default(false),
     /** Media engine: auto, embedded or mediasoup. Default auto (mediasoup when its worker binary exists, else embedded). */
     ENGINE: z.enum(['auto', 'embedded', 'mediasoup']).default('auto'),
-    /** Path to a mediasoup worker binary. Default: the one mediasoup's install put in place, if any. */
+    /** Path to a mediasoup worker binary. Default: the one `npm ci` put under node_modules/mediasoup/worker/out/Release, if any. */
     MEDIASOUP_WORKER_BIN: z.string().optional(),
+    /** mediasoup worker processes; 0 = one per core (os.availableParallelism()). Default 0. */
+    MEDIASOUP_WORKERS: int(0, 1024).default(0),
+    /**
+     * Consumers a room may place on one mediasoup worker before new subscribers go to a router
+     * on another worker, fed through pipeToRouter. Default 500.
+     */
+    MEDIASOUP_CONSUMERS_PER_WORKER: int(1, 100000).default(500),
+    /** mediasoup worker log level: debug, warn, error or none. Default warn. */
+    MEDIASOUP_LOG_LEVEL: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
     /** Address media sockets bind to and advertise in ICE candidates. Default 127.0.0.1. */
     MEDIA_IP: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
     /** Address announced in ICE candidates when behind NAT. Default: MEDIA_IP. */
