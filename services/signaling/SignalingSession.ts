@@ -127,6 +127,7 @@ export class SignalingSession {
     identityunblocked: (identity: string, by: ActorId) => {
       if (this.isModerator) this.send({ type: 'identityUnblocked', identity, ...byOf(by) });
     },
+    activespeaker: (participantId: string) => this.send({ type: 'activeSpeaker', participantId }),
   };
 
   constructor(ws: WebSocket, room: Room, claims: TokenClaims, limits: SessionLimits, log: Logger, services: SessionServices = {}) {
@@ -289,6 +290,13 @@ export class SignalingSession {
         await this.room.unsubscribe(participant.id);
         this.send({ type: 'ok', ...re });
         return;
+      case 'setLayers':
+        await this.room.setSubscriberLayers(participant.id, msg.trackId, {
+          spatialLayer: msg.spatialLayer,
+          ...(msg.temporalLayer !== undefined ? { temporalLayer: msg.temporalLayer } : {}),
+        });
+        this.send({ type: 'ok', ...re });
+        return;
       default:
         await this.moderate(participant, msg);
         this.send({ type: 'ok', ...re });
@@ -339,7 +347,7 @@ export class SignalingSession {
     participant.on('subscriberoffer', (offer) => this.send(toSubscriberOffer(offer)));
     participant.on('legclosed', (leg, reason) => {
       if (leg === 'publisher') this.send({ type: 'unpublished', reason: can(participant.role, 'publish') ? reason : 'demoted' });
-      else this.sendError(undefined, new ServiceError('invalid_state', `subscriber connection closed (${reason}); subscribe again`));
+      else this.send({ type: 'subscriberClosed', reason });
     });
     participant.on('close', (reason) => this.end(reason));
     this.send({
@@ -356,6 +364,8 @@ export class SignalingSession {
       revision: PROTOCOL_REVISION,
       ...(this.services.broadcastState ? { broadcast: this.services.broadcastState(this.room.id) } : {}),
       ...(this.isModerator ? { handQueue: this.room.handQueue().map(toHandInfo), blocks: this.room.blocks().map(toBlockInfo) } : {}),
+      capabilities: { simulcast: this.room.capabilities.simulcast, activeSpeaker: this.room.capabilities.activeSpeaker },
+      ...(this.room.activeSpeaker !== undefined ? { activeSpeaker: this.room.activeSpeaker } : {}),
     });
   }
 
@@ -373,7 +383,8 @@ export class SignalingSession {
 
   private sendError(re: string | undefined, err: unknown): void {
     const { status, body } = toErrorBody(err);
-    if (status >= 500) this.log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'signaling request failed');
+    // `unsupported` (501) is the client asking for a feature this server lacks, not a failure.
+    if (status >= 500 && body.error.code !== 'unsupported') this.log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'signaling request failed');
     this.send({ type: 'error', ...reOf(re), code: body.error.code, message: body.error.message });
   }
 

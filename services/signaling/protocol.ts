@@ -13,9 +13,12 @@ import { z } from 'zod';
  * - revision 1: join, publish, subscribe, events.
  * - revision 2: roles and moderation (role `guest`, hands, promote/demote, mute, kick, blocks,
  *   broadcast end).
+ * - revision 3: engine features and recovery: `joined.capabilities` and `joined.activeSpeaker`,
+ *   `setLayers` (simulcast layer choice), `activeSpeaker`, `subscriberClosed` (replaces the
+ *   `invalid_state` error event for a subscriber connection the server closed).
  */
 export const PROTOCOL_VERSION = 1;
-export const PROTOCOL_REVISION = 2;
+export const PROTOCOL_REVISION = 3;
 
 const base = {
   v: z.literal(PROTOCOL_VERSION),
@@ -24,6 +27,7 @@ const base = {
 const sdp = z.string().min(1).max(64 * 1024);
 const participantId = z.string().min(1).max(64);
 const mediaKind = z.enum(['audio', 'video']);
+const layer = z.number().int().min(0).max(9);
 
 // ---- client → server -------------------------------------------------------------------
 
@@ -64,6 +68,13 @@ export const clientMessageSchemas = {
   unblock: z.object({ ...base, type: z.literal('unblock'), identity: z.string().min(1).max(128) }).strict(),
   /** Moderator: end the room's HLS broadcast (its playlists get ENDLIST). */
   endBroadcast: z.object({ ...base, type: z.literal('endBroadcast') }).strict(),
+
+  // Revision 3.
+  /**
+   * Which simulcast layer of a stage track this subscriber receives (0 is the lowest). Reply
+   * `ok`; `unsupported` when the engine has no simulcast (`joined.capabilities.simulcast`).
+   */
+  setLayers: z.object({ ...base, type: z.literal('setLayers'), trackId: z.string().min(1).max(128), spatialLayer: layer, temporalLayer: layer.optional() }).strict(),
 } as const;
 
 export type ClientMessageType = keyof typeof clientMessageSchemas;
@@ -123,6 +134,14 @@ export interface BlockInfo {
 }
 
 export type HandLowerReason = 'self' | 'moderator' | 'promoted' | 'left';
+
+/** What the room's media engine can do beyond the common protocol (revision 3). */
+export interface CapabilitiesInfo {
+  /** Publishers may send simulcast, and `setLayers` picks a subscriber's layer. */
+  simulcast: boolean;
+  /** The server sends `activeSpeaker`. */
+  activeSpeaker: boolean;
+}
 export type BroadcastEndReason = 'api' | 'room_closed' | 'shutdown' | 'failed';
 
 export interface IceServerInfo {
@@ -141,10 +160,21 @@ export type ServerMessage =
       /** Moderators only: raised hands, oldest first. */
       handQueue?: HandInfo[];
       /** Moderators only: blocked identities. */
-      blocks?: BlockInfo[] }
+      blocks?: BlockInfo[];
+      /** Revision 3: what the media engine can do. */
+      capabilities?: CapabilitiesInfo;
+      /** Revision 3: the current dominant speaker, when the engine detects speakers and has named one. */
+      activeSpeaker?: string }
   | { v: 1; type: 'published'; re?: string; sdp: string; tracks: TrackInfo[] }
   | { v: 1; type: 'unpublished'; re?: string; /** Server-initiated only: `demoted`, or the leg's close reason. */ reason?: string }
   | { v: 1; type: 'subscriberOffer'; re?: string; version: number; sdp: string; mids: Record<string, TrackInfo> }
+  /**
+   * Revision 3: the server closed your subscriber connection (a close reason). `engine_died`
+   * and `transport_failed` are worth a new `subscribe`.
+   */
+  | { v: 1; type: 'subscriberClosed'; reason: string }
+  /** Revision 3: the room's dominant speaker changed (engines with `capabilities.activeSpeaker`). */
+  | { v: 1; type: 'activeSpeaker'; participantId: string }
   | { v: 1; type: 'ok'; re?: string }
   | { v: 1; type: 'pong'; re?: string }
   | { v: 1; type: 'participantJoined'; participant: ParticipantInfo }

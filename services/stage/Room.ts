@@ -1,7 +1,7 @@
 import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
-import { InvalidStateError, ServiceError } from '../core/errors.ts';
+import { InvalidStateError, ServiceError, UnsupportedError } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
-import type { MediaEngine, PublishResult } from '../engine/EngineTypes.ts';
+import type { EngineCapabilities, MediaEngine, PreferredLayers, PublishResult } from '../engine/EngineTypes.ts';
 import { BlockList } from './BlockList.ts';
 import { HandQueue } from './HandQueue.ts';
 import { Participant } from './Participant.ts';
@@ -55,6 +55,11 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
 
   get closed(): boolean {
     return this.closedReason !== undefined;
+  }
+
+  /** What the engine behind this room can do (simulcast, active speaker detection). */
+  get capabilities(): EngineCapabilities {
+    return this.engine.capabilities;
   }
 
   summary(): RoomSummary {
@@ -148,6 +153,19 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     const participant = this.requireParticipant(participantId);
     participant.subscribed = false;
     await this.engine.closeSubscriber(this.id, participantId, reason);
+  }
+
+  /**
+   * Chooses which simulcast layer of the stage track `trackId` the participant's subscriber leg
+   * receives. `unsupported` on an engine without simulcast, `invalid_state` when not
+   * subscribed, `not_found` for a track that is not live.
+   */
+  async setSubscriberLayers(participantId: string, trackId: string, layers: PreferredLayers): Promise<void> {
+    const participant = this.requireParticipant(participantId);
+    if (!this.engine.capabilities.simulcast) throw new UnsupportedError('the media engine has no simulcast layers to choose from');
+    if (!participant.subscribed) throw new InvalidStateError('not subscribed');
+    if (!this.liveTracks.has(trackId)) throw new ServiceError('not_found', `no track ${trackId} on the stage`);
+    await this.engine.setSubscriberLayers(this.id, participantId, trackId, layers);
   }
 
   /** Client-offer (WHEP) subscribe: the answer carries the stage's current audio and video. */
