@@ -1,0 +1,664 @@
+import { randomInt } from 'node:crypto';
+import type {
+  ActiveSpeakerObserver,
+  Consumer,
+  PlainTransport,
+  Producer,
+  Router,
+  RouterRtpCodecCapability,
+  RtpCapabilities,
+  WebRtcTransport,
+} from 'mediasoup/types';
+import { InvalidSdpError, InvalidStateError, ServiceError } from '../../core/errors.ts';
+import { logger } from '../../core/logger.ts';
+import type { CloseReason, EngineEvents, MirrorInfo, MirrorTarget, PreferredLayers, StageTrack, SubscriberOffer } from '../EngineTypes.ts';
+import type { MediasoupEngineOptions } from './options.ts';
+import { parseSdp } from './sdp.ts';
+import {
+  buildAnswer,
+  buildOffer,
+  capabilitiesFromOffer,
+  parseAnswer,
+  producerFromOffer,
+  remoteDtls,
+  type LocalTransport,
+  type OfferSection,
+  type OfferedProducer,
+  type SendSection,
+} from './sdpBridge.ts';
+import type { WorkerPool, WorkerSlot } from './WorkerPool.ts';
+
+const log = logger.child({ mod: 'engine.mediasoup' });
+
+/** The router's codecs. Opus, VP8 and H264 constrained baseline, as the embedded engine. */
+export const MEDIA_CODECS: RouterRtpCodecCapability[] = [
+  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, parameters: { minptime: 10, useinbandfec: 1 } },
+  { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
+  {
+    kind: 'video',
+    mimeType: 'video/H264',
+    clockRate: 90000,
+    parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+  },
+];
+
+/** Bitrate the engine assumes towards a new subscriber before its estimate exists. */
+const INITIAL_OUTGOING_BITRATE = 1_000_000;
+/** How long a new publisher may go without media before its tracks are given up on (ms). */
+const FIRST_MEDIA_TIMEOUT_MS = 30_000;
+
+type Emit = <K extends keyof EngineEvents>(event: K, ...args: EngineEvents[K]) => void;
+
+/** A room's router on one worker. The first is the room's own; others receive piped producers. */
+interface RouterPart {
+  slot: WorkerSlot;
+  generation: number;
+  router: Router;
+  /** This room's consumers on this router. */
+  consumers: number;
+  /** Producer ids piped into this router (never set on the primary). */
+  piped: Set<string>;
+}
+
+interface Published {
+  track: StageTrack;
+  producer: Producer;
+  live: boolean;
+  paused: boolean;
+}
+
+interface PublisherLeg {
+  peerId: string;
+  transport: WebRtcTransport;
+  published: Published[];
+  closed: boolean;
+}
+
+interface SubscriberLeg {
+  peerId: string;
+  part: RouterPart;
+  transport: WebRtcTransport;
+  /** Engine-offer leg that follows the stage (false: WHEP, fixed at its offer). */
+  follows: boolean;
+  sections: OfferSection[];
+  consumers: Map<string, { consumer: Consumer; mid: string; resumed: boolean }>;
+  version: number;
+  awaiting: boolean;
+  dirty: boolean;
+  connected: boolean;
+  nextMid: number;
+  closed: boolean;
+  sessionId: string;
+}
+
+interface Mirror {
+  transport: PlainTransport;
+  consumer: Consumer;
+}
+
+function local(transport: WebRtcTransport): LocalTransport {
+  return {
+    iceParameters: transport.iceParameters,
+    iceCandidates: transport.iceCandidates,
+    dtlsParameters: transport.dtlsParameters,
+    sctpParameters: transport.sctpParameters,
+  };
+}
+
+function sessionId(): string {
+  return String(randomInt(1, 2 ** 47));
+}
+
+/** Codec name of a parameters' first codec, e.g. "VP8". */
+function codecName(mimeType: string | undefined): string {
+  return mimeType ? mimeType.slice(mimeType.indexOf('/') + 1) : 'unknown';
+}
+
+/**
+ * One room on mediasoup: a primary router on one worker, more routers on other workers when
+ * its subscribers outgrow the per-worker consumer budget (fed by pipeToRouter), an
+ * ActiveSpeakerObserver on the primary, and the legs. Publishing and subscribing go through the
+ * SDP bridge; mirroring uses a PlainTransport.
+ */
+export class MediasoupRoom {
+  readonly id: string;
+  private readonly pool: WorkerPool;
+  private readonly opts: MediasoupEngineOptions;
+  private readonly emit: Emit;
+  private parts: RouterPart[] = [];
+  private observer: ActiveSpeakerObserver | undefined;
+  private readonly publishers = new Map<string, PublisherLeg>();
+  private readonly subscribers = new Map<string, SubscriberLeg>();
+  private readonly mirrors = new Map<string, Mirror>();
+  /** Last packet count seen per consumer, so that closed consumers still count in stats. */
+  private readonly packetCounts = new Map<string, number>();
+  private closed = false;
+
+  private constructor(id: string, pool: WorkerPool, opts: MediasoupEngineOptions, emit: Emit) {
+    this.id = id;
+    this.pool = pool;
+    this.opts = opts;
+    this.emit = emit;
+  }
+
+  static async create(id: string, pool: WorkerPool, opts: MediasoupEngineOptions, emit: Emit): Promise<MediasoupRoom> {
+    const room = new MediasoupRoom(id, pool, opts, emit);
+    await room.buildPrimary();
+    return room;
+  }
+
+  private get primary(): RouterPart {
+    const p = this.parts[0];
+    if (!p) throw new ServiceError('engine_error', `room ${this.id} has no router (its worker died and none could replace it)`, 503);
+    return p;
+  }
+
+  /** Live and not-yet-live published tracks. */
+  private get published(): Published[] {
+    return [...this.publishers.values()].flatMap((p) => p.published);
+  }
+
+  tracks(): StageTrack[] {
+    return this.published.filter((p) => p.live).map((p) => p.track);
+  }
+
+  counts(): { publishers: number; subscribers: number } {
+    return { publishers: this.publishers.size, subscribers: this.subscribers.size };
+  }
+
+  private async buildPrimary(): Promise<void> {
+    const slot = this.pool.leastLoaded();
+    if (!slot) throw new ServiceError('engine_error', 'no mediasoup worker is running', 503);
+    const router = await slot.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData: { roomId: this.id } });
+    slot.routers++;
+    this.parts = [{ slot, generation: slot.generation, router, consumers: 0, piped: new Set() }];
+    const observer = await router.createActiveSpeakerObserver({ interval: 300 });
+    observer.on('dominantspeaker', ({ producer }) => {
+      const peerId = (producer.appData as { peerId?: string }).peerId;
+      if (peerId && !this.closed) this.emit('activespeaker', this.id, peerId);
+    });
+    this.observer = observer;
+  }
+
+  // ---- publish ---------------------------------------------------------------------------
+
+  async publish(peerId: string, offer: string): Promise<{ answer: string; tracks: StageTrack[] }> {
+    this.assertOpen();
+    const parsed = parseSdp(offer);
+    const part = this.primary;
+    const offered: OfferedProducer[] = [];
+    const reasons: string[] = [];
+    for (const media of parsed.media) {
+      const r = producerFromOffer(media, part.router.rtpCapabilities);
+      if ('rejected' in r) reasons.push(`${media.mid ?? '?'}: ${r.rejected}`);
+      else offered.push(r);
+    }
+    if (offered.length === 0) throw new InvalidSdpError(`offer has nothing to publish (${reasons.join('; ')})`);
+    const dtlsParameters = remoteDtls(parsed, true);
+
+    this.closePublisher(peerId, 'replaced');
+    const transport = await part.router.createWebRtcTransport({
+      webRtcServer: part.slot.webRtcServer,
+      enableUdp: true,
+      enableTcp: false,
+      appData: { peerId, leg: 'publisher' },
+    });
+    const leg: PublisherLeg = { peerId, transport, published: [], closed: false };
+    this.publishers.set(peerId, leg);
+    try {
+      await transport.connect({ dtlsParameters });
+      const accepted = new Map<string, { receive: OfferedProducer }>();
+      for (const p of offered) {
+        const producer = await transport.produce({ kind: p.kind, rtpParameters: p.rtpParameters, appData: { peerId } });
+        const track: StageTrack = {
+          trackId: producer.id,
+          kind: p.kind,
+          peerId,
+          streamId: p.streamId ?? peerId,
+          codec: codecName(p.rtpParameters.codecs[0]?.mimeType),
+        };
+        const pub: Published = { track, producer, live: false, paused: false };
+        leg.published.push(pub);
+        accepted.set(p.mid, { receive: p });
+        this.watchProducer(leg, pub);
+      }
+      transport.on('dtlsstatechange', (state) => {
+        if (state === 'failed' || state === 'closed') this.closePublisher(peerId, 'transport_failed', leg);
+      });
+      const answer = buildAnswer({ offer: parsed, local: local(transport), accepted, sessionId: sessionId() });
+      return { answer, tracks: leg.published.map((p) => p.track) };
+    } catch (err) {
+      this.closePublisher(peerId, 'client_request', leg);
+      throw err;
+    }
+  }
+
+  /** A track goes live (trackpublished) when its first RTP packet arrives. */
+  private watchProducer(leg: PublisherLeg, pub: Published): void {
+    const { producer } = pub;
+    const timer = setTimeout(() => {
+      if (!pub.live && !leg.closed) log.warn({ room: this.id, peer: leg.peerId, track: pub.track.trackId }, 'no media from publisher yet');
+    }, FIRST_MEDIA_TIMEOUT_MS);
+    timer.unref();
+    producer.on('trace', () => {
+      if (pub.live || leg.closed) return;
+      clearTimeout(timer);
+      void producer.enableTraceEvent([]).catch(() => {});
+      void this.goLive(leg, pub);
+    });
+    void producer.enableTraceEvent(['rtp']).catch(() => {});
+    producer.on('transportclose', () => clearTimeout(timer));
+  }
+
+  private async goLive(leg: PublisherLeg, pub: Published): Promise<void> {
+    if (this.closed || leg.closed || pub.live) return;
+    pub.live = true;
+    if (pub.track.kind === 'audio' && this.observer && !this.observer.closed) {
+      await this.observer.addProducer({ producerId: pub.producer.id }).catch(() => {});
+    }
+    this.emit('trackpublished', this.id, pub.track);
+    for (const sub of this.subscribers.values()) {
+      if (sub.follows && sub.peerId !== pub.track.peerId) void this.addTrack(sub, pub).then((added) => added && this.renegotiate(sub));
+    }
+  }
+
+  closePublisher(peerId: string, reason: CloseReason, only?: PublisherLeg): void {
+    const leg = this.publishers.get(peerId);
+    if (!leg || (only && leg !== only) || leg.closed) return;
+    leg.closed = true;
+    this.publishers.delete(peerId);
+    for (const mirrorTrack of leg.published.map((p) => p.track.trackId)) this.stopMirror(mirrorTrack);
+    leg.transport.close();
+    for (const pub of leg.published) if (pub.live) this.emit('trackunpublished', this.id, pub.track);
+    if (reason !== 'client_request' && reason !== 'room_closed' && reason !== 'replaced') this.emit('legclosed', this.id, peerId, 'publisher', reason);
+  }
+
+  async setTrackPaused(trackId: string, paused: boolean): Promise<void> {
+    const pub = this.findPublished(trackId);
+    pub.paused = paused;
+    if (paused) await pub.producer.pause();
+    else await pub.producer.resume();
+  }
+
+  private findPublished(trackId: string): Published {
+    const pub = this.published.find((p) => p.track.trackId === trackId);
+    if (!pub) throw new ServiceError('not_found', `no track ${trackId}`);
+    return pub;
+  }
+
+  // ---- subscribe (engine offers) -------------------------------------------------------------
+
+  async subscribe(peerId: string): Promise<SubscriberOffer> {
+    this.assertOpen();
+    const leg = await this.newSubscriber(peerId, true);
+    try {
+      for (const pub of this.published) if (pub.live && pub.track.peerId !== peerId) await this.addTrack(leg, pub);
+      return this.makeOffer(leg);
+    } catch (err) {
+      this.closeSubscriber(peerId, 'client_request', leg);
+      throw err;
+    }
+  }
+
+  async answerSubscriber(peerId: string, version: number, answer: string): Promise<void> {
+    const leg = this.subscribers.get(peerId);
+    if (!leg || !leg.follows) throw new InvalidStateError(`peer ${peerId} is not subscribed`);
+    if (!leg.awaiting || version !== leg.version) throw new InvalidStateError(`answer to offer ${version}, but offer ${leg.version} is the one outstanding`);
+    const { dtlsParameters, accepted } = parseAnswer(parseSdp(answer));
+    if (!leg.connected) {
+      await leg.transport.connect({ dtlsParameters });
+      leg.connected = true;
+    }
+    leg.awaiting = false;
+    for (const [trackId, entry] of leg.consumers) {
+      if (!accepted.has(entry.mid)) {
+        // The client refused this section (a codec it cannot decode): stop sending it.
+        entry.consumer.close();
+        this.dropConsumer(leg, trackId);
+        continue;
+      }
+      if (!entry.resumed && !entry.consumer.closed) {
+        entry.resumed = true;
+        await entry.consumer.resume().catch(() => {});
+      }
+    }
+    if (leg.dirty) this.renegotiate(leg);
+  }
+
+  // ---- subscribe (WHEP: the client offers) -------------------------------------------------------
+
+  async subscribeWithOffer(peerId: string, offer: string): Promise<{ answer: string; tracks: StageTrack[] }> {
+    this.assertOpen();
+    const parsed = parseSdp(offer);
+    const caps = capabilitiesFromOffer(parsed);
+    const dtlsParameters = remoteDtls(parsed, true);
+    const leg = await this.newSubscriber(peerId, false);
+    try {
+      await leg.transport.connect({ dtlsParameters });
+      leg.connected = true;
+      const used = new Set<string>();
+      const accepted = new Map<string, { send: SendSection }>();
+      const tracks: StageTrack[] = [];
+      for (const media of parsed.media) {
+        if ((media.kind !== 'audio' && media.kind !== 'video') || media.port === 0 || media.mid === undefined) continue;
+        if (media.direction !== 'recvonly' && media.direction !== 'sendrecv') continue;
+        const pub = this.published.find(
+          (p) => p.live && p.track.kind === media.kind && p.track.peerId !== peerId && !used.has(p.track.trackId) && leg.part.router.canConsume({ producerId: p.producer.id, rtpCapabilities: caps }),
+        );
+        if (!pub) continue;
+        await this.ensurePiped(leg.part, pub);
+        const consumer = await leg.transport.consume({ producerId: pub.producer.id, rtpCapabilities: caps, paused: false, mid: media.mid });
+        this.trackConsumer(leg, pub.track.trackId, consumer, media.mid, true);
+        used.add(pub.track.trackId);
+        tracks.push(pub.track);
+        accepted.set(media.mid, {
+          send: { mid: media.mid, kind: pub.track.kind, rtpParameters: consumer.rtpParameters, streamId: pub.track.streamId, trackId: pub.track.trackId },
+        });
+      }
+      return { answer: buildAnswer({ offer: parsed, local: local(leg.transport), accepted, sessionId: leg.sessionId }), tracks };
+    } catch (err) {
+      this.closeSubscriber(peerId, 'client_request', leg);
+      throw err;
+    }
+  }
+
+  closeSubscriber(peerId: string, reason: CloseReason, only?: SubscriberLeg): void {
+    const leg = this.subscribers.get(peerId);
+    if (!leg || (only && leg !== only) || leg.closed) return;
+    leg.closed = true;
+    this.subscribers.delete(peerId);
+    for (const trackId of [...leg.consumers.keys()]) this.dropConsumer(leg, trackId);
+    leg.transport.close();
+    if (reason !== 'client_request' && reason !== 'room_closed' && reason !== 'replaced') this.emit('legclosed', this.id, peerId, 'subscriber', reason);
+  }
+
+  async setSubscriberLayers(peerId: string, trackId: string, layers: PreferredLayers): Promise<void> {
+    const entry = this.subscribers.get(peerId)?.consumers.get(trackId);
+    if (!entry) throw new ServiceError('not_found', `peer ${peerId} does not receive track ${trackId}`);
+    if (entry.consumer.type !== 'simulcast' && entry.consumer.type !== 'svc') {
+      throw new InvalidStateError(`track ${trackId} is not simulcast; it has one layer`);
+    }
+    await entry.consumer.setPreferredLayers({ spatialLayer: layers.spatialLayer, ...(layers.temporalLayer !== undefined ? { temporalLayer: layers.temporalLayer } : {}) });
+  }
+
+  private async newSubscriber(peerId: string, follows: boolean): Promise<SubscriberLeg> {
+    this.closeSubscriber(peerId, 'replaced');
+    const part = await this.partForSubscriber();
+    const transport = await part.router.createWebRtcTransport({
+      webRtcServer: part.slot.webRtcServer,
+      enableUdp: true,
+      enableTcp: false,
+      // The follower's offer carries a data channel so that ICE and DTLS come up before the stage has any track.
+      enableSctp: follows,
+      ...(follows ? { numSctpStreams: { OS: 16, MIS: 16 } } : {}),
+      initialAvailableOutgoingBitrate: INITIAL_OUTGOING_BITRATE,
+      appData: { peerId, leg: 'subscriber' },
+    });
+    const leg: SubscriberLeg = {
+      peerId,
+      part,
+      transport,
+      follows,
+      sections: follows ? [{ type: 'data', mid: '0' }] : [],
+      consumers: new Map(),
+      version: 0,
+      awaiting: false,
+      dirty: false,
+      connected: false,
+      nextMid: 1,
+      closed: false,
+      sessionId: sessionId(),
+    };
+    transport.on('dtlsstatechange', (state) => {
+      if (state === 'failed' || state === 'closed') this.closeSubscriber(peerId, 'transport_failed', leg);
+    });
+    this.subscribers.set(peerId, leg);
+    return leg;
+  }
+
+  /** Adds `pub` to a following subscriber (paused until its answer). False when it cannot be sent. */
+  private async addTrack(leg: SubscriberLeg, pub: Published): Promise<boolean> {
+    if (leg.closed || leg.consumers.has(pub.track.trackId) || pub.producer.closed) return false;
+    const caps: RtpCapabilities = leg.part.router.rtpCapabilities;
+    try {
+      await this.ensurePiped(leg.part, pub);
+      if (leg.closed || pub.producer.closed) return false;
+      const mid = String(leg.nextMid++);
+      const consumer = await leg.transport.consume({ producerId: pub.producer.id, rtpCapabilities: caps, paused: true, mid });
+      if (leg.closed) {
+        consumer.close();
+        return false;
+      }
+      this.trackConsumer(leg, pub.track.trackId, consumer, mid, false);
+      leg.sections.push({
+        type: 'send',
+        section: { mid, kind: pub.track.kind, rtpParameters: consumer.rtpParameters, streamId: pub.track.streamId, trackId: pub.track.trackId },
+      });
+      return true;
+    } catch (err) {
+      log.warn({ room: this.id, peer: leg.peerId, track: pub.track.trackId, err: (err as Error).message }, 'could not add a track to a subscriber');
+      return false;
+    }
+  }
+
+  private trackConsumer(leg: SubscriberLeg, trackId: string, consumer: Consumer, mid: string, resumed: boolean): void {
+    leg.consumers.set(trackId, { consumer, mid, resumed });
+    leg.part.consumers++;
+    leg.part.slot.consumers++;
+    consumer.on('producerclose', () => {
+      this.dropConsumer(leg, trackId);
+      if (leg.follows && !leg.closed) this.renegotiate(leg);
+    });
+  }
+
+  private dropConsumer(leg: SubscriberLeg, trackId: string): void {
+    const entry = leg.consumers.get(trackId);
+    if (!entry) return;
+    leg.consumers.delete(trackId);
+    leg.part.consumers--;
+    if (leg.part.slot.generation === leg.part.generation) leg.part.slot.consumers--;
+    entry.consumer.close();
+    const index = leg.sections.findIndex((s) => s.type === 'send' && s.section.mid === entry.mid);
+    const s = leg.sections[index];
+    if (s?.type === 'send') {
+      leg.sections[index] = { type: 'closed', mid: entry.mid, kind: s.section.kind, payloadType: s.section.rtpParameters.codecs[0]!.payloadType };
+    }
+  }
+
+  private makeOffer(leg: SubscriberLeg): SubscriberOffer {
+    leg.version++;
+    leg.awaiting = true;
+    leg.dirty = false;
+    const offer = buildOffer({ local: local(leg.transport), sections: leg.sections, sessionId: leg.sessionId, version: leg.version });
+    const mids: Record<string, StageTrack> = {};
+    for (const [trackId, entry] of leg.consumers) {
+      const pub = this.published.find((p) => p.track.trackId === trackId);
+      if (pub) mids[entry.mid] = pub.track;
+    }
+    return { offer, version: leg.version, mids };
+  }
+
+  /** One offer in flight per subscriber: a change during it is offered after its answer. */
+  private renegotiate(leg: SubscriberLeg): void {
+    if (leg.closed || !leg.follows) return;
+    if (leg.awaiting) {
+      leg.dirty = true;
+      return;
+    }
+    this.emit('subscriberoffer', this.id, leg.peerId, this.makeOffer(leg));
+  }
+
+  // ---- routers and pipes ------------------------------------------------------------------------
+
+  /**
+   * Where a new subscriber goes: the first of the room's routers with room for the stage's
+   * tracks within the per-worker consumer budget, else a new router on the least loaded worker
+   * the room does not use yet (fed through pipeToRouter), else the least loaded of its routers.
+   */
+  private async partForSubscriber(): Promise<RouterPart> {
+    const needed = Math.max(1, this.published.length);
+    const budget = this.opts.consumersPerWorker;
+    const fits = this.parts.find((p) => p.consumers + needed <= budget);
+    if (fits) return fits;
+    const slot = this.pool.leastLoaded(new Set(this.parts.map((p) => p.slot)));
+    if (slot) {
+      const router = await slot.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData: { roomId: this.id, piped: true } });
+      slot.routers++;
+      const part: RouterPart = { slot, generation: slot.generation, router, consumers: 0, piped: new Set() };
+      this.parts.push(part);
+      log.info({ room: this.id, worker: slot.index, routers: this.parts.length }, 'room outgrew its worker budget; new router fed by pipeToRouter');
+      return part;
+    }
+    return this.parts.reduce((a, b) => (b.consumers < a.consumers ? b : a));
+  }
+
+  private async ensurePiped(part: RouterPart, pub: Published): Promise<void> {
+    if (part === this.primary || part.piped.has(pub.producer.id)) return;
+    part.piped.add(pub.producer.id);
+    try {
+      await this.primary.router.pipeToRouter({ producerId: pub.producer.id, router: part.router });
+    } catch (err) {
+      part.piped.delete(pub.producer.id);
+      throw err;
+    }
+  }
+
+  // ---- mirror ---------------------------------------------------------------------------
+
+  async mirrorTrack(trackId: string, target: MirrorTarget): Promise<MirrorInfo> {
+    const pub = this.findPublished(trackId);
+    this.stopMirror(trackId);
+    const loopback = target.ip === '127.0.0.1' || target.ip === '::1';
+    const ip = loopback ? target.ip : this.opts.listenIp;
+    const { min, max } = this.pool.transportPortRange;
+    const transport = await this.primary.router.createPlainTransport({
+      listenInfo: { protocol: 'udp', ip, portRange: { min, max } },
+      rtcpMux: false,
+      comedia: false,
+      appData: { mirror: trackId },
+    });
+    try {
+      await transport.connect({ ip: target.ip, port: target.rtpPort, rtcpPort: target.rtcpPort });
+      // No header extensions: the reader (ffmpeg) needs none.
+      const caps: RtpCapabilities = { codecs: this.primary.router.rtpCapabilities.codecs ?? [], headerExtensions: [] };
+      const consumer = await transport.consume({ producerId: pub.producer.id, rtpCapabilities: caps, paused: false, enableRtx: false });
+      const mirror: Mirror = { transport, consumer };
+      this.mirrors.set(trackId, mirror);
+      consumer.on('producerclose', () => {
+        if (this.mirrors.get(trackId) === mirror) this.stopMirror(trackId);
+      });
+      if (consumer.kind === 'video') await consumer.requestKeyFrame().catch(() => {});
+      return { sdp: mirrorSdp(pub.track, consumer, target), track: pub.track };
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
+  }
+
+  stopMirror(trackId: string): void {
+    const mirror = this.mirrors.get(trackId);
+    if (!mirror) return;
+    this.mirrors.delete(trackId);
+    mirror.transport.close();
+  }
+
+  async requestKeyFrame(trackId: string): Promise<void> {
+    const pub = this.findPublished(trackId);
+    if (pub.track.kind !== 'video') return;
+    const mirror = this.mirrors.get(trackId);
+    // A consumer's key frame request reaches the producer (and is throttled by mediasoup).
+    if (mirror) await mirror.consumer.requestKeyFrame();
+    else {
+      const any = [...this.subscribers.values()].map((s) => s.consumers.get(trackId)?.consumer).find((c) => c && !c.closed);
+      if (any) await any.requestKeyFrame();
+    }
+  }
+
+  // ---- stats, worker death and closing ------------------------------------------------------------
+
+  async packetsForwarded(): Promise<number> {
+    for (const leg of this.subscribers.values()) {
+      for (const { consumer } of leg.consumers.values()) {
+        if (consumer.closed) continue;
+        try {
+          const stats = await consumer.getStats();
+          const out = stats.find((s) => s.type === 'outbound-rtp') as { packetCount?: number } | undefined;
+          if (out?.packetCount !== undefined) this.packetCounts.set(consumer.id, out.packetCount);
+        } catch {
+          // closed meanwhile
+        }
+      }
+    }
+    let total = 0;
+    for (const n of this.packetCounts.values()) total += n;
+    return total;
+  }
+
+  /**
+   * The slot's worker died (and maybe was replaced). If the room's primary router was on it,
+   * every leg and track is gone: legs close with `engine_died` so clients reconnect, and the
+   * room gets a new primary router. If only a piped router was on it, only its subscribers go.
+   */
+  async onWorkerDied(slot: WorkerSlot): Promise<void> {
+    if (this.closed) return;
+    const dead = this.parts.filter((p) => p.slot === slot && p.generation !== slot.generation);
+    if (dead.length === 0) return;
+    if (dead.includes(this.parts[0]!)) {
+      log.warn({ room: this.id, worker: slot.index }, 'room lost its router with its worker; rebuilding it');
+      for (const peerId of [...this.subscribers.keys()]) this.closeSubscriber(peerId, 'engine_died');
+      for (const peerId of [...this.publishers.keys()]) this.closePublisher(peerId, 'engine_died');
+      for (const trackId of [...this.mirrors.keys()]) this.stopMirror(trackId);
+      for (const p of this.parts) {
+        if (!dead.includes(p)) {
+          p.router.close();
+          p.slot.routers--;
+        }
+      }
+      this.parts = [];
+      this.observer = undefined;
+      await this.buildPrimary();
+      return;
+    }
+    for (const [peerId, leg] of [...this.subscribers]) if (dead.includes(leg.part)) this.closeSubscriber(peerId, 'engine_died', leg);
+    this.parts = this.parts.filter((p) => !dead.includes(p));
+  }
+
+  close(reason: CloseReason): void {
+    if (this.closed) return;
+    for (const peerId of [...this.subscribers.keys()]) this.closeSubscriber(peerId, reason);
+    for (const peerId of [...this.publishers.keys()]) this.closePublisher(peerId, reason);
+    this.closed = true;
+    for (const p of this.parts) {
+      p.router.close();
+      if (p.slot.generation === p.generation) p.slot.routers--;
+    }
+    this.parts = [];
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new InvalidStateError(`room ${this.id} is closed`);
+  }
+}
+
+/** The SDP a plain-RTP reader (ffmpeg) needs for a mirror consumer. */
+export function mirrorSdp(track: StageTrack, consumer: Pick<Consumer, 'rtpParameters'>, target: MirrorTarget): string {
+  const codec = consumer.rtpParameters.codecs[0]!;
+  const family = target.ip.includes(':') ? 'IP6' : 'IP4';
+  const channels = codec.channels && codec.channels > 1 ? `/${codec.channels}` : '';
+  const fmtp = Object.entries(codec.parameters ?? {})
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(';');
+  return [
+    'v=0',
+    `o=- 0 0 IN ${family} ${target.ip}`,
+    `s=stagecast mirror ${track.trackId}`,
+    `c=IN ${family} ${target.ip}`,
+    't=0 0',
+    `m=${track.kind} ${target.rtpPort} RTP/AVP ${codec.payloadType}`,
+    `a=rtpmap:${codec.payloadType} ${codecName(codec.mimeType)}/${codec.clockRate}${channels}`,
+    ...(fmtp ? [`a=fmtp:${codec.payloadType} ${fmtp}`] : []),
+    `a=rtcp:${target.rtcpPort}`,
+    'a=recvonly',
+    '',
+  ].join('\r\n');
+}
