@@ -89,6 +89,8 @@ interface SubscriberLeg {
   nextMid: number;
   closed: boolean;
   sessionId: string;
+  /** Mids with a track in the outstanding offer: only these are judged by its answer. */
+  offeredMids: Set<string>;
 }
 
 interface Mirror {
@@ -311,6 +313,8 @@ export class MediasoupRoom {
     }
     leg.awaiting = false;
     for (const [trackId, entry] of leg.consumers) {
+      // Added after the offer went out: the next offer carries it.
+      if (!leg.offeredMids.has(entry.mid)) continue;
       if (!accepted.has(entry.mid)) {
         // The client refused this section (a codec it cannot decode): stop sending it.
         entry.consumer.close();
@@ -408,6 +412,7 @@ export class MediasoupRoom {
       nextMid: 1,
       closed: false,
       sessionId: sessionId(),
+      offeredMids: new Set(),
     };
     transport.on('dtlsstatechange', (state) => {
       if (state === 'failed' || state === 'closed') this.closeSubscriber(peerId, 'transport_failed', leg);
@@ -469,6 +474,7 @@ export class MediasoupRoom {
     leg.version++;
     leg.awaiting = true;
     leg.dirty = false;
+    leg.offeredMids = new Set([...leg.consumers.values()].map((c) => c.mid));
     const offer = buildOffer({ local: local(leg.transport), sections: leg.sections, sessionId: leg.sessionId, version: leg.version });
     const mids: Record<string, StageTrack> = {};
     for (const [trackId, entry] of leg.consumers) {

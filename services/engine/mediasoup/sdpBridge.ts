@@ -67,6 +67,13 @@ function mimeOf(kind: string, c: SdpCodec): string {
   return `${kind}/${c.name}`;
 }
 
+/** RTCP feedback mediasoup takes part in; other offered types are left out of answers. */
+const FEEDBACK_TYPES = new Set(['nack', 'ccm', 'goog-remb', 'transport-cc']);
+
+function answerCodec(c: SdpCodec): SdpCodec {
+  return { ...c, rtcpFeedback: c.rtcpFeedback.filter((f) => FEEDBACK_TYPES.has(f.type)) };
+}
+
 function codecParameters(kind: string, c: SdpCodec): RtpCodecParameters {
   return {
     mimeType: mimeOf(kind, c),
@@ -173,7 +180,7 @@ export function producerFromOffer(media: SdpMedia, routerCaps: RtpCapabilities):
       rtpParameters,
       streamId: media.msid?.streamId === '-' ? undefined : media.msid?.streamId,
       trackId: media.msid?.trackId,
-      answerCodecs: rtx ? [codec, rtx] : [codec],
+      answerCodecs: (rtx ? [codec, rtx] : [codec]).map(answerCodec),
       answerExtensions: headerExtensions.map((h) => ({ id: h.id, uri: h.uri })),
       rids,
     };
