@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { SignJWT } from 'jose';
 import type WebSocket from 'ws';
+import { describeEngines } from '../helpers/engines.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
 import { connectClient, tryConnect as tryConnectWs, type Msg } from '../helpers/wsClient.ts';
 
@@ -13,7 +14,7 @@ import { connectClient, tryConnect as tryConnectWs, type Msg } from '../helpers/
 const OFFER_NO_MEDIA = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
 const STACK_FRAME = /\n\s*at \S|\bat [\w.<>]+ \(|\bfile:\/\/|node:internal|\/work\//;
 
-describe('bad input', () => {
+describeEngines('bad input', (engine) => {
   let svc: RunningService;
   let presenter: string;
   let viewer: string;
@@ -23,7 +24,7 @@ describe('bad input', () => {
   const sockets: WebSocket[] = [];
 
   before(async () => {
-    svc = await startService({ LOG_LEVEL: 'info' });
+    svc = await startService({ LOG_LEVEL: 'info' }, { engine });
     await svc.createRoom('bad');
     await svc.createRoom('other');
     presenter = await svc.token('bad', 'alice', 'presenter');

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
+import { describeEngines } from '../helpers/engines.ts';
 import { openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
 import type { HlsViewSnapshot } from '../../player/src/hls/hls-view-types.ts';
 
@@ -17,8 +18,8 @@ const run = promisify(execFile);
 
 type WatchWindow = { __watch: { hls: HlsViewSnapshot | null; role?: string } };
 
-describe('broadcast: studio → LL-HLS → watch (viewer)', () => {
-  const ctx = usePlayerRoom();
+describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
+  const ctx = usePlayerRoom({ engine });
   let viewer: Page;
 
   const open = (path: string, identity: string, role: 'presenter' | 'viewer') => openPlayerPage(ctx, path, identity, role);

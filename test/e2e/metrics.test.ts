@@ -17,13 +17,14 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { describeEngines } from '../helpers/engines.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
 import { parsePromText, sumOf, type PromSample } from '../metrics/promText.ts';
 import { peerReport, playWhep, publishWhip, sleep, until } from '../turn/whip.ts';
 
 const run = promisify(execFile);
 
-describe('metrics during a broadcast', () => {
+describeEngines('metrics during a broadcast', (engine) => {
   let dir: string;
   let svc: RunningService;
   let chromium: LaunchedChromium;
@@ -39,7 +40,7 @@ describe('metrics during a broadcast', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'stagecast-metrics-e2e-'));
-    svc = await startService({ LOG_LEVEL: 'warn', STORAGE_DIR: join(dir, 'hls'), WEBHOOK_DB_PATH: join(dir, 'outbox.db') });
+    svc = await startService({ LOG_LEVEL: 'warn', STORAGE_DIR: join(dir, 'hls'), WEBHOOK_DB_PATH: join(dir, 'outbox.db') }, { engine });
     blank = await serveBlankPage();
     chromium = await launchChromium();
   });

@@ -9,18 +9,19 @@
  * Run: npm run build:player && node scripts/test.mjs test/e2e/moderation.test.ts
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import type WebSocket from 'ws';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { describeEngines } from '../helpers/engines.ts';
 import { applyAnswer, inbound, installRtcHelpers, publisherOffer, waitFor } from '../helpers/rtcPage.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
 import { connectClient, tryConnect, type JoinedClient, type Msg } from '../helpers/wsClient.ts';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-describe('moderation', () => {
+describeEngines('moderation', (engine) => {
   let svc: RunningService;
   let chromium: LaunchedChromium;
   let blank: { url: string; close(): Promise<void> };
@@ -29,7 +30,7 @@ describe('moderation', () => {
   let nextId = 0;
 
   before(async () => {
-    svc = await startService({ LOG_LEVEL: 'info' });
+    svc = await startService({ LOG_LEVEL: 'info' }, { engine });
     chromium = await launchChromium();
     blank = await serveBlankPage();
   });

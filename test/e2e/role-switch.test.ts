@@ -16,10 +16,11 @@
  */
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { describeEngines } from '../helpers/engines.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
 import type { FrameSample } from '../../player/src/switching/frame-sampler.ts';
 import type { SwitchRecord } from '../../player/src/switching/role-switch-controller.ts';
@@ -46,7 +47,7 @@ type W = { __watch: WatchHooks };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-describe('role switch: viewer ⇄ stage guest on one watch page', () => {
+describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine) => {
   let svc: RunningService;
   let chromium: LaunchedChromium;
   let room: string;
@@ -58,7 +59,7 @@ describe('role switch: viewer ⇄ stage guest on one watch page', () => {
   const pageErrors: string[] = [];
 
   before(async () => {
-    svc = await startService();
+    svc = await startService({}, { engine });
     chromium = await launchChromium();
     room = await svc.createRoom();
   });

@@ -17,9 +17,10 @@ import { once } from 'node:events';
 import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { describeEngines } from '../helpers/engines.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
 import { publishWhip, until } from '../turn/whip.ts';
 import { acceptedOnce, startReceiver, type TestReceiver } from '../webhooks/receiver.ts';
@@ -27,7 +28,7 @@ import { acceptedOnce, startReceiver, type TestReceiver } from '../webhooks/rece
 const SECRET = 'whsec_shutdown_0123456789';
 const SHUTDOWN_TIMEOUT_MS = 15000;
 
-describe('graceful shutdown during a broadcast', () => {
+describeEngines('graceful shutdown during a broadcast', (engine) => {
   let dir: string;
   let rx: TestReceiver;
   let svc: RunningService | undefined;
@@ -49,7 +50,7 @@ describe('graceful shutdown during a broadcast', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'stagecast-shutdown-'));
     rx = await startReceiver(SECRET);
-    svc = await startService(env());
+    svc = await startService(env(), { engine });
     blank = await serveBlankPage();
     chromium = await launchChromium();
   });
@@ -110,7 +111,7 @@ describe('graceful shutdown during a broadcast', () => {
     for (const r of renditions) assert.ok(multivariant.includes(`${r}/index.m3u8`), `multivariant names ${r}`);
 
     // Restart on the same outbox, receiver back: nothing lost.
-    svc = await startService(env());
+    svc = await startService(env(), { engine });
     await rx.start();
     const all = await until('every delivery delivered', 30000, async () => {
       const res = await svc!.api('/api/webhooks/deliveries?limit=1000');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import type { Page } from 'playwright-core';
+import { describeEngines } from '../helpers/engines.ts';
 import { openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
 
 /**
@@ -19,8 +20,8 @@ interface TileStats {
 type StudioWindow = { __studio: { state: string; participantId?: string } };
 type WatchWindow = { __watch: { tiles(): Promise<TileStats[]> } };
 
-describe('stage: studio → watch', () => {
-  const ctx = usePlayerRoom();
+describeEngines('stage: studio → watch', (engine) => {
+  const ctx = usePlayerRoom({ engine });
   let watch: Page;
   let studioA: Page;
   let studioB: Page;

@@ -10,10 +10,11 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { describeEngines } from '../helpers/engines.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
 import { startCoturn, TURNSERVER_PATH, type RunningCoturn } from '../turn/coturn.ts';
 import { peerReport, playWhep, publishWhip, sleep, until } from '../turn/whip.ts';
@@ -44,7 +45,7 @@ async function joinedIceServers(svc: RunningService, room: string, token: string
   }
 }
 
-describe('TURN relay through the SFU', { skip }, () => {
+describeEngines('TURN relay through the SFU', (engine) => {
   let coturn: RunningCoturn;
   let svc: RunningService;
   let chromium: LaunchedChromium;
@@ -60,7 +61,7 @@ describe('TURN relay through the SFU', { skip }, () => {
 
   before(async () => {
     coturn = await startCoturn();
-    svc = await startService({ LOG_LEVEL: 'warn', TURN_URLS: coturn.urls.join(','), TURN_SECRET: coturn.secret, TURN_TTL_SECONDS: '600', BROADCAST_AUTO_START: 'false' });
+    svc = await startService({ LOG_LEVEL: 'warn', TURN_URLS: coturn.urls.join(','), TURN_SECRET: coturn.secret, TURN_TTL_SECONDS: '600', BROADCAST_AUTO_START: 'false' }, { engine });
     blank = await serveBlankPage();
     chromium = await launchChromium();
     room = await svc.createRoom();
@@ -114,4 +115,4 @@ describe('TURN relay through the SFU', { skip }, () => {
     await sleep(4000);
     assert.notEqual((await peerReport(page, 'pub')).connectionState, 'connected');
   });
-});
+}, { skip });

@@ -7,10 +7,11 @@
  * Run: node scripts/test.mjs test/e2e/whip-whep.test.ts
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { describeEngines } from '../helpers/engines.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
 
 interface HttpResult {
@@ -127,7 +128,7 @@ function answerDirection(sdp: string, kind: 'audio' | 'video'): string | undefin
   return section?.match(/a=(sendrecv|sendonly|recvonly|inactive)/)?.[1];
 }
 
-describe('WHIP ingest and WHEP playback', () => {
+describeEngines('WHIP ingest and WHEP playback', (engine) => {
   let service: RunningService;
   let chromium: LaunchedChromium;
   let room: string;
@@ -136,7 +137,7 @@ describe('WHIP ingest and WHEP playback', () => {
   let blank: Awaited<ReturnType<typeof serveBlankPage>> | undefined;
 
   before(async () => {
-    service = await startService();
+    service = await startService({}, { engine });
     chromium = await launchChromium();
     room = await service.createRoom();
     presenterToken = await service.token(room, 'whip-presenter', 'presenter');

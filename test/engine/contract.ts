@@ -3,12 +3,13 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { InvalidSdpError } from '../../services/core/errors.ts';
 import type { MediaEngine, SubscriberOffer } from '../../services/engine/EngineTypes.ts';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { describeUnlessSkipped } from '../helpers/engines.ts';
 import { inbound, installRtcHelpers, waitFor } from '../helpers/rtcPage.ts';
 
 type PageFns = {
@@ -19,10 +20,11 @@ type PageFns = {
 
 /**
  * The contract every MediaEngine implementation must meet, driven by real Chromium pages.
- * Run it with a factory; an engine that cannot run here is skipped by its caller with a reason.
+ * Run it with a factory, and with `skip` (test/helpers/engines.ts: `testEngine(kind).skip`)
+ * where the engine cannot run here: it then shows as one skipped test with the reason.
  */
-export function engineContract(name: string, factory: () => Promise<MediaEngine>): void {
-  describe(`engine contract: ${name}`, () => {
+export function engineContract(name: string, factory: () => Promise<MediaEngine>, { skip }: { skip?: string | false } = {}): void {
+  describeUnlessSkipped(`engine contract: ${name}`, skip, () => {
     let engine: MediaEngine;
     let chromium: LaunchedChromium;
     let blank: Awaited<ReturnType<typeof serveBlankPage>>;

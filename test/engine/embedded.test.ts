@@ -1,8 +1,10 @@
 import { EmbeddedEngine } from '../../services/engine/embedded/EmbeddedEngine.ts';
 import { ThreadedEngine } from '../../services/engine/worker/ThreadedEngine.ts';
+import { testEngine } from '../helpers/engines.ts';
 import { engineContract } from './contract.ts';
 
 const options = { listenIp: '127.0.0.1', portRange: [41000, 41999] as [number, number] };
+const { skip } = testEngine('embedded');
 
-engineContract('embedded (worker thread)', () => ThreadedEngine.start(options));
-engineContract('embedded (same thread)', async () => new EmbeddedEngine(options));
+engineContract('embedded (worker thread)', () => ThreadedEngine.start(options), { skip });
+engineContract('embedded (same thread)', async () => new EmbeddedEngine(options), { skip });

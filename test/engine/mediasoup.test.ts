@@ -1,8 +1,25 @@
-import { test } from 'node:test';
-import { findMediasoupWorker } from '../../services/engine/index.ts';
+import { loadConfig } from '../../services/core/config.ts';
+import { createEngine } from '../../services/engine/index.ts';
+import { testEngine } from '../helpers/engines.ts';
+import { engineContract } from './contract.ts';
 
-// The mediasoup engine runs the same contract (./contract.ts) once it exists and a worker
-// binary is present. Its install cannot fetch a worker on machines without access to
-// mediasoup's download hosts, so here it skips, saying why.
-const worker = findMediasoupWorker({ MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN });
-test('engine contract: mediasoup', { skip: worker ? 'mediasoup engine not implemented yet (issue: mediasoup engine)' : 'no mediasoup worker binary on this machine (set MEDIASOUP_WORKER_BIN)' }, () => {});
+// Built the way the service builds it (config → createEngine), so worker lookup and options
+// are the service's own. Where no worker binary exists (mediasoup's install cannot fetch one
+// without access to its download hosts) this skips, saying why.
+const { skip } = testEngine('mediasoup');
+
+engineContract(
+  'mediasoup',
+  () =>
+    createEngine(
+      loadConfig({
+        API_KEY: 'engine-contract-unused',
+        JWT_SECRET: 'engine-contract-unused-engine-contract-unused',
+        ENGINE: 'mediasoup',
+        MEDIA_IP: '127.0.0.1',
+        MEDIA_PORT_RANGE: '43000-43999',
+        MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN,
+      }),
+    ),
+  { skip },
+);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from './chromium.ts';
-import { startService, type RunningService } from './service.ts';
+import { startService, type RunningService, type StartServiceOptions } from './service.ts';
 
 /** A spawned service, Chromium and one room, for tests that open the player's pages. */
 export interface PlayerRoom {
@@ -16,14 +16,16 @@ export interface PlayerRoom {
 }
 
 /**
- * One PlayerRoom for the enclosing `describe`: started in `before`; in `after` its pages and
- * Chromium are closed and the service is stopped, which must exit 0. Read its fields inside
- * tests (they are set once `before` has run).
+ * One PlayerRoom for the enclosing `describe`: started in `before` (the service with `env`
+ * and `options`, e.g. `{ engine }`); in `after` its pages and Chromium are closed and the
+ * service is stopped, which must exit 0. Read its fields inside tests (they are set once
+ * `before` has run).
  */
-export function usePlayerRoom(): PlayerRoom {
+export function usePlayerRoom(options: StartServiceOptions & { env?: Record<string, string> } = {}): PlayerRoom {
   const ctx = { pages: [], pageErrors: [] } as unknown as PlayerRoom;
+  const { env = {}, ...serviceOptions } = options;
   before(async () => {
-    ctx.svc = await startService();
+    ctx.svc = await startService(env, serviceOptions);
     ctx.chromium = await launchChromium();
     ctx.room = await ctx.svc.createRoom();
   });

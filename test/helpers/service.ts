@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { EngineKind } from '../../services/engine/EngineTypes.ts';
 
 const MAIN = fileURLToPath(new URL('../../services/server/main.ts', import.meta.url));
 
@@ -23,12 +24,19 @@ export interface RunningService {
   stop(): Promise<number | null>;
 }
 
+export interface StartServiceOptions {
+  /** Sets ENGINE. Default: unset, so the service picks (`auto`). */
+  engine?: EngineKind;
+}
+
 /**
  * Starts the real service (`node services/server/main.ts`) as a child process on a free
  * port, with fresh secrets and its own data directory (HLS storage, webhook outbox; removed
  * on stop unless the caller chose the paths), and waits for its `listening` log line.
+ * MEDIASOUP_WORKER_BIN is passed on from this process, so the service finds the same worker
+ * binary the tests' engine list (test/helpers/engines.ts) found.
  */
-export async function startService(env: Record<string, string> = {}): Promise<RunningService> {
+export async function startService(env: Record<string, string> = {}, options: StartServiceOptions = {}): Promise<RunningService> {
   const apiKey = `test_${randomBytes(16).toString('hex')}`;
   const jwtSecret = randomBytes(32).toString('hex');
   const dataDir = mkdtempSync(join(tmpdir(), 'stagecast-service-'));
@@ -42,6 +50,8 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
       LOG_LEVEL: 'info',
       STORAGE_DIR: join(dataDir, 'hls'),
       WEBHOOK_DB_PATH: join(dataDir, 'webhooks.db'),
+      ...(process.env.MEDIASOUP_WORKER_BIN ? { MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN } : {}),
+      ...(options.engine ? { ENGINE: options.engine } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
