@@ -18,6 +18,7 @@ import {
   buildAnswer,
   buildOffer,
   capabilitiesFromOffer,
+  offersPayloadType,
   orderRids,
   parseAnswer,
   producerFromOffer,
@@ -27,22 +28,14 @@ import {
   type OfferSection,
   type SendSection,
 } from '../../services/engine/mediasoup/sdpBridge.ts';
+import { MEDIA_CODECS } from '../../services/engine/mediasoup/MediasoupRoom.ts';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
 
 const { ortc } = mediasoup;
 
-const ROUTER_CODECS: RouterRtpCodecCapability[] = [
-  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
-  { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
-  { kind: 'video', mimeType: 'video/VP9', clockRate: 90000, parameters: { 'profile-id': 0 } },
-  {
-    kind: 'video',
-    mimeType: 'video/H264',
-    clockRate: 90000,
-    parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
-  },
-];
+/** The engine's own router codecs, so that payload types are the ones the engine really uses. */
+const ROUTER_CODECS: RouterRtpCodecCapability[] = MEDIA_CODECS;
 const routerCaps = ortc.generateRouterRtpCapabilities(ROUTER_CODECS);
 const vp8OnlyRouterCaps = ortc.generateRouterRtpCapabilities(ROUTER_CODECS.filter((c) => !/H264|VP9/.test(c.mimeType)));
 
@@ -145,7 +138,8 @@ describe('SDP bridge: client offers to producer parameters', () => {
       mapping.encodings.map((e) => e.rid),
       ['q', 'h', 'f'],
     );
-    assert.equal(consumer.encodings![0]!.scalabilityMode, 'L3T1');
+    // Three spatial layers, each with the three temporal layers browsers send for VP8.
+    assert.equal(consumer.encodings![0]!.scalabilityMode, 'L3T3');
     throughMediasoup('audio', audio.rtpParameters);
   });
 
@@ -203,10 +197,8 @@ describe('SDP bridge: client offers to producer parameters', () => {
   for (const name of PUBLISH_FIXTURES) {
     it(
       `${name}: the codec chosen is the client's first preference on the m= line`,
-      // Known bridge bug, reported to the lead: sdp.ts builds `codecs` in the order payload types
-      // first appear in attribute lines, and Firefox writes every a=fmtp before any a=rtpmap, so
-      // H264 126 (first a=fmtp) is chosen over VP8 120 (first on the m= line).
-      name.startsWith('firefox') ? { todo: 'sdp.ts orders codecs by first attribute line, not by the m= line' } : {},
+      // Firefox writes every a=fmtp before any a=rtpmap: the m= line's order must still win.
+      {},
       () => {
         const media = section(parseSdp(fixture(name)), 'video');
         const expected = preferredCodec(media, routerCaps)!;
@@ -323,7 +315,7 @@ describe('SDP bridge: answers to publishers, round trip', () => {
     });
   }
 
-  it('Firefox simulcast: answer extmaps respect the offered directions', { todo: 'buildAnswer drops extmap directions' }, () => {
+  it('Firefox simulcast: answer extmaps respect the offered directions', () => {
     // Firefox offers 8/sendonly rtp-stream-id and 6/recvonly playout-delay; RFC 8285 wants the
     // answer to say recvonly (or leave the extension out) and sendonly (or leave it out).
     const { answer } = publishAnswer(fixture('firefox-publish-simulcast'));
@@ -353,15 +345,16 @@ function consumables() {
   return { audio: audio.consumable, video: video.consumable };
 }
 
-function consumerFor(consumable: RtpParameters, caps: RtpCapabilities): RtpParameters {
-  return ortc.getConsumerRtpParameters({ consumableRtpParameters: consumable, remoteRtpCapabilities: caps, pipe: false, enableRtx: true });
+function consumerFor(consumable: RtpParameters, caps: RtpCapabilities, enableRtx = true): RtpParameters {
+  return ortc.getConsumerRtpParameters({ consumableRtpParameters: consumable, remoteRtpCapabilities: caps, pipe: false, enableRtx });
 }
 
-function sendSections(caps: RtpCapabilities, mids: { audio: string; video: string }): SendSection[] {
+/** Consumers as the engine creates them: with rtx towards its own offers, without towards WHEP offers. */
+function sendSections(caps: RtpCapabilities, mids: { audio: string; video: string }, enableRtx = caps === routerCaps): SendSection[] {
   const c = consumables();
   return [
-    { mid: mids.audio, kind: 'audio', rtpParameters: consumerFor(c.audio, caps), streamId: 'alice', trackId: 'alice-audio' },
-    { mid: mids.video, kind: 'video', rtpParameters: consumerFor(c.video, caps), streamId: 'alice', trackId: 'alice-video' },
+    { mid: mids.audio, kind: 'audio', rtpParameters: consumerFor(c.audio, caps, enableRtx), streamId: 'alice', trackId: 'alice-audio' },
+    { mid: mids.video, kind: 'video', rtpParameters: consumerFor(c.video, caps, enableRtx), streamId: 'alice', trackId: 'alice-video' },
   ];
 }
 
@@ -447,21 +440,23 @@ describe('SDP bridge: WHEP receiver capabilities', () => {
     assert.ok(caps.codecs!.every((codec) => !/^(audio|video)\/(red|ulpfec|telephone-event|cn)$/i.test(codec.mimeType)));
   });
 
-  it(
-    'consumers created with them use the receiver’s payload types and extension ids (as the bridge documents)',
-    // Reported to the lead: mediasoup's getConsumerRtpParameters keeps the router's payload types
-    // and keeps only header extensions whose id equals the router's, whatever the capabilities say.
-    { todo: 'mediasoup consumers always use router payload types and ids' },
-    () => {
-      const video = section(offer, 'video');
-      const consumer = consumerFor(consumables().video, caps);
-      for (const codec of consumer.codecs) {
-        const offered = video.codecs.find((c) => c.payloadType === codec.payloadType);
-        assert.equal(offered && `video/${offered.name}`.toLowerCase(), codec.mimeType.toLowerCase(), `payload type ${codec.payloadType}`);
-      }
-      assert.ok(consumer.headerExtensions!.some((h) => h.uri === 'urn:ietf:params:rtp-hdrext:sdes:mid'), 'the mid extension is dropped');
-    },
-  );
+  it('consumers (no rtx) send with the payload types a Chromium receiver offered for their codecs', () => {
+    const consumer = consumerFor(consumables().video, caps, false);
+    assert.equal(consumer.codecs.length, 1, 'no rtx towards a WHEP receiver');
+    assert.ok(offersPayloadType(section(offer, 'video'), consumer.codecs[0]!), `video as ${consumer.codecs[0]!.payloadType}`);
+    const audio = consumerFor(consumables().audio, caps, false);
+    assert.ok(offersPayloadType(section(offer, 'audio'), audio.codecs[0]!), `audio as ${audio.codecs[0]!.payloadType}`);
+  });
+
+  it('a receiver that numbers its codecs differently is detected, so the engine refuses instead of sending noise', () => {
+    // Firefox's numbering (opus 109, VP8 120), as a recvonly offer.
+    const ff = parseSdp(fixture('firefox-publish-single').replaceAll('a=sendonly', 'a=recvonly'));
+    const ffCaps = capabilitiesFromOffer(ff);
+    const video = consumerFor(consumables().video, ffCaps, false);
+    assert.equal(offersPayloadType(section(ff, 'video'), video.codecs[0]!), false);
+    const audio = consumerFor(consumables().audio, ffCaps, false);
+    assert.equal(offersPayloadType(section(ff, 'audio'), audio.codecs[0]!), false);
+  });
 });
 
 // ---- Chromium: does a real RTCPeerConnection take what the bridge writes? ---------------------
@@ -609,7 +604,6 @@ describe('SDP bridge in Chromium', () => {
 
   it(
     'WHEP: Chromium expects the payload types the consumer will send',
-    { todo: 'the answer carries router payload types that the offer assigned to other codecs' },
     async () => {
       const offerSdp = await offerFrom('whep-pt', 'whep');
       const offer = parseSdp(offerSdp);

@@ -9,7 +9,7 @@ import type {
   RtpCapabilities,
   WebRtcTransport,
 } from 'mediasoup/types';
-import { InvalidSdpError, InvalidStateError, ServiceError } from '../../core/errors.ts';
+import { InvalidSdpError, InvalidStateError, ServiceError, UnsupportedError } from '../../core/errors.ts';
 import { logger } from '../../core/logger.ts';
 import type { CloseReason, EngineEvents, MirrorInfo, MirrorTarget, PreferredLayers, StageTrack, SubscriberOffer } from '../EngineTypes.ts';
 import type { MediasoupEngineOptions } from './options.ts';
@@ -18,6 +18,7 @@ import {
   buildAnswer,
   buildOffer,
   capabilitiesFromOffer,
+  offersPayloadType,
   parseAnswer,
   producerFromOffer,
   remoteDtls,
@@ -30,13 +31,18 @@ import type { WorkerPool, WorkerSlot } from './WorkerPool.ts';
 
 const log = logger.child({ mod: 'engine.mediasoup' });
 
-/** The router's codecs. Opus, VP8 and H264 constrained baseline, as the embedded engine. */
+/**
+ * The router's codecs: opus, VP8 and H264 constrained baseline, as the embedded engine. mediasoup
+ * sends with the router's payload types, and a WHEP client's offer fixes the numbers it expects,
+ * so they are pinned to the ones Chromium offers (opus 111, VP8 96, H264 42e01f mode 1 at 108).
+ */
 export const MEDIA_CODECS: RouterRtpCodecCapability[] = [
-  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, parameters: { minptime: 10, useinbandfec: 1 } },
-  { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
+  { kind: 'audio', mimeType: 'audio/opus', preferredPayloadType: 111, clockRate: 48000, channels: 2, parameters: { minptime: 10, useinbandfec: 1 } },
+  { kind: 'video', mimeType: 'video/VP8', preferredPayloadType: 96, clockRate: 90000 },
   {
     kind: 'video',
     mimeType: 'video/H264',
+    preferredPayloadType: 108,
     clockRate: 90000,
     parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
   },
@@ -343,6 +349,7 @@ export class MediasoupRoom {
       const used = new Set<string>();
       const accepted = new Map<string, { send: SendSection }>();
       const tracks: StageTrack[] = [];
+      const skipped: string[] = [];
       for (const media of parsed.media) {
         if ((media.kind !== 'audio' && media.kind !== 'video') || media.port === 0 || media.mid === undefined) continue;
         if (media.direction !== 'recvonly' && media.direction !== 'sendrecv') continue;
@@ -351,7 +358,14 @@ export class MediasoupRoom {
         );
         if (!pub) continue;
         await this.ensurePiped(leg.part, pub);
-        const consumer = await leg.transport.consume({ producerId: pub.producer.id, rtpCapabilities: caps, paused: false, mid: media.mid });
+        // No rtx: its payload type is the router's and may mean something else to this client.
+        // NACKed packets are then resent in the media stream itself.
+        const consumer = await leg.transport.consume({ producerId: pub.producer.id, rtpCapabilities: caps, paused: false, mid: media.mid, enableRtx: false });
+        if (!offersPayloadType(media, consumer.rtpParameters.codecs[0]!)) {
+          consumer.close();
+          skipped.push(`${media.mid}: this engine sends ${consumer.rtpParameters.codecs[0]!.mimeType} as payload type ${consumer.rtpParameters.codecs[0]!.payloadType}, a number the offer does not give to that codec`);
+          continue;
+        }
         this.trackConsumer(leg, pub.track.trackId, consumer, media.mid, true);
         used.add(pub.track.trackId);
         tracks.push(pub.track);
@@ -359,6 +373,8 @@ export class MediasoupRoom {
           send: { mid: media.mid, kind: pub.track.kind, rtpParameters: consumer.rtpParameters, streamId: pub.track.streamId, trackId: pub.track.trackId },
         });
       }
+      if (skipped.length > 0) log.warn({ room: this.id, peer: peerId, skipped }, 'WHEP sections left unanswered');
+      if (accepted.size === 0 && skipped.length > 0) throw new UnsupportedError(`cannot send to this offer: ${skipped.join('; ')}`);
       return { answer: buildAnswer({ offer: parsed, local: local(leg.transport), accepted, sessionId: leg.sessionId }), tracks };
     } catch (err) {
       this.closeSubscriber(peerId, 'client_request', leg);

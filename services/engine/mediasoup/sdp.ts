@@ -260,6 +260,10 @@ export function parseSdp(sdp: string): ParsedSdp {
   }
   if (session.media.length === 0) throw new InvalidSdpError('SDP has no media section');
   for (const m of session.media) {
+    // Preference order is the m= line's format order, not the order attributes happen to come
+    // in (Firefox writes every a=fmtp before its a=rtpmap lines).
+    const rank = new Map(m.formats.map((f, i) => [Number(f), i]));
+    m.codecs.sort((a, b) => (rank.get(a.payloadType) ?? Infinity) - (rank.get(b.payloadType) ?? Infinity));
     if (m.port !== 0 && m.mid === undefined) throw new InvalidSdpError('SDP media section has no a=mid');
     for (const c of m.codecs) {
       if (!c.name && m.kind !== 'application') throw new InvalidSdpError(`SDP payload type ${c.payloadType} has no a=rtpmap`);

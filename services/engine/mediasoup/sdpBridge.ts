@@ -116,7 +116,7 @@ export interface OfferedProducer {
   trackId: string | undefined;
   /** The codec chosen for the answer (media codec first, then its rtx). */
   answerCodecs: SdpCodec[];
-  answerExtensions: { id: number; uri: string }[];
+  answerExtensions: { id: number; uri: string; direction?: string }[];
   /** rids in offered order, for the answer's a=simulcast:recv. */
   rids: string[];
 }
@@ -133,7 +133,9 @@ export function producerFromOffer(media: SdpMedia, routerCaps: RtpCapabilities):
   if (!media.protocol.includes('SAVPF')) return { rejected: `protocol ${media.protocol} is not WebRTC` };
   const kind = media.kind;
   const mid = media.mid!;
+  // An extension the client only receives (a=extmap:N/recvonly) never arrives from a publisher.
   const headerExtensions: RtpHeaderExtensionParameters[] = media.extensions
+    .filter((e) => e.direction !== 'recvonly' && e.direction !== 'inactive')
     .filter((e) => FORWARDED_EXTENSIONS.has(e.uri) && (routerCaps.headerExtensions ?? []).some((h) => h.kind === kind && h.uri === e.uri))
     .map((e) => ({ uri: e.uri as RtpHeaderExtensionUri, id: e.id, encrypt: false, parameters: {} }));
 
@@ -144,7 +146,9 @@ export function producerFromOffer(media: SdpMedia, routerCaps: RtpCapabilities):
     if (!media.extensions.some((e) => e.uri === 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id')) {
       throw new InvalidSdpError(`section ${mid} offers simulcast without the rtp-stream-id header extension`);
     }
-    encodings = orderRids(rids).map((rid) => ({ rid }));
+    // Browsers send VP8 and H264 simulcast with three temporal layers; saying so lets each
+    // subscriber's consumer switch temporal layers as well as spatial ones.
+    encodings = orderRids(rids).map((rid) => (kind === 'video' ? { rid, scalabilityMode: 'L1T3' } : { rid }));
   } else {
     const fid = media.ssrcGroups.find((g) => g.semantics === 'FID');
     const first = media.ssrcs[0]?.ssrc;
@@ -181,7 +185,11 @@ export function producerFromOffer(media: SdpMedia, routerCaps: RtpCapabilities):
       streamId: media.msid?.streamId === '-' ? undefined : media.msid?.streamId,
       trackId: media.msid?.trackId,
       answerCodecs: (rtx ? [codec, rtx] : [codec]).map(answerCodec),
-      answerExtensions: headerExtensions.map((h) => ({ id: h.id, uri: h.uri })),
+      // We only receive: a sendonly offer is answered recvonly (RFC 8285 section 6).
+      answerExtensions: headerExtensions.map((h) => {
+        const offered = media.extensions.find((e) => e.id === h.id)?.direction;
+        return { id: h.id, uri: h.uri, ...(offered === 'sendonly' ? { direction: 'recvonly' } : {}) };
+      }),
       rids,
     };
   }
@@ -189,8 +197,10 @@ export function producerFromOffer(media: SdpMedia, routerCaps: RtpCapabilities):
 }
 
 /**
- * A receiver's RTP capabilities from its offer's recvonly sections (WHEP). Consumers created
- * with them use the receiver's own payload types and extension ids.
+ * A receiver's RTP capabilities from its offer's recvonly sections (WHEP). mediasoup matches
+ * codecs by name and parameters but sends with the router's payload types, and keeps only the
+ * header extensions whose id equals the router's: the caller must check that a consumer's
+ * payload type is the one the receiver offered for that codec (`offeredPayloadType`).
  */
 export function capabilitiesFromOffer(parsed: ParsedSdp): RtpCapabilities {
   const codecs: RtpCodecCapability[] = [];
@@ -218,6 +228,12 @@ export function capabilitiesFromOffer(parsed: ParsedSdp): RtpCapabilities {
     }
   }
   return { codecs, headerExtensions };
+}
+
+/** Whether section `media` offers payload type `pt` for the same codec as `codec`. */
+export function offersPayloadType(media: SdpMedia, codec: RtpCodecParameters): boolean {
+  const offered = media.codecs.find((c) => c.payloadType === codec.payloadType);
+  return offered !== undefined && mimeOf(media.kind, offered).toLowerCase() === codec.mimeType.toLowerCase() && offered.clockRate === codec.clockRate;
 }
 
 /** The remote DTLS parameters for `transport.connect`, from an offer or an answer. */
@@ -350,7 +366,7 @@ export function buildAnswer(opts: {
       const p = what.receive;
       lines.push('a=recvonly');
       lines.push(...codecLines(m.kind, p.answerCodecs));
-      for (const e of p.answerExtensions) lines.push(`a=extmap:${e.id} ${e.uri}`);
+      for (const e of p.answerExtensions) lines.push(`a=extmap:${e.id}${e.direction ? `/${e.direction}` : ''} ${e.uri}`);
       if (p.rids.length > 0) {
         for (const rid of p.rids) lines.push(`a=rid:${rid} recv`);
         lines.push(`a=simulcast:recv ${p.rids.join(';')}`);
