@@ -233,6 +233,10 @@ export class MediasoupRoom {
       transport.on('dtlsstatechange', (state) => {
         if (state === 'failed' || state === 'closed') this.closePublisher(peerId, 'transport_failed', leg);
       });
+      // ICE-lite: "disconnected" means the client's consent checks stopped (about 30 s).
+      transport.on('icestatechange', (state) => {
+        if (state === 'disconnected' || state === 'closed') this.closePublisher(peerId, 'transport_failed', leg);
+      });
       const answer = buildAnswer({ offer: parsed, local: local(transport), accepted, sessionId: sessionId() });
       return { answer, tracks: leg.published.map((p) => p.track) };
     } catch (err) {
@@ -432,6 +436,9 @@ export class MediasoupRoom {
     };
     transport.on('dtlsstatechange', (state) => {
       if (state === 'failed' || state === 'closed') this.closeSubscriber(peerId, 'transport_failed', leg);
+    });
+    transport.on('icestatechange', (state) => {
+      if (state === 'disconnected' || state === 'closed') this.closeSubscriber(peerId, 'transport_failed', leg);
     });
     this.subscribers.set(peerId, leg);
     return leg;
