@@ -426,7 +426,8 @@ export class MediasoupRoom {
       sections: follows ? [{ type: 'data', mid: '0' }] : [],
       consumers: new Map(),
       version: 0,
-      awaiting: false,
+      // Until subscribe() returns the first offer, changes wait for the answer to it.
+      awaiting: follows,
       dirty: false,
       connected: false,
       nextMid: 1,
