@@ -2,8 +2,10 @@
  * The presenter's studio: camera and microphone preview, device pickers, a microphone level
  * meter, and Go live / Stop. Reads `room` and `token` from the page URL.
  *
- * Exposes `window.__studio = { state, pc, participantId }` for tests: `state` is the status
- * text (`idle`, `connecting`, `live`, `stopped`, `error: …`), `pc` the publishing connection.
+ * Exposes `window.__studio = { state, pc, participantId, reconnects, simulcast }` for tests:
+ * `state` is the status text (`idle`, `connecting`, `live`, `reconnecting`, `stopped`,
+ * `error: …`), `pc` the publishing connection, `reconnects` how many times the publisher lost
+ * its connection and began publishing again, `simulcast` whether it sends simulcast.
  */
 import './ui/player.css';
 import { PlayerErrorException, describe, type PlayerError } from './core/errors.ts';
@@ -17,7 +19,7 @@ import { StatusView } from './ui/status-view.ts';
 import { toRtcIceServers } from './webrtc/ice.ts';
 import { Publisher } from './webrtc/publisher.ts';
 
-type StudioState = 'idle' | 'connecting' | 'live' | 'stopped' | 'error';
+type StudioState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'error';
 
 const room = queryParam('room');
 const token = queryParam('token');
@@ -37,12 +39,13 @@ const meter = new LevelMeter((level) => meterView.set(level));
 let state: StudioState = 'idle';
 let signaling: SignalingClient | undefined;
 let publisher: Publisher | undefined;
+let reconnects = 0;
 
 function setState(next: StudioState, detail?: string): void {
   state = next;
   status.set(next, detail);
-  goLiveButton.disabled = !token || next === 'connecting' || next === 'live';
-  stopButton.disabled = next !== 'connecting' && next !== 'live';
+  goLiveButton.disabled = !token || next === 'connecting' || next === 'live' || next === 'reconnecting';
+  stopButton.disabled = next !== 'connecting' && next !== 'live' && next !== 'reconnecting';
 }
 
 (window as unknown as { __studio: unknown }).__studio = {
@@ -55,6 +58,12 @@ function setState(next: StudioState, detail?: string): void {
   /** This connection's participant id once joined (the id stage tiles carry). */
   get participantId() {
     return signaling?.joined?.participantId;
+  },
+  get reconnects() {
+    return reconnects;
+  },
+  get simulcast() {
+    return publisher?.config.simulcast;
   },
 };
 
@@ -93,7 +102,7 @@ micSelect.addEventListener('change', () => void switchDevice('audio', micSelect.
 // ---- going live -----------------------------------------------------------------------------
 
 async function goLive(): Promise<void> {
-  if (!token || state === 'connecting' || state === 'live') return;
+  if (!token || state === 'connecting' || state === 'live' || state === 'reconnecting') return;
   setState('connecting');
   void meter.resume().catch(() => {});
   const client = new SignalingClient({ token, room });
@@ -105,9 +114,16 @@ async function goLive(): Promise<void> {
     client.on('error', (error) => error.fatal && current() && fail(error));
     const joined = await client.connect();
     if (!current()) return;
-    const pub = new Publisher(client, { iceServers: toRtcIceServers(joined.iceServers) });
+    const pub = new Publisher(client, { iceServers: toRtcIceServers(joined.iceServers), simulcast: joined.capabilities?.simulcast ?? false });
     publisher = pub;
     pub.on('error', (error) => current() && fail(error));
+    // Lost and published again on its own (same camera and microphone): show it, no reload.
+    pub.on('reconnecting', (attempt) => attempt === 1 && reconnects++);
+    pub.on('statechange', (next) => {
+      if (!current()) return;
+      if (next === 'reconnecting') setState('reconnecting');
+      else if (next === 'live' && state === 'reconnecting') setState('live');
+    });
     await pub.start(media.stream);
     if (current()) setState('live');
   } catch (err) {

@@ -19,6 +19,10 @@
  *   hls           broadcast view: live snapshot (HlsViewSnapshot), null while it has none
  *   audible       which view plays sound: 'hls' | 'webrtc' | 'none' | 'both' (must never be 'both')
  *   role, participantId, publishing (publisher state), handRaised, kicked
+ *   stageReconnects  how many times the stage view lost its subscription and subscribed again
+ *   activeSpeaker    the participant the server last named as the dominant speaker
+ *   setLayers(participantId, { spatialLayer, temporalLayer? } | 'auto')  explicit simulcast layer
+ *                 choice for a tile; rejects with the server's error (`unsupported` without simulcast)
  */
 import './ui/player.css';
 import { PlayerErrorException, describe, type PlayerError } from './core/errors.ts';
@@ -32,6 +36,7 @@ import { $, queryParam } from './ui/dom.ts';
 import { StatusView } from './ui/status-view.ts';
 import { toRtcIceServers } from './webrtc/ice.ts';
 import type { TileStats } from './webrtc/stage-subscriber.ts';
+import type { LayerChoice } from './webrtc/stage-view.ts';
 
 const BROADCAST_STATUS: Record<HlsViewState, string> = {
   idle: 'connecting',
@@ -108,6 +113,22 @@ let failed = false;
   },
   get kicked() {
     return kicked;
+  },
+  get stageReconnects() {
+    return controller?.stageView?.reconnects ?? 0;
+  },
+  get activeSpeaker() {
+    return controller?.stageView?.activeSpeaker;
+  },
+  async setLayers(id: string, layers: LayerChoice | 'auto'): Promise<void> {
+    const stage = controller?.stageView;
+    if (!stage) throw new Error('no stage view');
+    try {
+      await stage.setLayers(id, layers);
+    } catch (err) {
+      // Errors cross into the test as plain text: keep the server's code.
+      throw new Error(err instanceof PlayerErrorException ? `${err.data.code ?? err.data.details}: ${err.data.message}` : describe(err), { cause: err });
+    }
   },
 };
 
@@ -223,6 +244,7 @@ async function watch(token: string): Promise<void> {
     consent: askConsent,
     labelFor: (id) => identities.get(id) ?? 'guest',
     latencyEl,
+    simulcast: joined.capabilities?.simulcast ?? false,
   });
   controller = ctl;
   const frames = new FrameSampler(() => ({ ...ctl.visible(), audible: audibleNow() }));

@@ -26,6 +26,7 @@ export interface ReplyTypes {
   subscriberAnswer: 'ok';
   unsubscribe: 'ok';
   ping: 'pong';
+  setLayers: 'ok';
 }
 export type RequestType = keyof ReplyTypes;
 export type RequestOf<T extends RequestType> = { type: T } & Omit<Extract<ClientMessage, { type: T }>, 'v' | 'id' | 'type'>;

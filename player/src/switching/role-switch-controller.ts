@@ -45,6 +45,11 @@ export interface RoleSwitchControllerConfig {
   consent: () => Promise<boolean>;
   /** Caption of a stage tile. Default: the participant id. */
   labelFor?: (participantId: string) => string;
+  /**
+   * The engine does simulcast (`joined.capabilities.simulcast`): a guest publishes simulcast
+   * and stage tiles choose their layer by size. Default false.
+   */
+  simulcast?: boolean;
   /** Where the broadcast's "latency 1.4 s" readout goes. Default: nowhere. */
   latencyEl?: HTMLElement;
   /**
@@ -209,7 +214,7 @@ export class RoleSwitchController extends EventEmitter<RoleSwitchEvents> {
       this.media = media;
       const stream = await media.start();
       signal.throwIfAborted();
-      const publisher = new Publisher(this.config.signaling, { iceServers: this.config.iceServers });
+      const publisher = new Publisher(this.config.signaling, { iceServers: this.config.iceServers, simulcast: this.config.simulcast ?? false });
       this.publisher = publisher;
       publisher.on('statechange', (state) => this.emit('publishstate', state));
       publisher.on('error', (error) => this.emit('error', { ...error, fatal: false }));
@@ -306,7 +311,13 @@ export class RoleSwitchController extends EventEmitter<RoleSwitchEvents> {
     const stage = new StageView(
       this.config.signaling,
       this.config.stageRoot,
-      { iceServers: this.config.iceServers, selfId: this.config.selfId, audible, ...(this.config.labelFor ? { labelFor: this.config.labelFor } : {}) },
+      {
+        iceServers: this.config.iceServers,
+        selfId: this.config.selfId,
+        audible,
+        simulcast: this.config.simulcast ?? false,
+        ...(this.config.labelFor ? { labelFor: this.config.labelFor } : {}),
+      },
       (error) => this.emit('error', error),
     );
     this.stage = stage;

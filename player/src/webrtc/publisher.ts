@@ -3,6 +3,8 @@ import { EventEmitter } from '../core/event-emitter.ts';
 import type { SignalingClient } from '../signaling/signaling-client.ts';
 import type { ServerMessageOf, TrackInfo } from '../signaling/signaling-types.ts';
 import { connected, iceGatheringComplete } from './ice.ts';
+import { DEFAULT_RECONNECT_DELAYS_MS, checkReconnectDelays, isRecoverable, retryWithBackoff } from './reconnect-policy.ts';
+import { simulcastEncodings } from './simulcast.ts';
 
 export interface PublisherConfig {
   /** ICE servers for the connection; pass the `joined` message's list. Default: none (host candidates only). */
@@ -11,14 +13,34 @@ export interface PublisherConfig {
   iceGatheringTimeoutMs: number;
   /** Longest wait for the connection to come up after the answer. Default 15000 ms. */
   connectTimeoutMs: number;
+  /**
+   * Send video as three simulcast encodings (see simulcast.ts). Pass the `joined` message's
+   * `capabilities.simulcast`. Default false: one encoding.
+   */
+  simulcast: boolean;
+  /**
+   * After a recoverable loss (the server closed the leg with `engine_died`/`transport_failed`,
+   * or the connection failed), wait this long before each attempt to publish again; then give
+   * up with a fatal error. Default 250, 1000, 2000, 4000, 8000 ms.
+   */
+  reconnectDelaysMs: readonly number[];
 }
 
-export const defaultPublisherConfig = (): PublisherConfig => ({ iceServers: [], iceGatheringTimeoutMs: 5000, connectTimeoutMs: 15000 });
+export const defaultPublisherConfig = (): PublisherConfig => ({
+  iceServers: [],
+  iceGatheringTimeoutMs: 5000,
+  connectTimeoutMs: 15000,
+  simulcast: false,
+  reconnectDelaysMs: DEFAULT_RECONNECT_DELAYS_MS,
+});
 
-export type PublisherState = 'idle' | 'connecting' | 'live' | 'stopped' | 'failed';
+/** `reconnecting`: live before, lost its connection, publishing again (the same tracks). */
+export type PublisherState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'failed';
 
 export type PublisherEvents = {
   statechange: [state: PublisherState];
+  /** Before each attempt to publish again; `reason` is what was lost (a close reason). */
+  reconnecting: [attempt: number, reason: string];
   /** Fatal errors are followed by state `failed`. */
   error: [error: PlayerError];
 };
@@ -28,6 +50,12 @@ export type PublisherEvents = {
  * candidate: the server does not trickle) goes out as `publish`; the `published` answer is
  * applied and the publisher is `live` once the connection is up. Audio and video are sent
  * with the stream's id so receivers lip-sync them.
+ *
+ * Once live, a lost connection is published again on its own: when the server closes the leg
+ * with a recoverable reason (reconnect-policy.ts) or the connection fails, the state goes
+ * `reconnecting` and a new connection carries the stream's current tracks (no new capture),
+ * with the configured backoff; when every attempt fails, it fails as before. Any other reason
+ * (a demotion) is fatal at once.
  */
 export class Publisher extends EventEmitter<PublisherEvents> {
   readonly config: PublisherConfig;
@@ -35,6 +63,13 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private pcValue: RTCPeerConnection | undefined;
   private stateValue: PublisherState = 'idle';
   private tracksValue: TrackInfo[] = [];
+  private stream: MediaStream | undefined;
+  /** The running start or recovery (every attempt and the backoff between them); stop, destroy and failure abort it. */
+  private run: AbortController | undefined;
+  /** The running attempt alone: the server closing its new leg aborts it, and the next one follows. */
+  private attempt: AbortController | undefined;
+  /** The running attempt got its `published`: a server `unpublished` now concerns its leg. */
+  private answered = false;
 
   constructor(signaling: SignalingClient, config: Partial<PublisherConfig> = {}) {
     super();
@@ -43,6 +78,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     if (!(this.config.iceGatheringTimeoutMs > 0)) throw new TypeError('Publisher: iceGatheringTimeoutMs must be > 0');
     if (!(this.config.connectTimeoutMs > 0)) throw new TypeError('Publisher: connectTimeoutMs must be > 0');
     if (!Array.isArray(this.config.iceServers)) throw new TypeError('Publisher: iceServers must be an array');
+    checkReconnectDelays(this.config.reconnectDelaysMs, 'Publisher');
     signaling.on('unpublished', this.onServerUnpublished);
   }
 
@@ -61,32 +97,18 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   /** Starts publishing `stream` (one audio and/or one video track). Resolves once live. */
   async start(stream: MediaStream): Promise<void> {
-    if (this.stateValue === 'connecting' || this.stateValue === 'live') throw new Error(`Publisher: already ${this.stateValue}`);
+    if (this.stateValue === 'connecting' || this.stateValue === 'live' || this.stateValue === 'reconnecting') {
+      throw new Error(`Publisher: already ${this.stateValue}`);
+    }
+    this.stream = stream;
     this.setState('connecting');
-    const pc = new RTCPeerConnection({ iceServers: this.config.iceServers, bundlePolicy: 'max-bundle' });
-    this.pcValue = pc;
-    pc.addEventListener('connectionstatechange', this.onConnectionState);
+    const run = new AbortController();
+    this.run = run;
     try {
-      for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
-      await pc.setLocalDescription(await pc.createOffer());
-      await iceGatheringComplete(pc, this.config.iceGatheringTimeoutMs);
-      let published: ServerMessageOf<'published'>;
-      try {
-        published = await this.signaling.request({ type: 'publish', sdp: pc.localDescription!.sdp });
-      } catch (err) {
-        throw err instanceof PlayerErrorException ? err : this.negotiationError(err);
-      }
-      if (this.pcValue !== pc) return;
-      this.tracksValue = published.tracks;
-      await pc.setRemoteDescription({ type: 'answer', sdp: published.sdp });
-      try {
-        await connected(pc, this.config.connectTimeoutMs);
-      } catch (err) {
-        throw new PlayerErrorException({ type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: `publish: ${describe(err)}`, error: err });
-      }
-      if (this.pcValue === pc) this.setState('live');
+      await this.negotiate(stream, run.signal);
+      if (this.run === run) this.setState('live');
     } catch (err) {
-      if (this.pcValue !== pc) return;
+      if (this.run !== run) return;
       const error = err instanceof PlayerErrorException ? { ...err.data, fatal: true } : this.negotiationError(err).data;
       this.fail(error);
       throw new PlayerErrorException(error);
@@ -104,17 +126,99 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   /** Stops publishing: `unpublish`, then closes the connection. Idempotent. */
   async stop(): Promise<void> {
+    const wasRunning = this.stateValue === 'connecting' || this.stateValue === 'live' || this.stateValue === 'reconnecting';
+    this.cancelAttempt();
     const pc = this.closePc();
-    if (!pc) return;
+    if (!pc && !wasRunning) return;
     if (this.signaling.state === 'joined') await this.signaling.request({ type: 'unpublish' }).catch(() => {});
     this.setState('stopped');
   }
 
   /** Closes the connection and removes every listener (does not send `unpublish`). Idempotent. */
   destroy(): void {
+    this.cancelAttempt();
     this.closePc();
     this.signaling.off('unpublished', this.onServerUnpublished);
     this.removeAllListeners();
+  }
+
+  /** One attempt: a new connection for `stream`'s tracks, `publish`, answer, connected. Cleans up after itself when it fails. */
+  private async negotiate(stream: MediaStream, runSignal: AbortSignal): Promise<void> {
+    this.closePc();
+    this.answered = false;
+    const attempt = new AbortController();
+    this.attempt = attempt;
+    const signal = AbortSignal.any([runSignal, attempt.signal]);
+    const pc = new RTCPeerConnection({ iceServers: this.config.iceServers, bundlePolicy: 'max-bundle' });
+    this.pcValue = pc;
+    pc.addEventListener('connectionstatechange', this.onConnectionState);
+    try {
+      for (const track of stream.getTracks()) this.addTrack(pc, track, stream);
+      await pc.setLocalDescription(await pc.createOffer());
+      await iceGatheringComplete(pc, this.config.iceGatheringTimeoutMs);
+      signal.throwIfAborted();
+      let published: ServerMessageOf<'published'>;
+      try {
+        published = await this.signaling.request({ type: 'publish', sdp: pc.localDescription!.sdp });
+      } catch (err) {
+        throw err instanceof PlayerErrorException ? err : this.negotiationError(err);
+      }
+      signal.throwIfAborted();
+      this.answered = true;
+      this.tracksValue = published.tracks;
+      await pc.setRemoteDescription({ type: 'answer', sdp: published.sdp });
+      try {
+        await abortable(connected(pc, this.config.connectTimeoutMs), signal);
+      } catch (err) {
+        throw new PlayerErrorException({ type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: `publish: ${describe(err)}`, error: err });
+      }
+    } catch (err) {
+      if (this.pcValue === pc) this.closePc();
+      throw err;
+    }
+  }
+
+  /** Video goes out as simulcast when configured (with L1T3 where the browser takes it). */
+  private addTrack(pc: RTCPeerConnection, track: MediaStreamTrack, stream: MediaStream): void {
+    const init: RTCRtpTransceiverInit = { direction: 'sendonly', streams: [stream] };
+    if (track.kind !== 'video' || !this.config.simulcast) {
+      pc.addTransceiver(track, init);
+      return;
+    }
+    try {
+      pc.addTransceiver(track, { ...init, sendEncodings: simulcastEncodings(true) });
+    } catch {
+      pc.addTransceiver(track, { ...init, sendEncodings: simulcastEncodings(false) });
+    }
+  }
+
+  /** Lost while live: publish the same stream again, with backoff; fatal once every attempt failed. */
+  private recover(reason: string, fatal: PlayerError): void {
+    const stream = this.stream;
+    if (this.stateValue !== 'live' || !stream) return;
+    this.setState('reconnecting');
+    this.closePc();
+    const run = new AbortController();
+    this.run = run;
+    retryWithBackoff(() => this.negotiate(stream, run.signal), {
+      delaysMs: this.config.reconnectDelaysMs,
+      signal: run.signal,
+      onAttempt: (n) => this.emit('reconnecting', n, reason),
+    }).then(
+      () => {
+        if (this.run === run) this.setState('live');
+      },
+      () => {
+        if (this.run === run) this.fail(fatal);
+      },
+    );
+  }
+
+  private cancelAttempt(): void {
+    const run = this.run;
+    this.run = undefined;
+    this.attempt = undefined;
+    run?.abort(new DOMException('publisher stopped', 'AbortError'));
   }
 
   private closePc(): RTCPeerConnection | undefined {
@@ -129,6 +233,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   }
 
   private fail(error: PlayerError): void {
+    this.cancelAttempt();
     this.closePc();
     this.emit('error', error);
     this.setState('failed');
@@ -146,15 +251,34 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   private readonly onConnectionState = (): void => {
     const pc = this.pcValue;
-    if (!pc || this.stateValue !== 'live') return;
-    if (pc.connectionState === 'failed') {
-      this.fail({ type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: 'publish connection failed' });
-    }
+    if (!pc || this.stateValue !== 'live' || pc.connectionState !== 'failed') return;
+    this.recover('transport_failed', { type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: 'publish connection failed' });
   };
 
   /** `unpublished` without `re`: the server ended our publisher leg on its own. */
   private readonly onServerUnpublished = (message: ServerMessageOf<'unpublished'>): void => {
-    if (message.re !== undefined || !this.pcValue) return;
-    this.fail({ type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: 'the server ended the publication' });
+    if (message.re !== undefined || this.stateValue === 'idle' || this.stateValue === 'stopped' || this.stateValue === 'failed') return;
+    const fatal: PlayerError = { type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: 'the server ended the publication' };
+    if (!isRecoverable(message.reason)) {
+      if (this.pcValue || this.stateValue === 'reconnecting') this.fail(message.reason ? { ...fatal, message: `${fatal.message} (${message.reason})` } : fatal);
+      return;
+    }
+    if (this.stateValue === 'live') return this.recover(message.reason!, fatal);
+    // Connecting or reconnecting: before this attempt's `published` it is the previous leg's
+    // news (already replaced); after it, this attempt's leg is gone and the attempt fails now.
+    if (this.answered) this.attempt?.abort(new Error(`the server closed the new connection (${message.reason})`));
   };
+}
+
+/** `promise`, or the signal's reason once aborted. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
 }

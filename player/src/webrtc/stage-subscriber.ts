@@ -2,16 +2,37 @@ import { ErrorDetails, ErrorTypes, PlayerErrorException, describe, type PlayerEr
 import { EventEmitter } from '../core/event-emitter.ts';
 import type { SignalingClient } from '../signaling/signaling-client.ts';
 import type { ServerMessageOf, TrackInfo } from '../signaling/signaling-types.ts';
-import { iceGatheringComplete } from './ice.ts';
+import { connected, iceGatheringComplete } from './ice.ts';
+import { DEFAULT_RECONNECT_DELAYS_MS, checkReconnectDelays, isRecoverable, retryWithBackoff } from './reconnect-policy.ts';
 
 export interface StageSubscriberConfig {
   /** ICE servers for the connection; pass the `joined` message's list. Default: none (host candidates only). */
   iceServers: RTCIceServer[];
   /** Longest wait for ICE gathering before an answer is sent anyway. Default 5000 ms. */
   iceGatheringTimeoutMs: number;
+  /**
+   * After a recoverable loss (`subscriberClosed` with `engine_died`/`transport_failed`, or the
+   * connection failed), wait this long before each attempt to subscribe again; then give up
+   * with a fatal error. Default 250, 1000, 2000, 4000, 8000 ms.
+   */
+  reconnectDelaysMs: readonly number[];
+  /** Longest wait for a new connection to come up during recovery. Default 15000 ms. */
+  reconnectTimeoutMs: number;
+  /**
+   * During recovery, a tile whose publisher is not (yet) in the new subscription is kept,
+   * showing its last frame, until this long after the new subscription is up: a media engine
+   * restart drops every publisher too, and they publish again a moment later. Default 10000 ms.
+   */
+  keepTilesMs: number;
 }
 
-export const defaultStageSubscriberConfig = (): StageSubscriberConfig => ({ iceServers: [], iceGatheringTimeoutMs: 5000 });
+export const defaultStageSubscriberConfig = (): StageSubscriberConfig => ({
+  iceServers: [],
+  iceGatheringTimeoutMs: 5000,
+  reconnectDelaysMs: DEFAULT_RECONNECT_DELAYS_MS,
+  reconnectTimeoutMs: 15000,
+  keepTilesMs: 10000,
+});
 
 /** One stage publisher as received: its audio and video in one MediaStream. */
 export interface StageTile {
@@ -29,10 +50,16 @@ export interface TileStats {
   audioBytes: number;
 }
 
-export type StageSubscriberState = 'idle' | 'connecting' | 'connected' | 'closed' | 'failed';
+/**
+ * `reconnecting`: lost its connection and subscribes again. It is announced before the old
+ * connection closes, so a view can keep each tile's last frame.
+ */
+export type StageSubscriberState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed' | 'failed';
 
 export type StageSubscriberEvents = {
   statechange: [state: StageSubscriberState];
+  /** Before each attempt to subscribe again; `reason` is what was lost (a close reason). */
+  reconnecting: [attempt: number, reason: string];
   /** A publisher appeared on the stage (its stream may get its second track a moment later). */
   tileadded: [tile: StageTile];
   /** A track was added to or removed from a tile's stream. */
@@ -50,6 +77,13 @@ export type StageSubscriberEvents = {
  * which publisher each m-line carries; tiles are rebuilt from it after every offer, so an
  * m-line the server made inactive takes its track out of its tile, and a publisher with no
  * m-line left loses its tile.
+ *
+ * A lost connection is made again on its own: when the server closes the leg with a
+ * recoverable reason (reconnect-policy.ts) or the connection fails, the state goes
+ * `reconnecting`, the tiles stay (same MediaStream; their tracks are swapped for the new
+ * connection's), and `subscribe` is sent again with the configured backoff. A tile whose
+ * publisher is not back within `keepTilesMs` is removed; when every attempt fails, the
+ * subscriber fails as before.
  */
 export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
   readonly config: StageSubscriberConfig;
@@ -60,6 +94,16 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
   private readonly tilesByParticipant = new Map<string, StageTile>();
   private offers: Promise<void> = Promise.resolve();
   private latestVersion = 0;
+  /** The running recovery; stop, destroy and failure abort it. */
+  private recovery: AbortController | undefined;
+  /** Tiles missing from the subscription are kept until then (ms, performance.now()); 0: not kept. */
+  private keepTilesUntil = 0;
+  private keepTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * False while a new `subscribe` is outstanding: an offer without `re` then belongs to the
+   * leg being replaced and must not reach the new connection.
+   */
+  private acceptUnsolicited = true;
 
   constructor(signaling: SignalingClient, config: Partial<StageSubscriberConfig> = {}) {
     super();
@@ -67,7 +111,11 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
     this.config = { ...defaultStageSubscriberConfig(), ...config };
     if (!(this.config.iceGatheringTimeoutMs > 0)) throw new TypeError('StageSubscriber: iceGatheringTimeoutMs must be > 0');
     if (!Array.isArray(this.config.iceServers)) throw new TypeError('StageSubscriber: iceServers must be an array');
+    checkReconnectDelays(this.config.reconnectDelaysMs, 'StageSubscriber');
+    if (!(this.config.reconnectTimeoutMs > 0)) throw new TypeError('StageSubscriber: reconnectTimeoutMs must be > 0');
+    if (!(this.config.keepTilesMs >= 0)) throw new TypeError('StageSubscriber: keepTilesMs must be ≥ 0');
     signaling.on('subscriberOffer', this.onOffer);
+    signaling.on('subscriberClosed', this.onServerClosed);
   }
 
   get state(): StageSubscriberState {
@@ -117,8 +165,19 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
     return result;
   }
 
+  /** The video track id of `participantId`'s tile, if it has one (for `setLayers`). */
+  videoTrackId(participantId: string): string | undefined {
+    const tile = this.tilesByParticipant.get(participantId);
+    for (const mid of tile?.mids ?? []) {
+      const info = this.mids[mid];
+      if (info?.kind === 'video' && info.participantId === participantId) return info.trackId;
+    }
+    return undefined;
+  }
+
   /** Stops receiving: `unsubscribe`, then closes the connection and removes every tile. Idempotent. */
   async stop(): Promise<void> {
+    this.cancelRecovery();
     const hadPc = this.closePc();
     if (hadPc && this.signaling.state === 'joined') await this.signaling.request({ type: 'unsubscribe' }).catch(() => {});
     if (this.stateValue !== 'failed') this.setState('closed');
@@ -126,15 +185,86 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
 
   /** Closes the connection and removes every listener (does not send `unsubscribe`). Idempotent. */
   destroy(): void {
+    this.cancelRecovery();
     this.closePc();
     this.signaling.off('subscriberOffer', this.onOffer);
+    this.signaling.off('subscriberClosed', this.onServerClosed);
     this.removeAllListeners();
   }
 
   private readonly onOffer = (message: ServerMessageOf<'subscriberOffer'>): void => {
+    if (message.re === undefined && !this.acceptUnsolicited) return;
+    if (message.re !== undefined) this.acceptUnsolicited = true;
     // Offers are applied strictly in order; an answer must not overtake an older one.
     this.offers = this.offers.then(() => this.applyOffer(message));
   };
+
+  /** The server closed our subscriber leg: subscribe again if the reason is a fault, else leave it be. */
+  private readonly onServerClosed = (message: ServerMessageOf<'subscriberClosed'>): void => {
+    if (isRecoverable(message.reason)) this.recover(message.reason);
+  };
+
+  /** Lost: keep the tiles, subscribe again with backoff; fatal once every attempt failed. */
+  private recover(reason: string): void {
+    if (this.stateValue !== 'connecting' && this.stateValue !== 'connected') return;
+    this.keepTilesUntil = Infinity;
+    clearTimeout(this.keepTimer);
+    // Announced first: the view keeps each tile's last frame before its track ends.
+    this.setState('reconnecting');
+    this.closePc({ keepTiles: true });
+    const recovery = new AbortController();
+    this.recovery = recovery;
+    retryWithBackoff(() => this.resubscribe(recovery.signal), {
+      delaysMs: this.config.reconnectDelaysMs,
+      signal: recovery.signal,
+      onAttempt: (n) => this.emit('reconnecting', n, reason),
+    }).then(
+      () => {
+        if (this.recovery !== recovery) return;
+        this.recovery = undefined;
+        this.setState('connected');
+        // Publishers that are not back yet get `keepTilesMs` to return.
+        this.keepTilesUntil = performance.now() + this.config.keepTilesMs;
+        this.keepTimer = setTimeout(() => {
+          this.keepTilesUntil = 0;
+          this.reconcileTiles();
+        }, this.config.keepTilesMs);
+      },
+      () => {
+        if (this.recovery !== recovery) return;
+        this.recovery = undefined;
+        this.keepTilesUntil = 0;
+        this.fail({ type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: `stage connection failed (${reason}); gave up reconnecting` });
+      },
+    );
+  }
+
+  /** One recovery attempt: `subscribe`, answer, and the new connection comes up. Cleans up after itself when it fails. */
+  private async resubscribe(signal: AbortSignal): Promise<void> {
+    this.closePc({ keepTiles: true });
+    this.acceptUnsolicited = false;
+    try {
+      await this.signaling.request({ type: 'subscribe' });
+      await this.offers;
+      signal.throwIfAborted();
+      const pc = this.pcValue;
+      if (!pc) throw new Error('the subscription offer was not applied');
+      await connected(pc, this.config.reconnectTimeoutMs);
+      signal.throwIfAborted();
+    } catch (err) {
+      this.acceptUnsolicited = true;
+      if (!signal.aborted) this.closePc({ keepTiles: true });
+      throw err;
+    }
+  }
+
+  private cancelRecovery(): void {
+    const recovery = this.recovery;
+    this.recovery = undefined;
+    recovery?.abort(new DOMException('stage subscriber stopped', 'AbortError'));
+    this.keepTilesUntil = 0;
+    clearTimeout(this.keepTimer);
+  }
 
   private async applyOffer(message: ServerMessageOf<'subscriberOffer'>): Promise<void> {
     if (this.stateValue === 'failed' || this.stateValue === 'closed' || this.stateValue === 'idle') return;
@@ -151,6 +281,8 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
       await this.signaling.request({ type: 'subscriberAnswer', version: message.version, sdp: pc.localDescription!.sdp });
     } catch (err) {
       if (this.pcValue !== pc) return;
+      // A failed renegotiation during recovery fails that attempt (resubscribe sees no connection), not the subscriber.
+      if (this.stateValue === 'reconnecting') return void this.closePc({ keepTiles: true });
       this.fail(err instanceof PlayerErrorException ? { ...err.data, fatal: true } : this.negotiationError(err));
     }
   }
@@ -163,12 +295,15 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
     return pc;
   }
 
-  private closePc(): boolean {
+  /** Closes the connection; its tiles go too, unless `keepTiles` (recovery: they wait for the new connection's tracks). */
+  private closePc({ keepTiles = false }: { keepTiles?: boolean } = {}): boolean {
     const pc = this.pcValue;
     this.pcValue = undefined;
     this.mids = {};
     this.latestVersion = 0;
-    this.reconcileTiles();
+    if (!keepTiles) this.reconcileTiles();
+    // Kept tiles' mids named m-lines of the closed connection; the next one numbers its own.
+    else for (const tile of this.tilesByParticipant.values()) tile.mids.clear();
     if (!pc) return false;
     pc.removeEventListener('track', this.onTrack);
     pc.removeEventListener('connectionstatechange', this.onConnectionState);
@@ -194,8 +329,11 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
       if (!tracks) wanted.set(info.participantId, (tracks = new Map()));
       tracks.set(mid, transceiver.receiver.track);
     }
+    const keepMissing = performance.now() < this.keepTilesUntil;
     for (const tile of [...this.tilesByParticipant.values()]) {
       const tracks = wanted.get(tile.participantId);
+      // Recovering: its publisher may be on its way back; the tile keeps its last frame.
+      if (!tracks && keepMissing) continue;
       if (!tracks) {
         this.tilesByParticipant.delete(tile.participantId);
         this.emit('tileremoved', tile);
@@ -238,13 +376,14 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
   private readonly onConnectionState = (): void => {
     const pc = this.pcValue;
     if (!pc) return;
+    // During recovery, the attempt decides (it waits for `connected` itself).
+    if (this.stateValue === 'reconnecting') return;
     if (pc.connectionState === 'connected') this.setState('connected');
-    else if (pc.connectionState === 'failed') {
-      this.fail({ type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: 'stage connection failed' });
-    }
+    else if (pc.connectionState === 'failed') this.recover('transport_failed');
   };
 
   private fail(error: PlayerError): void {
+    this.cancelRecovery();
     this.closePc();
     this.emit('error', error);
     this.setState('failed');

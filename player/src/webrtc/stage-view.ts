@@ -1,7 +1,15 @@
 import type { PlayerError } from '../core/errors.ts';
 import type { SignalingClient } from '../signaling/signaling-client.ts';
+import type { ServerMessageOf } from '../signaling/signaling-types.ts';
 import { h } from '../ui/dom.ts';
-import { StageSubscriber, type StageTile, type TileStats } from './stage-subscriber.ts';
+import { DEFAULT_LAYER_WIDTHS_PX, spatialLayerForWidth } from './simulcast.ts';
+import { StageSubscriber, type StageSubscriberState, type StageTile, type TileStats } from './stage-subscriber.ts';
+
+/** A simulcast layer choice for one tile; 0 is the lowest. */
+export interface LayerChoice {
+  spatialLayer: number;
+  temporalLayer?: number;
+}
 
 export interface StageViewConfig {
   /** ICE servers for the subscriber connection; pass the `joined` message's list. Default: none. */
@@ -19,13 +27,28 @@ export interface StageViewConfig {
   audible: boolean;
   /** Caption of a tile. Default: the participant id. */
   labelFor: (participantId: string) => string;
+  /**
+   * The engine does simulcast (the `joined` message's `capabilities.simulcast`): each tile asks
+   * for the layer its displayed size needs (`layerWidthsPx`), unless `setLayers` chose one.
+   * Default false: no layer requests.
+   */
+  simulcast: boolean;
+  /** Largest displayed width, device pixels, for each lower layer (see simulcast.ts). Default [360, 720]. */
+  layerWidthsPx: readonly number[];
 }
 
 interface TileView {
+  participantId: string;
   figure: HTMLElement;
   video: HTMLVideoElement;
   caption: HTMLElement;
   unmute: HTMLButtonElement | undefined;
+  /** The last frame, drawn over the video while the subscriber reconnects. */
+  frozen: HTMLCanvasElement | undefined;
+  /** The video track the frozen frame came from; a frame of any other track ends the freeze. */
+  frozenTrack: MediaStreamTrack | undefined;
+  /** A frame callback is waiting to end the freeze. */
+  thawPending: boolean;
 }
 
 /**
@@ -35,6 +58,12 @@ interface TileView {
  * `whenFramesShown()` resolves once the view has something to show: at least one tile, and every
  * tile that carries video has a decoded frame in its element (readyState ≥ HAVE_CURRENT_DATA and
  * a picture size). Before that, showing the view would show black tiles.
+ *
+ * While the subscriber reconnects (see StageSubscriber), tiles stay and each shows its last
+ * frame (a canvas over the video) until a frame of its new track is on screen: no black tile.
+ *
+ * The active speaker's tile (`activeSpeaker` events, `joined.activeSpeaker`) has the class
+ * `speaking`. With simulcast, each tile asks for the layer its size needs.
  *
  * `stop()` unsubscribes and removes the tiles, and may be followed by `start()`; `destroy()`
  * also drops the listeners. Both are idempotent.
@@ -47,15 +76,45 @@ export class StageView {
   private subscriber: StageSubscriber | undefined;
   private readonly views = new Map<string, TileView>();
   private audibleValue: boolean;
+  private speaker: string | undefined;
+  /** Layers the page chose with `setLayers`, by participant; the others follow their size. */
+  private readonly pinnedLayers = new Map<string, LayerChoice>();
+  /** The last layer request sent for each participant's video track. */
+  private readonly sentLayers = new Map<string, { trackId: string; key: string }>();
+  private readonly resizeObserver: ResizeObserver | undefined;
+  private reconnectsValue = 0;
 
   constructor(signaling: SignalingClient, root: HTMLElement, config: Partial<StageViewConfig>, onFatal: (error: PlayerError) => void) {
-    this.config = { iceServers: [], selfId: undefined, audible: true, labelFor: (id) => id, ...config };
+    this.config = { iceServers: [], selfId: undefined, audible: true, labelFor: (id) => id, simulcast: false, layerWidthsPx: DEFAULT_LAYER_WIDTHS_PX, ...config };
     if (!Array.isArray(this.config.iceServers)) throw new TypeError('StageView: iceServers must be an array');
+    if (!this.config.layerWidthsPx.every((w, i, all) => w > 0 && (i === 0 || w > all[i - 1]!))) {
+      throw new TypeError('StageView: layerWidthsPx must be increasing widths > 0');
+    }
     this.signaling = signaling;
     this.root = root;
     this.onFatal = onFatal;
     this.audibleValue = this.config.audible;
+    this.speaker = signaling.joined?.activeSpeaker;
+    signaling.on('activeSpeaker', this.onActiveSpeaker);
+    if (this.config.simulcast && typeof ResizeObserver !== 'undefined') {
+      this.resizeObserver = new ResizeObserver((entries) => {
+        for (const entry of entries) {
+          const participantId = (entry.target as HTMLElement).dataset.participantId;
+          if (participantId) this.applyLayers(participantId);
+        }
+      });
+    }
     this.updateEmpty();
+  }
+
+  /** How many times the subscription was lost and made again (counted when recovery begins). */
+  get reconnects(): number {
+    return this.reconnectsValue;
+  }
+
+  /** The participant the server last named as the dominant speaker, if any. */
+  get activeSpeaker(): string | undefined {
+    return this.speaker;
   }
 
   get pc(): RTCPeerConnection | undefined {
@@ -82,8 +141,25 @@ export class StageView {
     sub.on('tileadded', (tile) => this.show(tile));
     sub.on('tileupdated', (tile) => this.show(tile));
     sub.on('tileremoved', (tile) => this.remove(tile.participantId));
+    sub.on('statechange', (state) => this.onSubscriberState(state));
+    sub.on('reconnecting', (attempt) => attempt === 1 && this.reconnectsValue++);
     sub.on('error', (error) => this.onFatal(error));
     await sub.start();
+  }
+
+  /**
+   * Chooses the simulcast layer of a tile's video (rejects with the server's error, e.g.
+   * `unsupported` without simulcast), or `'auto'` to let its size choose again. The choice
+   * holds across renegotiations and reconnections.
+   */
+  async setLayers(participantId: string, layers: LayerChoice | 'auto'): Promise<void> {
+    if (layers === 'auto') {
+      this.pinnedLayers.delete(participantId);
+      this.applyLayers(participantId);
+      return;
+    }
+    this.pinnedLayers.set(participantId, layers);
+    await this.sendLayers(participantId, layers);
   }
 
   /** Sound on or off for every tile, at once. */
@@ -156,6 +232,8 @@ export class StageView {
   destroy(): void {
     this.subscriber?.destroy();
     this.subscriber = undefined;
+    this.signaling.off('activeSpeaker', this.onActiveSpeaker);
+    this.resizeObserver?.disconnect();
     this.clear();
   }
 
@@ -173,19 +251,98 @@ export class StageView {
       video.muted = !this.audibleValue;
       const caption = h('figcaption', {}, [this.config.labelFor(tile.participantId)]);
       const figure = h('figure', { class: 'tile' }, [video, caption]);
-      view = { figure, video, caption, unmute: undefined };
+      figure.classList.toggle('speaking', tile.participantId === this.speaker);
+      view = { participantId: tile.participantId, figure, video, caption, unmute: undefined, frozen: undefined, frozenTrack: undefined, thawPending: false };
       this.views.set(tile.participantId, view);
       this.root.append(figure);
+      this.resizeObserver?.observe(video);
       this.updateEmpty();
     }
     if (view.video.srcObject !== tile.stream) view.video.srcObject = tile.stream;
+    this.thawOnNewFrame(view, tile.stream);
+    // A new track id (published again) needs the choice again.
+    this.applyLayers(tile.participantId);
     void this.play(view);
+  }
+
+  private readonly onActiveSpeaker = (message: ServerMessageOf<'activeSpeaker'>): void => {
+    this.speaker = message.participantId;
+    for (const [participantId, view] of this.views) view.figure.classList.toggle('speaking', participantId === this.speaker);
+  };
+
+  private onSubscriberState(state: StageSubscriberState): void {
+    // Announced before the old connection closes: its tracks still hold their last frame.
+    if (state === 'reconnecting') for (const view of this.views.values()) this.freeze(view);
+  }
+
+  /** Draws the tile's current frame over its video until a frame of a new track is shown. */
+  private freeze(view: TileView): void {
+    const { video } = view;
+    if (view.frozen || video.videoWidth === 0 || video.videoHeight === 0) return;
+    const canvas = h('canvas', { class: 'frozen', 'data-testid': 'frozen-frame' });
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    try {
+      canvas.getContext('2d')?.drawImage(video, 0, 0);
+    } catch {
+      return;
+    }
+    view.frozen = canvas;
+    view.frozenTrack = (video.srcObject as MediaStream | null)?.getVideoTracks()[0];
+    video.after(canvas);
+  }
+
+  /** Once the stream carries a live video track other than the frozen one, the next frame on screen ends the freeze. */
+  private thawOnNewFrame(view: TileView, stream: MediaStream): void {
+    if (!view.frozen || view.thawPending) return;
+    const track = stream.getVideoTracks().find((t) => t.readyState === 'live' && t !== view.frozenTrack);
+    if (!track) return;
+    view.thawPending = true;
+    view.video.requestVideoFrameCallback(() => {
+      view.thawPending = false;
+      view.frozen?.remove();
+      view.frozen = undefined;
+      view.frozenTrack = undefined;
+    });
+  }
+
+  /** Sends the tile's layer choice (pinned, or by its displayed width) when simulcast is on and it changed. */
+  private applyLayers(participantId: string): void {
+    const view = this.views.get(participantId);
+    if (!view) return;
+    const pinned = this.pinnedLayers.get(participantId);
+    if (!pinned && !this.config.simulcast) return;
+    const layers = pinned ?? { spatialLayer: spatialLayerForWidth(view.video.clientWidth * devicePixelRatio, this.config.layerWidthsPx) };
+    this.sendLayers(participantId, layers).catch((err: unknown) => console.warn(`stage: setLayers for ${participantId}: ${(err as Error).message}`));
+  }
+
+  private async sendLayers(participantId: string, layers: LayerChoice): Promise<void> {
+    const trackId = this.subscriber?.videoTrackId(participantId);
+    if (!trackId) return;
+    const key = `${layers.spatialLayer}/${layers.temporalLayer ?? ''}`;
+    const sent = this.sentLayers.get(participantId);
+    if (sent?.trackId === trackId && sent.key === key) return;
+    this.sentLayers.set(participantId, { trackId, key });
+    try {
+      await this.signaling.request({
+        type: 'setLayers',
+        trackId,
+        spatialLayer: layers.spatialLayer,
+        ...(layers.temporalLayer !== undefined ? { temporalLayer: layers.temporalLayer } : {}),
+      });
+    } catch (err) {
+      // Not applied: the next change tries again.
+      if (this.sentLayers.get(participantId)?.key === key) this.sentLayers.delete(participantId);
+      throw err;
+    }
   }
 
   private remove(participantId: string): void {
     const view = this.views.get(participantId);
     if (!view) return;
     this.views.delete(participantId);
+    this.sentLayers.delete(participantId);
+    this.resizeObserver?.unobserve(view.video);
     view.video.pause();
     view.video.srcObject = null;
     view.figure.remove();
