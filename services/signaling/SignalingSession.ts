@@ -346,6 +346,7 @@ export class SignalingSession {
     for (const [event, listener] of Object.entries(this.roomListeners)) this.room.on(event as 'trackpublished', listener as never);
     participant.on('subscriberoffer', (offer) => this.send(toSubscriberOffer(offer)));
     participant.on('legclosed', (leg, reason) => {
+      this.log.info({ participant: participant.id, leg, reason }, 'server closed a leg');
       if (leg === 'publisher') this.send({ type: 'unpublished', reason: can(participant.role, 'publish') ? reason : 'demoted' });
       else this.send({ type: 'subscriberClosed', reason });
     });
