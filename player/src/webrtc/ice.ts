@@ -30,8 +30,12 @@ export function toRtcIceServers(servers: IceServerInfo[] | undefined): RTCIceSer
   }));
 }
 
-/** Resolves when the connection is `connected`; rejects on `failed`/`closed` or after `timeoutMs`. */
-export function connected(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
+/**
+ * Resolves when the connection is `connected`; rejects on `failed`/`closed`, after
+ * `timeoutMs`, or with the signal's reason once aborted.
+ */
+export function connected(pc: RTCPeerConnection, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
   if (pc.connectionState === 'connected') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => finish(new Error(`connection not established in ${timeoutMs} ms (${pc.connectionState})`)), timeoutMs);
@@ -39,12 +43,17 @@ export function connected(pc: RTCPeerConnection, timeoutMs: number): Promise<voi
       if (pc.connectionState === 'connected') finish();
       else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') finish(new Error(`connection ${pc.connectionState}`));
     }
+    function onAbort() {
+      finish(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
+    }
     function finish(err?: Error) {
       clearTimeout(timer);
       pc.removeEventListener('connectionstatechange', check);
+      signal?.removeEventListener('abort', onAbort);
       if (err) reject(err);
       else resolve();
     }
     pc.addEventListener('connectionstatechange', check);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -168,7 +168,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       this.tracksValue = published.tracks;
       await pc.setRemoteDescription({ type: 'answer', sdp: published.sdp });
       try {
-        await abortable(connected(pc, this.config.connectTimeoutMs), signal);
+        await connected(pc, this.config.connectTimeoutMs, signal);
       } catch (err) {
         throw new PlayerErrorException({ type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: `publish: ${describe(err)}`, error: err });
       }
@@ -268,17 +268,4 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     // news (already replaced); after it, this attempt's leg is gone and the attempt fails now.
     if (this.answered) this.attempt?.abort(new Error(`the server closed the new connection (${message.reason})`));
   };
-}
-
-/** `promise`, or the signal's reason once aborted. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
-      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
-    );
-  });
 }

@@ -96,6 +96,8 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
   private latestVersion = 0;
   /** The running recovery; stop, destroy and failure abort it. */
   private recovery: AbortController | undefined;
+  /** The running recovery attempt alone: the server closing its new leg aborts it, and the next one follows. */
+  private attempt: AbortController | undefined;
   /** Tiles missing from the subscription are kept until then (ms, performance.now()); 0: not kept. */
   private keepTilesUntil = 0;
   private keepTimer: ReturnType<typeof setTimeout> | undefined;
@@ -201,7 +203,13 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
 
   /** The server closed our subscriber leg: subscribe again if the reason is a fault, else leave it be. */
   private readonly onServerClosed = (message: ServerMessageOf<'subscriberClosed'>): void => {
-    if (isRecoverable(message.reason)) this.recover(message.reason);
+    if (!isRecoverable(message.reason)) return;
+    // Reconnecting: once the new `subscribe` was answered, this is the new leg, and its attempt has failed.
+    if (this.stateValue === 'reconnecting') {
+      if (this.acceptUnsolicited) this.attempt?.abort(new Error(`the server closed the new connection (${message.reason})`));
+      return;
+    }
+    this.recover(message.reason);
   };
 
   /** Lost: keep the tiles, subscribe again with backoff; fatal once every attempt failed. */
@@ -240,27 +248,32 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
   }
 
   /** One recovery attempt: `subscribe`, answer, and the new connection comes up. Cleans up after itself when it fails. */
-  private async resubscribe(signal: AbortSignal): Promise<void> {
+  private async resubscribe(recoverySignal: AbortSignal): Promise<void> {
     this.closePc({ keepTiles: true });
     this.acceptUnsolicited = false;
+    const attempt = new AbortController();
+    this.attempt = attempt;
+    const signal = AbortSignal.any([recoverySignal, attempt.signal]);
     try {
       await this.signaling.request({ type: 'subscribe' });
       await this.offers;
       signal.throwIfAborted();
       const pc = this.pcValue;
       if (!pc) throw new Error('the subscription offer was not applied');
-      await connected(pc, this.config.reconnectTimeoutMs);
-      signal.throwIfAborted();
+      await connected(pc, this.config.reconnectTimeoutMs, signal);
     } catch (err) {
       this.acceptUnsolicited = true;
-      if (!signal.aborted) this.closePc({ keepTiles: true });
+      if (!recoverySignal.aborted) this.closePc({ keepTiles: true });
       throw err;
+    } finally {
+      if (this.attempt === attempt) this.attempt = undefined;
     }
   }
 
   private cancelRecovery(): void {
     const recovery = this.recovery;
     this.recovery = undefined;
+    this.attempt = undefined;
     recovery?.abort(new DOMException('stage subscriber stopped', 'AbortError'));
     this.keepTilesUntil = 0;
     clearTimeout(this.keepTimer);
