@@ -204,7 +204,17 @@ describeUnlessSkipped('mediasoup engine: simulcast, pipes, active speaker, worke
 
     // Clients reconnect: publish and subscribe again in the same room, on the new worker.
     await pub.evaluate(() => (window as unknown as { __pub: RTCPeerConnection }).__pub.close());
-    const res2 = await engine.publish('crash', 'alice', await publisherOffer(pub));
+    // The replacement worker may still be starting: the room answers 503 until it has a router.
+    let res2: Awaited<ReturnType<MediaEngine['publish']>> | undefined;
+    const deadline = Date.now() + 10000;
+    while (!res2) {
+      try {
+        res2 = await engine.publish('crash', 'alice', await publisherOffer(pub));
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
     await applyAnswer(pub, '__pub', res2.answer);
     await sub.page.evaluate(() => {
       const w = window as unknown as { __sub?: RTCPeerConnection };

@@ -37,12 +37,14 @@ export class MediasoupEngine extends EnhancedEventEmitter<EngineEvents> implemen
   private readonly rooms = new Map<string, MediasoupRoom>();
   private readonly creating = new Map<string, Promise<MediasoupRoom>>();
   private closed = false;
+  private lastWorkerError: string | undefined;
 
   private constructor(pool: WorkerPool, opts: MediasoupEngineOptions) {
     super();
     this.pool = pool;
     this.opts = opts;
-    pool.on('workerdied', (slot, replaced, error) => void this.onWorkerDied(slot, replaced, error));
+    pool.on('workerdied', (slot, error) => void this.onWorkerDied(slot, error));
+    pool.on('workerreplaced', (slot, replaced) => void this.onWorkerReplaced(slot, replaced));
   }
 
   static async start(opts: MediasoupEngineOptions): Promise<MediasoupEngine> {
@@ -64,6 +66,10 @@ export class MediasoupEngine extends EnhancedEventEmitter<EngineEvents> implemen
     }
     try {
       const room = await pending;
+      if (this.closed) {
+        room.close('engine_closed');
+        throw new InvalidStateError('engine is closed');
+      }
       this.rooms.set(roomId, room);
     } finally {
       this.creating.delete(roomId);
@@ -141,19 +147,31 @@ export class MediasoupEngine extends EnhancedEventEmitter<EngineEvents> implemen
     return room;
   }
 
-  private async onWorkerDied(slot: WorkerSlot, replaced: boolean, error: string): Promise<void> {
+  private async onWorkerDied(slot: WorkerSlot, error: string): Promise<void> {
     if (this.closed) return;
-    if (!this.pool.leastLoaded()) {
-      // No worker left at all: this node cannot host media any more.
-      this.safeEmit('died', `every mediasoup worker died (last: ${error})`);
-      return;
-    }
-    log.warn({ slot: slot.index, replaced }, 'rebuilding rooms that had routers on the dead worker');
+    this.lastWorkerError = error;
+    log.warn({ slot: slot.index }, 'closing the legs that were on the dead worker and rebuilding their rooms');
     for (const room of this.rooms.values()) {
       try {
         await room.onWorkerDied(slot);
       } catch (err) {
         log.error({ room: room.id, err: (err as Error).message }, 'could not rebuild a room after its worker died');
+      }
+    }
+  }
+
+  private async onWorkerReplaced(slot: WorkerSlot, replaced: boolean): Promise<void> {
+    if (this.closed) return;
+    if (!replaced && !this.pool.leastLoaded()) {
+      // No worker runs at all and none can be started: this node cannot host media any more.
+      this.safeEmit('died', `every mediasoup worker died (last: ${this.lastWorkerError ?? 'unknown'})`);
+      return;
+    }
+    for (const room of this.rooms.values()) {
+      try {
+        await room.ensureRouter();
+      } catch (err) {
+        log.error({ room: room.id, slot: slot.index, err: (err as Error).message }, 'could not give a room a new router');
       }
     }
   }

@@ -62,14 +62,16 @@ interface RouterPart {
   router: Router;
   /** This room's consumers on this router. */
   consumers: number;
-  /** Producer ids piped into this router (never set on the primary). */
-  piped: Set<string>;
+  /** Producers piped (or being piped) into this router; never used on the primary. */
+  piped: Map<string, Promise<void>>;
 }
 
 interface Published {
   track: StageTrack;
   producer: Producer;
   live: boolean;
+  /** trackpublished went out, so trackunpublished must follow. */
+  announced: boolean;
   paused: boolean;
 }
 
@@ -97,6 +99,8 @@ interface SubscriberLeg {
   sessionId: string;
   /** Mids with a track in the outstanding offer: only these are judged by its answer. */
   offeredMids: Set<string>;
+  /** Tracks being added right now, so that two paths cannot add one track twice. */
+  adding: Set<string>;
 }
 
 interface Mirror {
@@ -141,6 +145,7 @@ export class MediasoupRoom {
   /** Last packet count seen per consumer, so that closed consumers still count in stats. */
   private readonly packetCounts = new Map<string, number>();
   private closed = false;
+  private rebuilding = false;
 
   private constructor(id: string, pool: WorkerPool, opts: MediasoupEngineOptions, emit: Emit) {
     this.id = id;
@@ -167,7 +172,7 @@ export class MediasoupRoom {
   }
 
   tracks(): StageTrack[] {
-    return this.published.filter((p) => p.live).map((p) => p.track);
+    return this.published.filter((p) => p.announced).map((p) => p.track);
   }
 
   counts(): { publishers: number; subscribers: number } {
@@ -179,8 +184,21 @@ export class MediasoupRoom {
     if (!slot) throw new ServiceError('engine_error', 'no mediasoup worker is running', 503);
     const router = await slot.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData: { roomId: this.id } });
     slot.routers++;
-    this.parts = [{ slot, generation: slot.generation, router, consumers: 0, piped: new Set() }];
-    const observer = await router.createActiveSpeakerObserver({ interval: 300 });
+    const part: RouterPart = { slot, generation: slot.generation, router, consumers: 0, piped: new Map() };
+    let observer: ActiveSpeakerObserver;
+    try {
+      observer = await router.createActiveSpeakerObserver({ interval: 300 });
+    } catch (err) {
+      router.close();
+      slot.routers--;
+      throw err;
+    }
+    if (this.closed) {
+      router.close();
+      slot.routers--;
+      return;
+    }
+    this.parts = [part];
     observer.on('dominantspeaker', ({ producer }) => {
       const peerId = (producer.appData as { peerId?: string }).peerId;
       if (peerId && !this.closed) this.emit('activespeaker', this.id, peerId);
@@ -211,8 +229,17 @@ export class MediasoupRoom {
       enableTcp: false,
       appData: { peerId, leg: 'publisher' },
     });
+    // A concurrent publish for the same peer may have won meanwhile: this one replaces it.
+    this.closePublisher(peerId, 'replaced');
     const leg: PublisherLeg = { peerId, transport, published: [], closed: false };
     this.publishers.set(peerId, leg);
+    transport.on('dtlsstatechange', (state) => {
+      if (state === 'failed' || state === 'closed') this.closePublisher(peerId, 'transport_failed', leg);
+    });
+    // ICE-lite: "disconnected" means the client's consent checks stopped (about 30 s).
+    transport.on('icestatechange', (state) => {
+      if (state === 'disconnected' || state === 'closed') this.closePublisher(peerId, 'transport_failed', leg);
+    });
     try {
       await transport.connect({ dtlsParameters });
       const accepted = new Map<string, { receive: OfferedProducer }>();
@@ -225,18 +252,11 @@ export class MediasoupRoom {
           streamId: p.streamId ?? peerId,
           codec: codecName(p.rtpParameters.codecs[0]?.mimeType),
         };
-        const pub: Published = { track, producer, live: false, paused: false };
+        const pub: Published = { track, producer, live: false, announced: false, paused: false };
         leg.published.push(pub);
         accepted.set(p.mid, { receive: p });
         this.watchProducer(leg, pub);
       }
-      transport.on('dtlsstatechange', (state) => {
-        if (state === 'failed' || state === 'closed') this.closePublisher(peerId, 'transport_failed', leg);
-      });
-      // ICE-lite: "disconnected" means the client's consent checks stopped (about 30 s).
-      transport.on('icestatechange', (state) => {
-        if (state === 'disconnected' || state === 'closed') this.closePublisher(peerId, 'transport_failed', leg);
-      });
       const answer = buildAnswer({ offer: parsed, local: local(transport), accepted, sessionId: sessionId() });
       return { answer, tracks: leg.published.map((p) => p.track) };
     } catch (err) {
@@ -268,6 +288,8 @@ export class MediasoupRoom {
     if (pub.track.kind === 'audio' && this.observer && !this.observer.closed) {
       await this.observer.addProducer({ producerId: pub.producer.id }).catch(() => {});
     }
+    if (this.closed || leg.closed || pub.producer.closed) return;
+    pub.announced = true;
     this.emit('trackpublished', this.id, pub.track);
     for (const sub of this.subscribers.values()) {
       if (sub.follows && sub.peerId !== pub.track.peerId) void this.addTrack(sub, pub).then((added) => added && this.renegotiate(sub));
@@ -281,7 +303,7 @@ export class MediasoupRoom {
     this.publishers.delete(peerId);
     for (const mirrorTrack of leg.published.map((p) => p.track.trackId)) this.stopMirror(mirrorTrack);
     leg.transport.close();
-    for (const pub of leg.published) if (pub.live) this.emit('trackunpublished', this.id, pub.track);
+    for (const pub of leg.published) if (pub.announced) this.emit('trackunpublished', this.id, pub.track);
     if (reason !== 'client_request' && reason !== 'room_closed' && reason !== 'replaced') this.emit('legclosed', this.id, peerId, 'publisher', reason);
   }
 
@@ -358,12 +380,13 @@ export class MediasoupRoom {
         if ((media.kind !== 'audio' && media.kind !== 'video') || media.port === 0 || media.mid === undefined) continue;
         if (media.direction !== 'recvonly' && media.direction !== 'sendrecv') continue;
         const pub = this.published.find(
-          (p) => p.live && p.track.kind === media.kind && p.track.peerId !== peerId && !used.has(p.track.trackId) && leg.part.router.canConsume({ producerId: p.producer.id, rtpCapabilities: caps }),
+          (p) => p.live && p.track.kind === media.kind && p.track.peerId !== peerId && !used.has(p.track.trackId) && this.primary.router.canConsume({ producerId: p.producer.id, rtpCapabilities: caps }),
         );
         if (!pub) continue;
         await this.ensurePiped(leg.part, pub);
-        // No rtx: its payload type is the router's and may mean something else to this client.
-        // NACKed packets are then resent in the media stream itself.
+        // No rtx: mediasoup picks the router's rtx payload types itself (they cannot be pinned), and
+        // they mean something else to a browser's offer. Without rtx mediasoup negotiates no plain
+        // NACK either, so a WHEP viewer repairs loss by keyframe (PLI) only.
         const consumer = await leg.transport.consume({ producerId: pub.producer.id, rtpCapabilities: caps, paused: false, mid: media.mid, enableRtx: false });
         if (!offersPayloadType(media, consumer.rtpParameters.codecs[0]!)) {
           consumer.close();
@@ -414,7 +437,6 @@ export class MediasoupRoom {
       enableTcp: false,
       // The follower's offer carries a data channel so that ICE and DTLS come up before the stage has any track.
       enableSctp: follows,
-      ...(follows ? { numSctpStreams: { OS: 16, MIS: 16 } } : {}),
       initialAvailableOutgoingBitrate: INITIAL_OUTGOING_BITRATE,
       appData: { peerId, leg: 'subscriber' },
     });
@@ -434,6 +456,7 @@ export class MediasoupRoom {
       closed: false,
       sessionId: sessionId(),
       offeredMids: new Set(),
+      adding: new Set(),
     };
     transport.on('dtlsstatechange', (state) => {
       if (state === 'failed' || state === 'closed') this.closeSubscriber(peerId, 'transport_failed', leg);
@@ -441,13 +464,17 @@ export class MediasoupRoom {
     transport.on('icestatechange', (state) => {
       if (state === 'disconnected' || state === 'closed') this.closeSubscriber(peerId, 'transport_failed', leg);
     });
+    // A concurrent subscribe for the same peer may have won meanwhile: this one replaces it.
+    this.closeSubscriber(peerId, 'replaced');
     this.subscribers.set(peerId, leg);
     return leg;
   }
 
   /** Adds `pub` to a following subscriber (paused until its answer). False when it cannot be sent. */
   private async addTrack(leg: SubscriberLeg, pub: Published): Promise<boolean> {
-    if (leg.closed || leg.consumers.has(pub.track.trackId) || pub.producer.closed) return false;
+    const trackId = pub.track.trackId;
+    if (leg.closed || leg.consumers.has(trackId) || leg.adding.has(trackId) || pub.producer.closed) return false;
+    leg.adding.add(trackId);
     const caps: RtpCapabilities = leg.part.router.rtpCapabilities;
     try {
       await this.ensurePiped(leg.part, pub);
@@ -467,6 +494,8 @@ export class MediasoupRoom {
     } catch (err) {
       log.warn({ room: this.id, peer: leg.peerId, track: pub.track.trackId, err: (err as Error).message }, 'could not add a track to a subscriber');
       return false;
+    } finally {
+      leg.adding.delete(trackId);
     }
   }
 
@@ -534,7 +563,7 @@ export class MediasoupRoom {
     if (slot) {
       const router = await slot.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData: { roomId: this.id, piped: true } });
       slot.routers++;
-      const part: RouterPart = { slot, generation: slot.generation, router, consumers: 0, piped: new Set() };
+      const part: RouterPart = { slot, generation: slot.generation, router, consumers: 0, piped: new Map() };
       this.parts.push(part);
       log.info({ room: this.id, worker: slot.index, routers: this.parts.length }, 'room outgrew its worker budget; new router fed by pipeToRouter');
       return part;
@@ -542,15 +571,23 @@ export class MediasoupRoom {
     return this.parts.reduce((a, b) => (b.consumers < a.consumers ? b : a));
   }
 
-  private async ensurePiped(part: RouterPart, pub: Published): Promise<void> {
-    if (part === this.primary || part.piped.has(pub.producer.id)) return;
-    part.piped.add(pub.producer.id);
-    try {
-      await this.primary.router.pipeToRouter({ producerId: pub.producer.id, router: part.router });
-    } catch (err) {
-      part.piped.delete(pub.producer.id);
-      throw err;
+  /** Pipes `pub` into `part` once; concurrent callers wait for the same pipe. */
+  private ensurePiped(part: RouterPart, pub: Published): Promise<void> {
+    if (part === this.primary) return Promise.resolve();
+    let piping = part.piped.get(pub.producer.id);
+    if (!piping) {
+      const { min, max } = this.pool.transportPortRange;
+      piping = this.primary.router
+        .pipeToRouter({
+          producerId: pub.producer.id,
+          router: part.router,
+          listenInfo: { protocol: 'udp', ip: '127.0.0.1', portRange: { min, max } },
+        })
+        .then(() => undefined);
+      part.piped.set(pub.producer.id, piping);
+      piping.catch(() => part.piped.delete(pub.producer.id));
     }
+    return piping;
   }
 
   // ---- mirror ---------------------------------------------------------------------------
@@ -625,9 +662,11 @@ export class MediasoupRoom {
   }
 
   /**
-   * The slot's worker died (and maybe was replaced). If the room's primary router was on it,
-   * every leg and track is gone: legs close with `engine_died` so clients reconnect, and the
-   * room gets a new primary router. If only a piped router was on it, only its subscribers go.
+   * The slot's worker just died; its routers and transports are already closed. If the room's
+   * primary router was on it, every leg and track is gone: legs close with `engine_died` so
+   * clients reconnect, and the room gets a new primary router on a live worker (now, or when
+   * the slot's replacement is up: `ensureRouter`). If only a piped router was on it, only the
+   * subscribers there go.
    */
   async onWorkerDied(slot: WorkerSlot): Promise<void> {
     if (this.closed) return;
@@ -635,22 +674,33 @@ export class MediasoupRoom {
     if (dead.length === 0) return;
     if (dead.includes(this.parts[0]!)) {
       log.warn({ room: this.id, worker: slot.index }, 'room lost its router with its worker; rebuilding it');
+      // Forget the routers first, so that closing piped routers' consumers renegotiates nothing.
+      const others = this.parts.filter((p) => !dead.includes(p));
+      this.parts = [];
+      this.observer = undefined;
       for (const peerId of [...this.subscribers.keys()]) this.closeSubscriber(peerId, 'engine_died');
       for (const peerId of [...this.publishers.keys()]) this.closePublisher(peerId, 'engine_died');
       for (const trackId of [...this.mirrors.keys()]) this.stopMirror(trackId);
-      for (const p of this.parts) {
-        if (!dead.includes(p)) {
-          p.router.close();
-          p.slot.routers--;
-        }
+      for (const p of others) {
+        p.router.close();
+        p.slot.routers--;
       }
-      this.parts = [];
-      this.observer = undefined;
-      await this.buildPrimary();
+      await this.ensureRouter();
       return;
     }
     for (const [peerId, leg] of [...this.subscribers]) if (dead.includes(leg.part)) this.closeSubscriber(peerId, 'engine_died', leg);
     this.parts = this.parts.filter((p) => !dead.includes(p));
+  }
+
+  /** Gives the room a primary router again if it lost it and a worker is running. */
+  async ensureRouter(): Promise<void> {
+    if (this.closed || this.parts.length > 0 || !this.pool.leastLoaded() || this.rebuilding) return;
+    this.rebuilding = true;
+    try {
+      await this.buildPrimary();
+    } finally {
+      this.rebuilding = false;
+    }
   }
 
   close(reason: CloseReason): void {

@@ -17,13 +17,18 @@ export interface WorkerSlot {
   consumers: number;
   /** Routers (rooms or piped room parts) on this worker. */
   routers: number;
-  /** Incremented each time the slot's worker is replaced. */
+  /**
+   * Incremented the moment the slot's worker dies: routers and counts of an older generation
+   * belong to a dead process.
+   */
   generation: number;
 }
 
 export type WorkerPoolEvents = {
-  /** The slot's worker died; `replaced` tells whether a new one now runs in the slot. */
-  workerdied: [slot: WorkerSlot, replaced: boolean, error: string];
+  /** The slot's worker died (its routers and transports are already closed). Emitted at once. */
+  workerdied: [slot: WorkerSlot, error: string];
+  /** A new worker runs in the slot again (after `workerdied`), or none could be started. */
+  workerreplaced: [slot: WorkerSlot, replaced: boolean];
 };
 
 /** Attempts to start a replacement worker before the slot is given up. */
@@ -67,7 +72,7 @@ export class WorkerPool extends EnhancedEventEmitter<WorkerPoolEvents> {
     return pool;
   }
 
-  /** Ports left for plain and pipe transports. */
+  /** Ports left for plain and pipe transports (pipeToRouter and mirrors are given this range). */
   get transportPortRange(): { min: number; max: number } {
     return { min: this.opts.portRange[0] + this.opts.numWorkers, max: this.opts.portRange[1] };
   }
@@ -127,13 +132,15 @@ export class WorkerPool extends EnhancedEventEmitter<WorkerPoolEvents> {
     worker.on('died', (error) => {
       if (this.closed || slot.worker !== worker) return;
       log.error({ slot: slot.index, pid: worker.pid, error: error.message }, 'mediasoup worker died; replacing it');
-      void this.replace(slot, error.message);
+      slot.generation++;
+      slot.consumers = 0;
+      slot.routers = 0;
+      this.safeEmit('workerdied', slot, error.message);
+      void this.replace(slot);
     });
   }
 
-  private async replace(slot: WorkerSlot, error: string): Promise<void> {
-    slot.consumers = 0;
-    slot.routers = 0;
+  private async replace(slot: WorkerSlot): Promise<void> {
     for (let attempt = 1; attempt <= REPLACE_ATTEMPTS && !this.closed; attempt++) {
       try {
         const { worker, webRtcServer } = await this.spawn(slot.port);
@@ -143,10 +150,9 @@ export class WorkerPool extends EnhancedEventEmitter<WorkerPoolEvents> {
         }
         slot.worker = worker;
         slot.webRtcServer = webRtcServer;
-        slot.generation++;
         this.watch(slot);
         log.info({ slot: slot.index, pid: worker.pid, attempt }, 'mediasoup worker replaced');
-        this.safeEmit('workerdied', slot, true, error);
+        this.safeEmit('workerreplaced', slot, true);
         return;
       } catch (err) {
         log.warn({ slot: slot.index, attempt, err: (err as Error).message }, 'could not start a replacement mediasoup worker');
@@ -154,6 +160,6 @@ export class WorkerPool extends EnhancedEventEmitter<WorkerPoolEvents> {
         await new Promise((r) => setTimeout(r, 200 * attempt));
       }
     }
-    this.safeEmit('workerdied', slot, false, error);
+    this.safeEmit('workerreplaced', slot, false);
   }
 }
