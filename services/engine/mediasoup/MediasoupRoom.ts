@@ -50,8 +50,19 @@ export const MEDIA_CODECS: RouterRtpCodecCapability[] = [
 
 /** Bitrate the engine assumes towards a new subscriber before its estimate exists. */
 const INITIAL_OUTGOING_BITRATE = 1_000_000;
-/** How long a new publisher may go without media before its tracks are given up on (ms). */
+/** How long a new publisher may go without media before a warning is logged (ms). */
 const FIRST_MEDIA_TIMEOUT_MS = 30_000;
+/** A leg whose client never completes ICE is closed after this long (ms). */
+const ICE_CONNECT_TIMEOUT_MS = 30_000;
+
+/** Calls `onTimeout` unless the transport's ICE has connected within ICE_CONNECT_TIMEOUT_MS. */
+function closeIfNeverConnected(transport: WebRtcTransport, onTimeout: () => void): void {
+  const timer = setTimeout(() => {
+    if (!transport.closed && (transport.iceState === 'new' || transport.iceState === 'disconnected')) onTimeout();
+  }, ICE_CONNECT_TIMEOUT_MS);
+  timer.unref();
+  transport.observer.once('close', () => clearTimeout(timer));
+}
 
 type Emit = <K extends keyof EngineEvents>(event: K, ...args: EngineEvents[K]) => void;
 
@@ -240,6 +251,7 @@ export class MediasoupRoom {
     transport.on('icestatechange', (state) => {
       if (state === 'disconnected' || state === 'closed') this.closePublisher(peerId, 'transport_failed', leg);
     });
+    closeIfNeverConnected(transport, () => this.closePublisher(peerId, 'transport_failed', leg));
     try {
       await transport.connect({ dtlsParameters });
       const accepted = new Map<string, { receive: OfferedProducer }>();
@@ -464,6 +476,7 @@ export class MediasoupRoom {
     transport.on('icestatechange', (state) => {
       if (state === 'disconnected' || state === 'closed') this.closeSubscriber(peerId, 'transport_failed', leg);
     });
+    closeIfNeverConnected(transport, () => this.closeSubscriber(peerId, 'transport_failed', leg));
     // A concurrent subscribe for the same peer may have won meanwhile: this one replaces it.
     this.closeSubscriber(peerId, 'replaced');
     this.subscribers.set(peerId, leg);
