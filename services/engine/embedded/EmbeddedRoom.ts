@@ -1,7 +1,7 @@
 import { EnhancedEventEmitter } from '../../core/EnhancedEventEmitter.ts';
 import { InvalidStateError, ServiceError } from '../../core/errors.ts';
 import type { CloseReason, EngineOptions, MirrorInfo, MirrorTarget, StageTrack, SubscriberOffer } from '../EngineTypes.ts';
-import { mirrorSdp } from './MirrorSink.ts';
+import { mirrorSdp } from '../mirrorSdp.ts';
 import { PublisherLeg } from './PublisherLeg.ts';
 import { SubscriberLeg } from './SubscriberLeg.ts';
 import type { TrackRelay } from './TrackRelay.ts';
@@ -82,7 +82,9 @@ export class EmbeddedRoom extends EnhancedEventEmitter<EmbeddedRoomEvents> {
   mirrorTrack(trackId: string, target: MirrorTarget): MirrorInfo {
     const relay = this.relay(trackId);
     relay.startMirror(target, this.opts.listenIp.includes(':') === target.ip.includes(':') ? this.opts.listenIp : target.ip);
-    return { sdp: mirrorSdp(relay.info, relay.codec, target), track: relay.info };
+    const { mimeType, payloadType, clockRate, channels, parameters } = relay.codec;
+    const codec = { payloadType, name: mimeType.slice(mimeType.indexOf('/') + 1), clockRate, channels, fmtp: parameters };
+    return { sdp: mirrorSdp(relay.info, codec, target), track: relay.info };
   }
 
   stopMirror(trackId: string): void {

@@ -1,8 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { RtcpPacket, RtpPacket } from 'werift';
 import { RtcpSrPacket } from 'werift';
-import type { MirrorTarget, StageTrack } from '../EngineTypes.ts';
-import type { RTCRtpCodecParameters } from 'werift';
+import type { MirrorTarget } from '../EngineTypes.ts';
 
 /**
  * Sends one stage track as plain RTP/RTCP over UDP to a local reader (the broadcast
@@ -39,24 +38,4 @@ export class MirrorSink {
     this.closed = true;
     this.socket.close();
   }
-}
-
-/** The SDP a plain-RTP reader needs for this mirrored track. */
-export function mirrorSdp(track: StageTrack, codec: RTCRtpCodecParameters, target: MirrorTarget): string {
-  const family = target.ip.includes(':') ? 'IP6' : 'IP4';
-  const [, encoding] = codec.mimeType.split('/');
-  const channels = codec.channels && codec.channels > 1 ? `/${codec.channels}` : '';
-  return [
-    'v=0',
-    `o=- 0 0 IN ${family} ${target.ip}`,
-    `s=stagecast mirror ${track.trackId}`,
-    `c=IN ${family} ${target.ip}`,
-    't=0 0',
-    `m=${track.kind} ${target.rtpPort} RTP/AVP ${codec.payloadType}`,
-    `a=rtpmap:${codec.payloadType} ${encoding}/${codec.clockRate}${channels}`,
-    ...(codec.parameters ? [`a=fmtp:${codec.payloadType} ${codec.parameters}`] : []),
-    `a=rtcp:${target.rtcpPort}`,
-    'a=recvonly',
-    '',
-  ].join('\r\n');
 }

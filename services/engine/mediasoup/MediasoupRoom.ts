@@ -13,7 +13,8 @@ import { InvalidSdpError, InvalidStateError, ServiceError, UnsupportedError } fr
 import { logger } from '../../core/logger.ts';
 import type { CloseReason, EngineEvents, MirrorInfo, MirrorTarget, PreferredLayers, StageTrack, SubscriberOffer } from '../EngineTypes.ts';
 import type { MediasoupEngineOptions } from './options.ts';
-import { parseSdp } from './sdp.ts';
+import { mirrorSdp } from '../mirrorSdp.ts';
+import { formatFmtp, parseSdp } from './sdp.ts';
 import {
   buildAnswer,
   buildOffer,
@@ -628,7 +629,9 @@ export class MediasoupRoom {
         if (this.mirrors.get(trackId) === mirror) this.stopMirror(trackId);
       });
       if (consumer.kind === 'video') await consumer.requestKeyFrame().catch(() => {});
-      return { sdp: mirrorSdp(pub.track, consumer, target), track: pub.track };
+      const c = consumer.rtpParameters.codecs[0]!;
+      const fmtp = formatFmtp(c.parameters);
+      return { sdp: mirrorSdp(pub.track, { payloadType: c.payloadType, name: codecName(c.mimeType), clockRate: c.clockRate, channels: c.channels, fmtp }, target), track: pub.track };
     } catch (err) {
       transport.close();
       throw err;
@@ -731,27 +734,4 @@ export class MediasoupRoom {
   private assertOpen(): void {
     if (this.closed) throw new InvalidStateError(`room ${this.id} is closed`);
   }
-}
-
-/** The SDP a plain-RTP reader (ffmpeg) needs for a mirror consumer. */
-export function mirrorSdp(track: StageTrack, consumer: Pick<Consumer, 'rtpParameters'>, target: MirrorTarget): string {
-  const codec = consumer.rtpParameters.codecs[0]!;
-  const family = target.ip.includes(':') ? 'IP6' : 'IP4';
-  const channels = codec.channels && codec.channels > 1 ? `/${codec.channels}` : '';
-  const fmtp = Object.entries(codec.parameters ?? {})
-    .map(([k, v]) => `${k}=${String(v)}`)
-    .join(';');
-  return [
-    'v=0',
-    `o=- 0 0 IN ${family} ${target.ip}`,
-    `s=stagecast mirror ${track.trackId}`,
-    `c=IN ${family} ${target.ip}`,
-    't=0 0',
-    `m=${track.kind} ${target.rtpPort} RTP/AVP ${codec.payloadType}`,
-    `a=rtpmap:${codec.payloadType} ${codecName(codec.mimeType)}/${codec.clockRate}${channels}`,
-    ...(fmtp ? [`a=fmtp:${codec.payloadType} ${fmtp}`] : []),
-    `a=rtcp:${target.rtcpPort}`,
-    'a=recvonly',
-    '',
-  ].join('\r\n');
 }
