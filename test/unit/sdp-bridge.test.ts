@@ -31,6 +31,7 @@ import {
 import { MEDIA_CODECS } from '../../services/engine/mediasoup/MediasoupRoom.ts';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { installScenarioPeerConnection, type OfferScenario, type ScenarioWindow } from '../helpers/sdpScenarios.ts';
 
 const { ortc } = mediasoup;
 
@@ -461,18 +462,13 @@ describe('SDP bridge: WHEP receiver capabilities', () => {
 
 // ---- Chromium: does a real RTCPeerConnection take what the bridge writes? ---------------------
 
-type Scenario = 'simulcast' | 'single' | 'h264' | 'whep';
+type Scenario = OfferScenario;
 
 /** Installs page functions that keep each RTCPeerConnection by name between calls. */
 async function installPage(page: Page): Promise<void> {
   await page.evaluate(() => {
     const w = window as unknown as Record<string, unknown>;
     const pcs = new Map<string, RTCPeerConnection>();
-    const gathered = (pc: RTCPeerConnection) =>
-      new Promise<void>((resolve) => {
-        if (pc.iceGatheringState === 'complete') return resolve();
-        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-      });
     const describe = (pc: RTCPeerConnection) =>
       pc.getTransceivers().map((t) => ({
         mid: t.mid,
@@ -482,34 +478,9 @@ async function installPage(page: Page): Promise<void> {
         sendCodecs: t.sender.getParameters().codecs.map((c) => [c.payloadType, c.mimeType]),
         receiveCodecs: t.receiver.getParameters().codecs.map((c) => [c.payloadType, c.mimeType]),
       }));
-    w.__offer = async (name: string, scenario: string) => {
-      const pc = new RTCPeerConnection({ iceServers: [] });
+    w.__offer = async (name: string, scenario: 'simulcast' | 'single' | 'h264' | 'whep') => {
+      const pc = await (w as unknown as ScenarioWindow).__scenarioPeerConnection(scenario, { width: 640, height: 360 });
       pcs.set(name, pc);
-      if (scenario === 'whep') {
-        pc.addTransceiver('audio', { direction: 'recvonly' });
-        pc.addTransceiver('video', { direction: 'recvonly' });
-      } else {
-        const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
-        const [audio] = stream.getAudioTracks();
-        const [video] = stream.getVideoTracks();
-        pc.addTransceiver(audio!, { direction: 'sendonly', streams: [stream] });
-        const sendEncodings =
-          scenario === 'simulcast'
-            ? [
-                { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-                { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-                { rid: 'f', maxBitrate: 1_500_000 },
-              ]
-            : undefined;
-        const t = pc.addTransceiver(video!, { direction: 'sendonly', streams: [stream], sendEncodings });
-        if (scenario === 'h264') {
-          const codecs = RTCRtpSender.getCapabilities('video')!.codecs;
-          const first = codecs.filter((c) => c.mimeType === 'video/H264' && /packetization-mode=1/.test(c.sdpFmtpLine ?? '') && /42e01f/.test(c.sdpFmtpLine ?? ''));
-          t.setCodecPreferences([...first, ...codecs.filter((c) => !first.includes(c))]);
-        }
-      }
-      await pc.setLocalDescription(await pc.createOffer());
-      await gathered(pc);
       return pc.localDescription!.sdp;
     };
     w.__applyAnswer = async (name: string, sdp: string) => {
@@ -556,6 +527,7 @@ describe('SDP bridge in Chromium', () => {
     blank = await serveBlankPage();
     page = await chromium.context.newPage();
     await page.goto(blank.url);
+    await installScenarioPeerConnection(page);
     await installPage(page);
   });
   after(async () => {
