@@ -18,14 +18,18 @@ import { applyAnswer, inbound, installRtcHelpers, publisherOffer, waitFor } from
 
 const { skip } = testEngine('mediasoup');
 
+let enginesMade = 0;
+
+/** An engine with its own port range: each worker's WebRtcServer binds a fixed port of it. */
 function engineWith(env: Record<string, string>): Promise<MediaEngine> {
+  const base = 17000 + 200 * enginesMade++; // below the kernel's ephemeral ports
   return createEngine(
     loadConfig({
       API_KEY: 'mediasoup-features-unused',
       JWT_SECRET: 'mediasoup-features-unused-mediasoup-features-unused',
       ENGINE: 'mediasoup',
       MEDIA_IP: '127.0.0.1',
-      MEDIA_PORT_RANGE: '44000-44999',
+      MEDIA_PORT_RANGE: `${base}-${base + 199}`,
       MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN,
       ...env,
     }),

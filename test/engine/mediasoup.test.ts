@@ -17,7 +17,7 @@ engineContract(
         JWT_SECRET: 'engine-contract-unused-engine-contract-unused',
         ENGINE: 'mediasoup',
         MEDIA_IP: '127.0.0.1',
-        MEDIA_PORT_RANGE: '43000-43999',
+        MEDIA_PORT_RANGE: '19000-19499', // below the ephemeral ports: WebRtcServer ports are fixed
         MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN,
       }),
     ),

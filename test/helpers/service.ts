@@ -36,6 +36,17 @@ export interface StartServiceOptions {
  * MEDIASOUP_WORKER_BIN is passed on from this process, so the service finds the same worker
  * binary the tests' engine list (test/helpers/engines.ts) found.
  */
+let servicesStarted = 0;
+
+/**
+ * 20 ranges of 500 ports in 22000-31999, in turn: below the kernel's ephemeral ports (32768 and
+ * up), so no other socket can hold a fixed port, and clear of the reconnect test's own range.
+ */
+function nextMediaPortRange(): string {
+  const base = 22000 + 500 * (servicesStarted++ % 20);
+  return `${base}-${base + 499}`;
+}
+
 export async function startService(env: Record<string, string> = {}, options: StartServiceOptions = {}): Promise<RunningService> {
   const apiKey = `test_${randomBytes(16).toString('hex')}`;
   const jwtSecret = randomBytes(32).toString('hex');
@@ -52,6 +63,9 @@ export async function startService(env: Record<string, string> = {}, options: St
       WEBHOOK_DB_PATH: join(dataDir, 'webhooks.db'),
       ...(process.env.MEDIASOUP_WORKER_BIN ? { MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN } : {}),
       ...(options.engine ? { ENGINE: options.engine } : {}),
+      // mediasoup binds each worker's WebRtcServer to a fixed port (the range's first ones): give
+      // every service that may run it a range of its own, so two services never collide.
+      ...(options.engine !== 'embedded' ? { MEDIA_PORT_RANGE: nextMediaPortRange() } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -623,5 +623,24 @@ describe('SDP bridge in Chromium', () => {
     const a2 = await answerOffer('sub', buildOffer({ local: LOCAL, sections: second, sessionId: '99', version: 2 }));
     const r2 = parseAnswer(parseSdp(a2.sdp));
     assert.deepEqual([...r2.accepted].sort(), ['1', '2', '3']);
+
+    // Recycling: a new audio track takes the closed audio m-line's place, under a new mid (as the
+    // engine does once the closing was answered), and Chromium receives it there.
+    const carol = sendSections(routerCaps, { audio: '4', video: 'unused' })[0]!;
+    const third: OfferSection[] = [
+      { type: 'send', section: { ...carol, trackId: 'carol-audio', streamId: 'carol' } },
+      { type: 'send', section: sends[1]! },
+      { type: 'data', mid: '2' },
+      { type: 'send', section: { ...more, trackId: 'bob-video', streamId: 'bob' } },
+    ];
+    const a3 = await answerOffer('sub', buildOffer({ local: LOCAL, sections: third, sessionId: '99', version: 3 }));
+    const answer3 = parseSdp(a3.sdp);
+    assert.deepEqual(
+      answer3.media.map((m) => m.mid),
+      ['4', '1', '2', '3'],
+      'the answer keeps four m-lines, the first now carrying mid 4',
+    );
+    assert.deepEqual([...parseAnswer(answer3).accepted].sort(), ['1', '2', '3', '4']);
+    assert.ok(a3.transceivers.some((t) => t.mid === '4' && t.currentDirection === 'recvonly' && t.kind === 'audio'));
   });
 });

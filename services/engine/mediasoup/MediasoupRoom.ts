@@ -113,6 +113,12 @@ interface SubscriberLeg {
   offeredMids: Set<string>;
   /** Tracks being added right now, so that two paths cannot add one track twice. */
   adding: Set<string>;
+  /** An answer is being applied (its DTLS connect is in flight). */
+  answering: boolean;
+  /** Version of the last offer whose answer was applied. */
+  answered: number;
+  /** mid of a closed section → version of the first offer that showed it closed. */
+  closedIn: Map<string, number>;
 }
 
 interface Mirror {
@@ -158,6 +164,8 @@ export class MediasoupRoom {
   private readonly packetCounts = new Map<string, number>();
   private closed = false;
   private rebuilding = false;
+  /** Offer versions are unique in the room, so an answer to a replaced leg's offer can never match its successor's. */
+  private lastOfferVersion = 0;
 
   private constructor(id: string, pool: WorkerPool, opts: MediasoupEngineOptions, emit: Emit) {
     this.id = id;
@@ -350,16 +358,28 @@ export class MediasoupRoom {
   async answerSubscriber(peerId: string, version: number, answer: string): Promise<void> {
     const leg = this.subscribers.get(peerId);
     if (!leg || !leg.follows) throw new InvalidStateError(`peer ${peerId} is not subscribed`);
-    if (!leg.awaiting || version !== leg.version) throw new InvalidStateError(`answer to offer ${version}, but offer ${leg.version} is the one outstanding`);
+    if (!leg.awaiting || leg.answering || version !== leg.version) {
+      throw new InvalidStateError(`answer to offer ${version}, but offer ${leg.version} is the one outstanding`);
+    }
     const { dtlsParameters, accepted } = parseAnswer(parseSdp(answer));
-    if (!leg.connected) {
-      await leg.transport.connect({ dtlsParameters });
-      leg.connected = true;
+    // What this answer judges, fixed before any await: a newer offer may go out during the loop.
+    const offered = leg.offeredMids;
+    const judged = [...leg.consumers];
+    leg.answering = true;
+    try {
+      if (!leg.connected) {
+        await leg.transport.connect({ dtlsParameters });
+        leg.connected = true;
+      }
+    } finally {
+      leg.answering = false;
     }
     leg.awaiting = false;
-    for (const [trackId, entry] of leg.consumers) {
+    leg.answered = version;
+    for (const [trackId, entry] of judged) {
+      if (leg.consumers.get(trackId) !== entry) continue;
       // Added after the offer went out: the next offer carries it.
-      if (!leg.offeredMids.has(entry.mid)) continue;
+      if (!offered.has(entry.mid)) continue;
       if (!accepted.has(entry.mid)) {
         // The client refused this section (a codec it cannot decode): stop sending it.
         entry.consumer.close();
@@ -470,6 +490,9 @@ export class MediasoupRoom {
       sessionId: sessionId(),
       offeredMids: new Set(),
       adding: new Set(),
+      answering: false,
+      answered: 0,
+      closedIn: new Map(),
     };
     transport.on('dtlsstatechange', (state) => {
       if (state === 'failed' || state === 'closed') this.closeSubscriber(peerId, 'transport_failed', leg);
@@ -500,10 +523,19 @@ export class MediasoupRoom {
         return false;
       }
       this.trackConsumer(leg, pub.track.trackId, consumer, mid, false);
-      leg.sections.push({
+      const section: OfferSection = {
         type: 'send',
         section: { mid, kind: pub.track.kind, rtpParameters: consumer.rtpParameters, streamId: pub.track.streamId, trackId: pub.track.trackId },
-      });
+      };
+      // Recycle the m-line of a departed track of the same kind once the client has answered its
+      // closing (with a new mid, as JSEP asks), so a long session's SDP does not grow without end.
+      const free = leg.sections.findIndex((s) => s.type === 'closed' && s.kind === pub.track.kind && (leg.closedIn.get(s.mid) ?? Infinity) <= leg.answered);
+      if (free >= 0) {
+        leg.closedIn.delete((leg.sections[free] as { mid: string }).mid);
+        leg.sections[free] = section;
+      } else {
+        leg.sections.push(section);
+      }
       return true;
     } catch (err) {
       log.warn({ room: this.id, peer: leg.peerId, track: pub.track.trackId, err: (err as Error).message }, 'could not add a track to a subscriber');
@@ -534,11 +566,13 @@ export class MediasoupRoom {
     const s = leg.sections[index];
     if (s?.type === 'send') {
       leg.sections[index] = { type: 'closed', mid: entry.mid, kind: s.section.kind, payloadType: s.section.rtpParameters.codecs[0]!.payloadType };
+      // The next offer shows it closed (the outstanding one, if any, was built before).
+      leg.closedIn.set(entry.mid, this.lastOfferVersion + 1);
     }
   }
 
   private makeOffer(leg: SubscriberLeg): SubscriberOffer {
-    leg.version++;
+    leg.version = ++this.lastOfferVersion;
     leg.awaiting = true;
     leg.dirty = false;
     leg.offeredMids = new Set([...leg.consumers.values()].map((c) => c.mid));
@@ -569,6 +603,8 @@ export class MediasoupRoom {
    * the room does not use yet (fed through pipeToRouter), else the least loaded of its routers.
    */
   private async partForSubscriber(): Promise<RouterPart> {
+    // Throws 503 while the room has no router (its worker died and the rebuild is not done).
+    void this.primary;
     const needed = Math.max(1, this.published.length);
     const budget = this.opts.consumersPerWorker;
     const fits = this.parts.find((p) => p.consumers + needed <= budget);
