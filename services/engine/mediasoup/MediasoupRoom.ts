@@ -160,8 +160,10 @@ export class MediasoupRoom {
   private readonly publishers = new Map<string, PublisherLeg>();
   private readonly subscribers = new Map<string, SubscriberLeg>();
   private readonly mirrors = new Map<string, Mirror>();
-  /** Last packet count seen per consumer, so that closed consumers still count in stats. */
+  /** Last packet count seen per live consumer. */
   private readonly packetCounts = new Map<string, number>();
+  /** Packets of closed consumers, as last seen. */
+  private retiredPackets = 0;
   private closed = false;
   private rebuilding = false;
   /** Offer versions are unique in the room, so an answer to a replaced leg's offer can never match its successor's. */
@@ -559,6 +561,8 @@ export class MediasoupRoom {
     const entry = leg.consumers.get(trackId);
     if (!entry) return;
     leg.consumers.delete(trackId);
+    this.retiredPackets += this.packetCounts.get(entry.consumer.id) ?? 0;
+    this.packetCounts.delete(entry.consumer.id);
     leg.part.consumers--;
     if (leg.part.slot.generation === leg.part.generation) leg.part.slot.consumers--;
     entry.consumer.close();
@@ -702,13 +706,13 @@ export class MediasoupRoom {
         try {
           const stats = await consumer.getStats();
           const out = stats.find((s) => s.type === 'outbound-rtp') as { packetCount?: number } | undefined;
-          if (out?.packetCount !== undefined) this.packetCounts.set(consumer.id, out.packetCount);
+          if (out?.packetCount !== undefined && !consumer.closed) this.packetCounts.set(consumer.id, out.packetCount);
         } catch {
           // closed meanwhile
         }
       }
     }
-    let total = 0;
+    let total = this.retiredPackets;
     for (const n of this.packetCounts.values()) total += n;
     return total;
   }
