@@ -59,6 +59,8 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
   private readonly opts: BroadcastControllerOptions;
   private readonly transcoder: Transcoder;
   private readonly mirrored = new Map<string, MirroredTrack>();
+  /** Stage tracks the broadcast should carry: a mirror that completes for a track no longer here is undone. */
+  private readonly wanted = new Set<string>();
   private readonly log;
   private settleTimer: NodeJS.Timeout | undefined;
   private changes: Promise<void> = Promise.resolve();
@@ -102,6 +104,7 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
 
   /** Mirrors the stage's current tracks and starts ffmpeg. */
   async start(tracks: StageTrack[]): Promise<void> {
+    for (const track of tracks) this.wanted.add(track.trackId);
     for (const track of tracks) await this.mirror(track);
     await this.transcoder.update(this.inputs());
     this.transcoder.start();
@@ -111,12 +114,14 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
 
   trackPublished(track: StageTrack): void {
     if (!this.running || this.mirrored.has(track.trackId)) return;
+    this.wanted.add(track.trackId);
     this.enqueue(async () => {
       await this.mirror(track);
     });
   }
 
   trackUnpublished(track: StageTrack): void {
+    this.wanted.delete(track.trackId);
     const mirrored = this.mirrored.get(track.trackId);
     if (!mirrored) return;
     this.mirrored.delete(track.trackId);
@@ -138,6 +143,7 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
         await this.opts.engine.stopMirror(this.roomId, track.trackId).catch(() => {});
       }
       this.mirrored.clear();
+      this.wanted.clear();
       await this.packager.end().catch((err: unknown) => this.log.warn({ err: String(err) }, 'packager end failed'));
       this.log.info({ reason }, 'broadcast stopped');
       this.safeEmit('stopped', reason);
@@ -167,6 +173,12 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
     const { rtpPort, rtcpPort } = await this.opts.ports.allocate();
     try {
       const info = await this.opts.engine.mirrorTrack(this.roomId, track.trackId, { ip, rtpPort, rtcpPort });
+      if (!this.wanted.has(track.trackId)) {
+        // The track left while its mirror was being set up: undo it, or ffmpeg would wait on it.
+        this.opts.ports.release(rtpPort);
+        await this.opts.engine.stopMirror(this.roomId, track.trackId).catch(() => {});
+        return;
+      }
       this.mirrored.set(track.trackId, { track, rtpPort, sdp: info.sdp });
     } catch (err) {
       this.opts.ports.release(rtpPort);
