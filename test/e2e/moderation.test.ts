@@ -15,7 +15,7 @@ import type WebSocket from 'ws';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
 import { describeEngines } from '../helpers/engines.ts';
-import { applyAnswer, inbound, installRtcHelpers, publisherOffer, waitFor } from '../helpers/rtcPage.ts';
+import { applyAnswer, inbound, openRtcPage, publisherOffer, waitFor } from '../helpers/rtcPage.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
 import { connectClient, tryConnect, type JoinedClient, type Msg } from '../helpers/wsClient.ts';
 
@@ -54,10 +54,8 @@ describeEngines('moderation', (engine) => {
     connectClient(svc.url, await svc.token(room, identity, role), { sockets, join: true, timeoutMs: 10000, label: identity });
 
   async function rtcPage(): Promise<Page> {
-    const page = await chromium.context.newPage();
+    const page = await openRtcPage(chromium.context, blank.url);
     pages.push(page);
-    await page.goto(blank.url);
-    await installRtcHelpers(page);
     return page;
   }
 

@@ -10,7 +10,7 @@ import type { MediaEngine, SubscriberOffer } from '../../services/engine/EngineT
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
 import { describeUnlessSkipped } from '../helpers/engines.ts';
-import { inbound, installRtcHelpers, waitFor } from '../helpers/rtcPage.ts';
+import { inbound, openRtcPage, waitFor } from '../helpers/rtcPage.ts';
 
 type PageFns = {
   __startPublisher(): Promise<string>;
@@ -42,12 +42,7 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
       await blank?.close();
     });
 
-    async function newPage(): Promise<Page> {
-      const page = await chromium.context.newPage();
-      await page.goto(blank.url);
-      await installRtcHelpers(page);
-      return page;
-    }
+    const newPage = (): Promise<Page> => openRtcPage(chromium.context, blank.url);
     const fns = (page: Page) => ({
       startPublisher: () => page.evaluate(() => (window as unknown as PageFns).__startPublisher()),
       applyAnswer: (pc: string, sdp: string) => page.evaluate(([n, s]) => (window as unknown as PageFns).__applyAnswer(n!, s!), [pc, sdp]),

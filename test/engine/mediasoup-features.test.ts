@@ -14,7 +14,7 @@ import { createEngine } from '../../services/engine/index.ts';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
 import { describeUnlessSkipped, testEngine } from '../helpers/engines.ts';
-import { applyAnswer, inbound, installRtcHelpers, publisherOffer, waitFor } from '../helpers/rtcPage.ts';
+import { applyAnswer, inbound, openRtcPage, publisherOffer, waitFor } from '../helpers/rtcPage.ts';
 
 const { skip } = testEngine('mediasoup');
 
@@ -53,12 +53,7 @@ describeUnlessSkipped('mediasoup engine: simulcast, pipes, active speaker, worke
     await blank?.close();
   });
 
-  async function newPage(): Promise<Page> {
-    const page = await chromium.context.newPage();
-    await page.goto(blank.url);
-    await installRtcHelpers(page);
-    return page;
-  }
+  const newPage = (): Promise<Page> => openRtcPage(chromium.context, blank.url);
 
   /** A subscriber page that answers every engine offer for `peerId`, in order. */
   function follow(engine: MediaEngine, roomId: string, peerId: string, page: Page): { answerAll(): Promise<void>; offers: SubscriberOffer[] } {

@@ -1,4 +1,12 @@
-import type { Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+
+/** A new page at `url` (a blank page server) with the helpers below installed. */
+export async function openRtcPage(context: BrowserContext, url: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(url);
+  await installRtcHelpers(page);
+  return page;
+}
 
 /**
  * In-page helpers for tests that drive a plain RTCPeerConnection (no project player code).
