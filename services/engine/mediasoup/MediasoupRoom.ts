@@ -84,7 +84,6 @@ interface Published {
   live: boolean;
   /** trackpublished went out, so trackunpublished must follow. */
   announced: boolean;
-  paused: boolean;
 }
 
 interface PublisherLeg {
@@ -184,7 +183,7 @@ export class MediasoupRoom {
 
   private get primary(): RouterPart {
     const p = this.parts[0];
-    if (!p) throw new ServiceError('engine_error', `room ${this.id} has no router (its worker died and none could replace it)`, 503);
+    if (!p) throw new ServiceError('engine_error', `room ${this.id} has no router right now (its worker died; it gets a new one as soon as a worker runs)`, 503);
     return p;
   }
 
@@ -275,7 +274,7 @@ export class MediasoupRoom {
           streamId: p.streamId ?? peerId,
           codec: codecName(p.rtpParameters.codecs[0]?.mimeType),
         };
-        const pub: Published = { track, producer, live: false, announced: false, paused: false };
+        const pub: Published = { track, producer, live: false, announced: false };
         leg.published.push(pub);
         accepted.set(p.mid, { receive: p });
         this.watchProducer(leg, pub);
@@ -332,7 +331,6 @@ export class MediasoupRoom {
 
   async setTrackPaused(trackId: string, paused: boolean): Promise<void> {
     const pub = this.findPublished(trackId);
-    pub.paused = paused;
     if (paused) await pub.producer.pause();
     else await pub.producer.resume();
   }
