@@ -23,11 +23,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../test/helpers/chromium.ts';
 import { startService, type RunningService } from '../test/helpers/service.ts';
-import { ensureLoopbackNamespace, serveBenchPages, sleep } from './lib/harness.ts';
+import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages, sleep } from './lib/harness.ts';
 import { startBaseline, type Baseline } from './lib/hls-baseline.ts';
 import type { HlsBenchApi } from './lib/hls-latency.page.ts';
 import { percentile, type LatencyStats } from './lib/latency-pattern.ts';
@@ -274,18 +273,7 @@ async function main(): Promise<number> {
       engineCpu: ours?.engineCpu,
     })}`,
   );
-  if (process.env.BENCH_DUMP) {
-    await writeFile(process.env.BENCH_DUMP, JSON.stringify({ ours: ours?.stats.samples, baseline: base?.stats.samples }, null, 1));
-    console.log(`samples written to ${process.env.BENCH_DUMP}`);
-  }
-  for (const problem of problems) console.error(`PROBLEM: ${problem}`);
-  return problems.length ? 1 : 0;
+  return finishBench(problems, () => ({ ours: ours?.stats.samples, baseline: base?.stats.samples }));
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../test/helpers/chromium.ts';
 import { startService, type RunningService } from '../test/helpers/service.ts';
-import { ensureLoopbackNamespace, serveBenchPages, sleep } from './lib/harness.ts';
+import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages, sleep } from './lib/harness.ts';
 import { percentile } from './lib/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
 import type { FrameSample } from '../player/src/switching/frame-sampler.ts';
@@ -220,16 +220,9 @@ async function main(): Promise<number> {
     if (!(down.p50 <= 2000)) problems.push('target missed: demote p50');
     if (black > 0) problems.push('target missed: black frames');
   }
-  for (const problem of problems) console.error(`PROBLEM: ${problem}`);
-  return problems.length ? 1 : 0;
+  return finishBench(problems);
 }
 
 const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)} ms` : 'n/a');
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -25,13 +25,12 @@
  * cannot run. BENCH_STRICT=1 also fails
  * on missed targets.
  */
-import { writeFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../test/helpers/chromium.ts';
 import { serviceClient, startService, type RunningService, type ServiceClient } from '../test/helpers/service.ts';
 
 type Service = ServiceClient;
-import { ensureLoopbackNamespace, serveBenchPages, sleep } from './lib/harness.ts';
+import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages, sleep } from './lib/harness.ts';
 import { checkRtpConsistency, percentile, type LatencySample, type LatencyStats } from './lib/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
 
@@ -325,18 +324,7 @@ async function main(): Promise<number> {
       cpuPerPacket,
     })}`,
   );
-  if (process.env.BENCH_DUMP) {
-    await writeFile(process.env.BENCH_DUMP, JSON.stringify(results.map((r) => ({ path: r.path, round: r.round, samples: r.stats.samples })), null, 1));
-    console.log(`samples written to ${process.env.BENCH_DUMP}`);
-  }
-  for (const p of problems) console.error(`PROBLEM: ${p}`);
-  return problems.length ? 1 : 0;
+  return finishBench(problems, () => results.map((r) => ({ path: r.path, round: r.round, samples: r.stats.samples })));
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

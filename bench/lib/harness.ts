@@ -4,6 +4,7 @@
  * own origin, which is also what the direct path needs).
  */
 import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -96,3 +97,27 @@ export async function serveBenchPages(entries: string[]): Promise<BenchServer> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The end of a bench: writes `samples()` to BENCH_DUMP when set, prints each problem, and
+ * returns the exit code (1 when there were problems).
+ */
+export async function finishBench(problems: string[], samples?: () => unknown): Promise<number> {
+  if (process.env.BENCH_DUMP && samples) {
+    await writeFile(process.env.BENCH_DUMP, JSON.stringify(samples(), null, 1));
+    console.log(`samples written to ${process.env.BENCH_DUMP}`);
+  }
+  for (const problem of problems) console.error(`PROBLEM: ${problem}`);
+  return problems.length ? 1 : 0;
+}
+
+/** Runs a bench's main and exits with its code; an exception prints and exits 1. */
+export function runBench(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
