@@ -16,23 +16,29 @@ export async function openRtcPage(context: BrowserContext, url: string): Promise
 export async function installRtcHelpers(page: Page): Promise<void> {
   await page.evaluate(() => {
     const w = window as unknown as Record<string, unknown>;
-    const gathered = (pc: RTCPeerConnection) =>
+    // Resolves when gathering completes, or after `timeoutMs` (a relay-only gather may never say so).
+    const gathered = (pc: RTCPeerConnection, timeoutMs = Infinity) =>
       new Promise<void>((resolve) => {
         if (pc.iceGatheringState === 'complete') return resolve();
-        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+        const timer = Number.isFinite(timeoutMs) ? setTimeout(resolve, timeoutMs) : undefined;
+        pc.addEventListener('icegatheringstatechange', () => {
+          if (pc.iceGatheringState !== 'complete') return;
+          clearTimeout(timer);
+          resolve();
+        });
       });
     w.__gathered = gathered;
-    w.__startPublisher = async () => {
+    w.__startPublisher = async (config: RTCConfiguration = { iceServers: [] }, gatherTimeoutMs?: number) => {
       const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
-      const pc = new RTCPeerConnection({ iceServers: [] });
+      const pc = new RTCPeerConnection(config);
       for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
       await pc.setLocalDescription(await pc.createOffer());
-      await gathered(pc);
+      await gathered(pc, gatherTimeoutMs);
       w.__pub = pc;
       return pc.localDescription!.sdp;
     };
-    w.__startViewer = async () => {
-      const pc = new RTCPeerConnection({ iceServers: [] });
+    w.__startViewer = async (config: RTCConfiguration = { iceServers: [] }, gatherTimeoutMs?: number) => {
+      const pc = new RTCPeerConnection(config);
       pc.addTransceiver('audio', { direction: 'recvonly' });
       pc.addTransceiver('video', { direction: 'recvonly' });
       pc.ontrack = (ev) => {
@@ -45,7 +51,7 @@ export async function installRtcHelpers(page: Page): Promise<void> {
       };
       w.__sub = pc;
       await pc.setLocalDescription(await pc.createOffer());
-      await gathered(pc);
+      await gathered(pc, gatherTimeoutMs);
       return pc.localDescription!.sdp;
     };
     w.__applyAnswer = async (name: string, sdp: string) => {
@@ -89,9 +95,9 @@ export async function installRtcHelpers(page: Page): Promise<void> {
   });
 }
 
-type RtcFns = {
-  __startPublisher(): Promise<string>;
-  __startViewer(): Promise<string>;
+export type RtcFns = {
+  __startPublisher(config?: RTCConfiguration, gatherTimeoutMs?: number): Promise<string>;
+  __startViewer(config?: RTCConfiguration, gatherTimeoutMs?: number): Promise<string>;
   __applyAnswer(name: string, sdp: string): Promise<void>;
 };
 

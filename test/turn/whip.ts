@@ -1,4 +1,5 @@
 import type { Page } from 'playwright-core';
+import { installRtcHelpers, type RtcFns } from '../helpers/rtcPage.ts';
 import type { RunningService } from '../helpers/service.ts';
 
 /**
@@ -21,42 +22,16 @@ export interface WhipSession {
 }
 
 async function offer(page: Page, role: 'pub' | 'sub', opts: RtcOptions): Promise<{ sdp: string; candidates: string[] }> {
-  return page.evaluate(
-    async ([role, o]) => {
-      const w = window as unknown as Record<string, RTCPeerConnection | undefined>;
-      const pc = new RTCPeerConnection({ iceServers: o.iceServers ?? [], iceTransportPolicy: o.relay ? 'relay' : 'all' });
-      w[`__${role}`] = pc;
-      if (role === 'pub') {
-        const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
-        for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
-      } else {
-        pc.addTransceiver('audio', { direction: 'recvonly' });
-        pc.addTransceiver('video', { direction: 'recvonly' });
-        pc.ontrack = (ev) => {
-          if (ev.track.kind !== 'video') return;
-          const video = document.createElement('video');
-          video.autoplay = true;
-          video.muted = true;
-          video.srcObject = new MediaStream([ev.track]);
-          document.body.append(video);
-        };
-      }
-      await pc.setLocalDescription(await pc.createOffer());
-      await new Promise<void>((resolve) => {
-        if (pc.iceGatheringState === 'complete') return resolve();
-        const t = setTimeout(resolve, o.gatherTimeoutMs ?? 8000);
-        pc.addEventListener('icegatheringstatechange', () => {
-          if (pc.iceGatheringState === 'complete') {
-            clearTimeout(t);
-            resolve();
-          }
-        });
-      });
-      const sdp = pc.localDescription!.sdp;
-      return { sdp, candidates: sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')) };
+  await installRtcHelpers(page);
+  const config: RTCConfiguration = { iceServers: opts.iceServers ?? [], iceTransportPolicy: opts.relay ? 'relay' : 'all' };
+  const sdp = await page.evaluate(
+    ([r, c, t]) => {
+      const fns = window as unknown as RtcFns;
+      return r === 'pub' ? fns.__startPublisher(c, t) : fns.__startViewer(c, t);
     },
-    [role, { iceServers: opts.iceServers, relay: opts.relay, gatherTimeoutMs: opts.gatherTimeoutMs }] as const,
+    [role, config, opts.gatherTimeoutMs ?? 8000] as const,
   );
+  return { sdp, candidates: sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')) };
 }
 
 async function post(page: Page, role: 'pub' | 'sub', svc: RunningService, path: string, token: string, opts: RtcOptions): Promise<WhipSession> {
