@@ -88,6 +88,7 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
       this.packager.addRendition(name, { bandwidth: info.bandwidth, width: info.width, height: info.height, frameRate: info.frameRate }, stream);
     });
     this.transcoder.on('ready', () => this.requestKeyFrames());
+    this.transcoder.on('keyframeneeded', () => this.requestKeyFrames());
   }
 
   get running(): boolean {

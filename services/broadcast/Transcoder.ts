@@ -19,6 +19,8 @@ export type * from './TranscoderTypes.ts';
 /** Period of the CPU sampling and the stall check. */
 const WATCH_MS = 1000;
 const FIRST_BACKOFF_MS = 100;
+/** How long a listening ffmpeg may wait for its first keyframe before keyframes are asked for again. */
+const KEYFRAME_RETRY_MS = 1000;
 
 export interface TranscodePlan {
   spec: FfmpegCommandSpec;
@@ -98,6 +100,8 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
   #watchTimer: NodeJS.Timeout | undefined;
   /** `Date.now()` when the current generation last wrote output bytes; 0 before its first. */
   #lastOutputAt = 0;
+  /** When keyframes were last asked for on behalf of the current ffmpeg (0: not listening yet). */
+  #keyframeAskedAt = 0;
   #stalls = 0;
   /** CPU of ffmpeg processes that have exited, microseconds. */
   #pastCpuMicros = 0;
@@ -222,7 +226,10 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
     this.#process = proc;
     const generation = ++this.#generation;
     proc.once('exit', (code, signal) => this.#onExit(proc, code, signal));
-    proc.once('listening', () => this.safeEmit('ready', generation));
+    proc.once('listening', () => {
+      if (this.#process === proc) this.#keyframeAskedAt = Date.now();
+      this.safeEmit('ready', generation);
+    });
     this.#logger.info(
       { generation, pid: proc.pid, reason: reason ?? 'start', layout: plan.composition.layout.name, inputs: this.#inputs.map((i) => i.id) },
       'ffmpeg started',
@@ -232,6 +239,7 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
       this.safeEmit('restart', generation, reason);
     }
     this.#lastOutputAt = 0;
+    this.#keyframeAskedAt = 0;
     plan.renditions.forEach((info, i) => {
       const stream = this.#observe(proc.outputs[i]!, proc);
       // An unread pipe would block ffmpeg and stall every rendition.
@@ -264,6 +272,12 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
     const proc = this.#process;
     if (!proc || proc.exited) return;
     proc.cpuMicros();
+    const now = Date.now();
+    if (this.#lastOutputAt === 0 && this.#keyframeAskedAt > 0 && now - this.#keyframeAskedAt >= KEYFRAME_RETRY_MS) {
+      this.#keyframeAskedAt = now;
+      this.#logger.debug({ pid: proc.pid }, 'ffmpeg has written nothing yet; asking for keyframes again');
+      this.safeEmit('keyframeneeded', this.#generation);
+    }
     const limit = this.#options.stallTimeoutMs ?? 5000;
     const silentFor = Date.now() - Math.max(this.#lastOutputAt, proc.startedAt);
     if (limit > 0 && silentFor > limit) {

@@ -65,6 +65,12 @@ export type TranscoderEvents = {
    * each video track here (`requestKeyFrame`): until one arrives, that tile cannot start.
    */
   ready: [generation: number];
+  /**
+   * The generation's ffmpeg has been receiving for a while and has still written nothing: the
+   * keyframe it waits for was lost (or never sent). Ask for keyframes again. Repeats about once
+   * a second until output flows, well before the stall check replaces the process.
+   */
+  keyframeneeded: [generation: number];
   /** ffmpeg exited. `willRestart` is false only when the transcoder is closing. */
   exit: [code: number | null, signal: NodeJS.Signals | null, willRestart: boolean];
   /** A replacement ffmpeg was spawned (after a crash, or for a new composition); 'output' follows. */

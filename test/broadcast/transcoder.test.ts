@@ -266,6 +266,37 @@ describe('Transcoder supervision', () => {
     }
   });
 
+  it('asks for keyframes again about once a second while a listening ffmpeg writes nothing, and stops once output flows', async () => {
+    const port = await freeRtpPort();
+    const transcoder = new Transcoder({
+      inputs: [{ id: 'quiet', kind: 'video', sdp: videoSdp(port) }],
+      ladder: [{ name: '360p', width: 640, height: 360, videoBitrate: 800_000, audioBitrate: 96_000 }],
+      composition: { preset: 'ultrafast' },
+      stallTimeoutMs: 0,
+    });
+    const delivered = collect(transcoder);
+    let readyAt = 0;
+    const asks: number[] = [];
+    transcoder.on('ready', () => (readyAt = Date.now()));
+    transcoder.on('keyframeneeded', () => asks.push(Date.now()));
+    transcoder.start();
+    // Nothing is sent: the keyframe ffmpeg needs never comes, so it is asked for again and again.
+    await waitFor(() => (asks.length >= 2 ? true : undefined), 5000, 'two repeated keyframe requests');
+    assert.ok(readyAt > 0 && asks[0]! - readyAt >= 900, `first repeat ${asks[0]! - readyAt} ms after ready`);
+    assert.ok(asks[1]! - asks[0]! >= 900, `repeats ${asks[1]! - asks[0]!} ms apart`);
+    const source = new RtpSource({ videoPort: port, size: '320x240' });
+    try {
+      await waitFor(() => delivered.find((d) => d.watcher.moofs >= 2), 8000, 'fragments once the track flows');
+      const count = asks.length;
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(asks.length, count, 'no more keyframe requests while output flows');
+      assert.equal(transcoder.generation, 1, 'the same ffmpeg carried on (no stall restart)');
+    } finally {
+      await transcoder.close();
+      await source.close();
+    }
+  });
+
   it('start() after close() is refused', async () => {
     const transcoder = new Transcoder();
     await transcoder.close();
