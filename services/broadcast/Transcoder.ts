@@ -275,7 +275,7 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
     const now = Date.now();
     if (this.#lastOutputAt === 0 && this.#keyframeAskedAt > 0 && now - this.#keyframeAskedAt >= KEYFRAME_RETRY_MS) {
       this.#keyframeAskedAt = now;
-      this.#logger.debug({ pid: proc.pid }, 'ffmpeg has written nothing yet; asking for keyframes again');
+      this.#logger.info({ pid: proc.pid }, 'ffmpeg has written nothing yet; asking for keyframes again');
       this.safeEmit('keyframeneeded', this.#generation);
     }
     const limit = this.#options.stallTimeoutMs ?? 5000;
