@@ -153,6 +153,9 @@ export interface MediaEngine {
    * Mirror: sends a stage track as plain RTP (header extensions stripped) plus the
    * publisher's RTCP sender reports to `target`, and asks the publisher for a keyframe. The
    * mirror ends when the track does, or with `stopMirror`. Mirroring a track again retargets it.
+   * A receiver never sees a mirror's numbering go backwards: mirroring again to the same target
+   * keeps the stream's sequence numbers and timestamps continuous (and asks for a keyframe); a
+   * new target is a new stream to a new socket.
    */
   mirrorTrack(roomId: string, trackId: string, target: MirrorTarget): Promise<MirrorInfo>;
   stopMirror(roomId: string, trackId: string): Promise<void>;

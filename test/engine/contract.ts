@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,6 +182,59 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
       } finally {
         await rm(dir, { recursive: true, force: true });
         await engine.closeRoom('r3', 'client_request');
+        await pub.close();
+      }
+    });
+
+    it("keeps a mirror's sequence numbers and timestamps continuous when it is mirrored again to the same receiver", async () => {
+      await engine.createRoom('r4');
+      const pub = await newPage();
+      const p = fns(pub);
+      const res = await engine.publish('r4', 'alice', await p.startPublisher());
+      await p.applyAnswer('__pub', res.answer);
+      assert.ok(await waitFor(async () => (await engine.listTracks('r4')).length === 2, 10000));
+      const tracks = await engine.listTracks('r4');
+      const sockets: Socket[] = [];
+      try {
+        const runs = await Promise.all(
+          tracks.map(async (track, i) => {
+            // A receiver of our own in ffmpeg's place, which records every packet's numbering.
+            const target = { ip: '127.0.0.1', rtpPort: 47100 + i * 4, rtcpPort: 47101 + i * 4 };
+            const rtp = createSocket('udp4');
+            const rtcp = createSocket('udp4');
+            sockets.push(rtp, rtcp);
+            await Promise.all([
+              new Promise<void>((r) => rtp.bind(target.rtpPort, target.ip, r)),
+              new Promise<void>((r) => rtcp.bind(target.rtcpPort, target.ip, r)),
+            ]);
+            const packets: { seq: number; ts: number; after: boolean }[] = [];
+            let retargeted = false;
+            rtp.on('message', (msg: Buffer) => {
+              if (msg.length >= 12) packets.push({ seq: msg.readUInt16BE(2), ts: msg.readUInt32BE(4), after: retargeted });
+            });
+            await engine.mirrorTrack('r4', track.trackId, target);
+            await waitFor(async () => packets.length >= 20, 10000, 100);
+            await engine.mirrorTrack('r4', track.trackId, target);
+            retargeted = true;
+            await waitFor(async () => packets.filter((x) => x.after).length >= 20, 10000, 100);
+            return { kind: track.kind, clockRate: track.kind === 'audio' ? 48000 : 90000, packets };
+          }),
+        );
+        for (const run of runs) {
+          const { packets } = run;
+          assert.ok(packets.filter((x) => !x.after).length >= 20 && packets.filter((x) => x.after).length >= 20, `${run.kind}: ${packets.length} packets around the second mirrorTrack`);
+          // Consecutive packets: the sequence number moves forward by a little (a short gap, a
+          // reordered packet) and the timestamp by less than two seconds of media, never backwards.
+          for (let i = 1; i < packets.length; i++) {
+            const dSeq = (((packets[i]!.seq - packets[i - 1]!.seq) % 65536) + 65536 + 32768) % 65536 - 32768;
+            const dTs = ((packets[i]!.ts - packets[i - 1]!.ts) | 0) / run.clockRate;
+            assert.ok(dSeq >= -20 && dSeq <= 500, `${run.kind}: sequence number jumped by ${dSeq} at packet ${i} of ${packets.length} (${packets[i]!.after ? 'after' : 'before'} the second mirrorTrack)`);
+            assert.ok(dTs > -0.5 && dTs < 2, `${run.kind}: timestamp jumped by ${dTs.toFixed(3)} s at packet ${i}`);
+          }
+        }
+      } finally {
+        for (const s of sockets) s.close();
+        await engine.closeRoom('r4', 'client_request');
         await pub.close();
       }
     });

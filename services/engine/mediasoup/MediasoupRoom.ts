@@ -123,6 +123,12 @@ interface SubscriberLeg {
 interface Mirror {
   transport: PlainTransport;
   consumer: Consumer;
+  target: MirrorTarget;
+  info: MirrorInfo;
+}
+
+function sameTarget(a: MirrorTarget, b: MirrorTarget): boolean {
+  return a.ip === b.ip && a.rtpPort === b.rtpPort && a.rtcpPort === b.rtcpPort;
 }
 
 function local(transport: WebRtcTransport): LocalTransport {
@@ -644,8 +650,20 @@ export class MediasoupRoom {
 
   // ---- mirror ---------------------------------------------------------------------------
 
+  /**
+   * Mirrors a track to `target`. Mirroring again to the same target keeps the running mirror and
+   * only asks for a keyframe: a new consumer would start at a random sequence number, and a
+   * receiver still listening there (ffmpeg) drops every packet that looks older than the last
+   * one it saw, for minutes. A different target gets a new PlainTransport (one connect each),
+   * whose packets reach a new socket, so no receiver ever sees the numbering jump.
+   */
   async mirrorTrack(trackId: string, target: MirrorTarget): Promise<MirrorInfo> {
     const pub = this.findPublished(trackId);
+    const running = this.mirrors.get(trackId);
+    if (running && !running.consumer.closed && sameTarget(running.target, target)) {
+      if (running.consumer.kind === 'video') await running.consumer.requestKeyFrame().catch(() => {});
+      return running.info;
+    }
     this.stopMirror(trackId);
     const loopback = target.ip === '127.0.0.1' || target.ip === '::1';
     const ip = loopback ? target.ip : this.opts.listenIp;
@@ -661,15 +679,21 @@ export class MediasoupRoom {
       // No header extensions: the reader (ffmpeg) needs none.
       const caps: RtpCapabilities = { codecs: this.primary.router.rtpCapabilities.codecs ?? [], headerExtensions: [] };
       const consumer = await transport.consume({ producerId: pub.producer.id, rtpCapabilities: caps, paused: false, enableRtx: false });
-      const mirror: Mirror = { transport, consumer };
+      const c = consumer.rtpParameters.codecs[0]!;
+      const fmtp = formatFmtp(c.parameters);
+      const info: MirrorInfo = {
+        sdp: mirrorSdp(pub.track, { payloadType: c.payloadType, name: codecName(c.mimeType), clockRate: c.clockRate, channels: c.channels, fmtp }, target),
+        track: pub.track,
+      };
+      // A concurrent mirrorTrack for this track may have finished meanwhile: the later one wins.
+      this.stopMirror(trackId);
+      const mirror: Mirror = { transport, consumer, target: { ...target }, info };
       this.mirrors.set(trackId, mirror);
       consumer.on('producerclose', () => {
         if (this.mirrors.get(trackId) === mirror) this.stopMirror(trackId);
       });
       if (consumer.kind === 'video') await consumer.requestKeyFrame().catch(() => {});
-      const c = consumer.rtpParameters.codecs[0]!;
-      const fmtp = formatFmtp(c.parameters);
-      return { sdp: mirrorSdp(pub.track, { payloadType: c.payloadType, name: codecName(c.mimeType), clockRate: c.clockRate, channels: c.channels, fmtp }, target), track: pub.track };
+      return info;
     } catch (err) {
       transport.close();
       throw err;
