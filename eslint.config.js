@@ -15,6 +15,14 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'off',
+      // Playwright takes the promise an async predicate returns as truthy and stops waiting at once.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='waitForFunction'] > :matches(ArrowFunctionExpression, FunctionExpression)[async=true]",
+          message: 'waitForFunction does not await an async predicate (a promise is truthy): poll with pollPage (test/helpers/pages.ts) instead.',
+        },
+      ],
     },
   },
 );

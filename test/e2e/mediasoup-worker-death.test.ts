@@ -14,7 +14,7 @@ import { basename } from 'node:path';
 import { it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { describeEngines } from '../helpers/engines.ts';
-import { openPlayerPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
+import { openPlayerPage, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
 
 /** From the kill until the stage view has decoded frames again. */
 const RECOVERY_MS = 10_000;
@@ -84,10 +84,8 @@ describeEngines(
       await studio.waitForFunction(() => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled);
       await goLive.click();
       await waitForStatus(studio, 'live');
-      await watch.waitForFunction(async () => (await (window as unknown as WatchWindow).__watch.tiles()).some((t) => t.framesDecoded > 0), undefined, {
-        timeout: 15000,
-        polling: 250,
-      });
+      const decoding = await pollPage(watch, async () => (await (window as unknown as WatchWindow).__watch.tiles()).some((t) => t.framesDecoded > 0), undefined, 15000);
+      assert.ok(decoding, `the stage view decodes no frame within 15 s; page errors: ${ctx.pageErrors.join(' | ') || 'none'}`);
       const before = await framesDecoded(watch);
       await sleep(WINDOW_MS);
       const later = await framesDecoded(watch);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { describeEngines } from '../helpers/engines.ts';
-import { openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
+import { openPlayerPage, pageStatus, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
 
 /**
  * The player's stage path end to end: the studio page publishes from Chromium's fake camera
@@ -70,14 +70,16 @@ describeEngines('stage: studio → watch', (engine) => {
   /** Over two seconds, every listed publisher's tile decodes video frames and receives audio. */
   async function assertDecoding(page: Page, ids: string[]): Promise<void> {
     // Let the first keyframe arrive before measuring growth.
-    await page.waitForFunction(
+    const firstFrames = await pollPage(
+      page,
       async (expected) => {
         const stats = await (window as unknown as WatchWindow).__watch.tiles();
         return expected.every((id) => (stats.find((s) => s.participantId === id)?.framesDecoded ?? 0) > 0);
       },
       ids,
-      { timeout: 15000, polling: 250 },
+      15000,
     );
+    assert.ok(firstFrames, `no frame decoded within 15 s for every one of ${JSON.stringify(ids)}: ${JSON.stringify(await tileStats(page))}`);
     const before = await tileStats(page);
     await new Promise((r) => setTimeout(r, 2000));
     const later = await tileStats(page);

@@ -75,3 +75,18 @@ export async function waitForStatus(page: Page, expected: string, pageErrors: st
     assert.fail(`status is "${await pageStatus(page)}", expected "${expected}"; page errors: ${pageErrors.join(' | ') || 'none'}`);
   }
 }
+
+/**
+ * Polls `fn` in the page until it resolves truthy; false when `timeout` passes first. Use it for
+ * predicates that await (tiles(), getStats()): Playwright's waitForFunction takes the promise an
+ * async predicate returns as a truthy value and resolves at once, without waiting.
+ */
+export async function pollPage<A>(page: Page, fn: (arg: A) => Promise<boolean>, arg: A, timeout: number, intervalMs = 250): Promise<boolean> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    // The argument is plain JSON here, which Playwright passes through unchanged (its Unboxed<A> is A).
+    if (await page.evaluate(fn as (arg: unknown) => Promise<boolean>, arg as unknown).catch(() => false)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
