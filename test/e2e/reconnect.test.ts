@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { loopbackShapingUnavailable, restoreLoopback, shapeLoopback } from '../helpers/loopbackShaping.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
 import { connectClient } from '../helpers/wsClient.ts';
 
@@ -42,41 +42,16 @@ type WatchWindow = {
   __loadMark?: string;
 };
 
-/** Why the fault cannot be made here, or false. Changing loopback's queueing is only safe in the runner's private namespace. */
-function faultUnavailable(): string | false {
-  try {
-    const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).trim().split('\n');
-    if (links.length !== 1 || !/: lo:/.test(links[0]!)) return 'needs the private loopback-only network namespace of scripts/test.mjs';
-    execFileSync('tc', ['-V'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'needs ip and tc (iproute2)';
-  }
-}
-
-const tc = (...args: string[]) => execFileSync('tc', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-
 /**
  * Drops STUN binding success responses (type 0x0101, the first two bytes after the 20-byte IP
- * and 8-byte UDP headers) to MEDIA_PORTS on loopback, silently: an HTB class into a queue of
- * length 0. Everything else goes through an unlimited default class.
+ * and 8-byte UDP headers) to MEDIA_PORTS on loopback, silently.
  */
 function dropConsentAnswersToEngine(): void {
-  tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10');
-  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '100gbit');
-  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '8bit', 'ceil', '8bit');
-  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:20', 'handle', '20:', 'pfifo', 'limit', '0');
-  tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32',
-    'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', 'dport', ...MEDIA_PORTS_U32, 'match', 'u16', '0x0101', '0xffff', 'at', '28', 'flowid', '1:20');
-}
-
-/** Undoes dropConsentAnswersToEngine; safe to call when nothing is dropped. */
-function restoreLoopback(): void {
-  if (execFileSync('tc', ['qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' }).includes('htb 1:')) tc('qdisc', 'del', 'dev', 'lo', 'root');
+  shapeLoopback({ match: ['match', 'ip', 'dport', ...MEDIA_PORTS_U32, 'match', 'u16', '0x0101', '0xffff', 'at', '28'], queue: 'drop' });
 }
 
 const TITLE = 'stage: recovery from a media transport failure [embedded]';
-const skip = faultUnavailable();
+const skip = loopbackShapingUnavailable();
 
 // A skipped describe would vanish from the summary's count; one skipped test says why.
 if (skip) it(TITLE, { skip }, () => {});

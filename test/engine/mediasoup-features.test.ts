@@ -8,32 +8,20 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import * as mediasoup from 'mediasoup';
 import type { Page } from 'playwright-core';
-import { loadConfig } from '../../services/core/config.ts';
 import type { CloseReason, MediaEngine, SubscriberOffer } from '../../services/engine/EngineTypes.ts';
-import { createEngine } from '../../services/engine/index.ts';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
+import { mediasoupTestEngine } from '../helpers/mediasoupEngine.ts';
 import { describeUnlessSkipped, testEngine } from '../helpers/engines.ts';
-import { applyAnswer, inbound, openRtcPage, publisherOffer, waitFor } from '../helpers/rtcPage.ts';
+import { applyAnswer, inbound, openRtcPage, publisherOffer, simulcastPublisherOffer, waitFor } from '../helpers/rtcPage.ts';
 
 const { skip } = testEngine('mediasoup');
 
 let enginesMade = 0;
 
-/** An engine with its own port range: each worker's WebRtcServer binds a fixed port of it. */
+/** An engine with its own port range (17000, 17200, …). */
 function engineWith(env: Record<string, string>): Promise<MediaEngine> {
-  const base = 17000 + 200 * enginesMade++; // below the kernel's ephemeral ports
-  return createEngine(
-    loadConfig({
-      API_KEY: 'mediasoup-features-unused',
-      JWT_SECRET: 'mediasoup-features-unused-mediasoup-features-unused',
-      ENGINE: 'mediasoup',
-      MEDIA_IP: '127.0.0.1',
-      MEDIA_PORT_RANGE: `${base}-${base + 199}`,
-      MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN,
-      ...env,
-    }),
-  );
+  return mediasoupTestEngine(17000 + 200 * enginesMade++, env);
 }
 
 describeUnlessSkipped('mediasoup engine: simulcast, pipes, active speaker, worker death', skip, () => {
@@ -98,24 +86,7 @@ describeUnlessSkipped('mediasoup engine: simulcast, pipes, active speaker, worke
     assert.equal(engine.capabilities.simulcast, true);
     await engine.createRoom('sim');
     const pub = await newPage();
-    const offer = await pub.evaluate(async () => {
-      const w = window as unknown as Record<string, unknown> & { __gathered(pc: RTCPeerConnection): Promise<void> };
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: false, video: { width: 1280, height: 720 } });
-      const pc = new RTCPeerConnection({ iceServers: [] });
-      pc.addTransceiver(stream.getVideoTracks()[0]!, {
-        direction: 'sendonly',
-        streams: [stream],
-        sendEncodings: [
-          { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-          { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-          { rid: 'f', maxBitrate: 1_500_000 },
-        ],
-      });
-      await pc.setLocalDescription(await pc.createOffer());
-      await w.__gathered(pc);
-      w.__pub = pc;
-      return pc.localDescription!.sdp;
-    });
+    const offer = await simulcastPublisherOffer(pub);
     const res = await engine.publish('sim', 'alice', offer);
     await applyAnswer(pub, '__pub', res.answer);
     assert.ok(await waitFor(async () => (await engine.listTracks('sim')).length === 1, 10000));

@@ -37,7 +37,26 @@ export async function installRtcHelpers(page: Page): Promise<void> {
       w.__pub = pc;
       return pc.localDescription!.sdp;
     };
-    w.__startViewer = async (config: RTCConfiguration = { iceServers: [] }, gatherTimeoutMs?: number) => {
+    // Video as three simulcast encodings (quarter, half and full size), as the studio sends them to mediasoup.
+    w.__startSimulcastPublisher = async (audio: boolean, width: number, height: number) => {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio, video: { width, height } });
+      const pc = new RTCPeerConnection({ iceServers: [] });
+      for (const track of stream.getAudioTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      pc.addTransceiver(stream.getVideoTracks()[0]!, {
+        direction: 'sendonly',
+        streams: [stream],
+        sendEncodings: [
+          { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+          { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+          { rid: 'f', maxBitrate: 1_500_000 },
+        ],
+      });
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      w.__pub = pc;
+      return pc.localDescription!.sdp;
+    };
+    const newViewer = (config: RTCConfiguration) => {
       const pc = new RTCPeerConnection(config);
       pc.addTransceiver('audio', { direction: 'recvonly' });
       pc.addTransceiver('video', { direction: 'recvonly' });
@@ -50,8 +69,20 @@ export async function installRtcHelpers(page: Page): Promise<void> {
         document.body.append(video);
       };
       w.__sub = pc;
+      return pc;
+    };
+    w.__startViewer = async (config: RTCConfiguration = { iceServers: [] }, gatherTimeoutMs?: number) => {
+      const pc = newViewer(config);
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc, gatherTimeoutMs);
+      return pc.localDescription!.sdp;
+    };
+    // A viewer's offer before it is applied, so a test can rewrite it (a receiver that numbers differently).
+    w.__unappliedViewerOffer = async () => (await newViewer({ iceServers: [] }).createOffer()).sdp;
+    w.__applyViewerOffer = async (sdp: string) => {
+      const pc = w.__sub as RTCPeerConnection;
+      await pc.setLocalDescription({ type: 'offer', sdp });
+      await gathered(pc);
       return pc.localDescription!.sdp;
     };
     w.__applyAnswer = async (name: string, sdp: string) => {
@@ -97,6 +128,9 @@ export async function installRtcHelpers(page: Page): Promise<void> {
 
 export type RtcFns = {
   __startPublisher(config?: RTCConfiguration, gatherTimeoutMs?: number): Promise<string>;
+  __startSimulcastPublisher(audio: boolean, width: number, height: number): Promise<string>;
+  __unappliedViewerOffer(): Promise<string>;
+  __applyViewerOffer(sdp: string): Promise<string>;
   __startViewer(config?: RTCConfiguration, gatherTimeoutMs?: number): Promise<string>;
   __applyAnswer(name: string, sdp: string): Promise<void>;
 };
@@ -104,6 +138,20 @@ export type RtcFns = {
 /** Fake camera+mic sendonly offer; the connection is kept as `__pub` in the page. */
 export function publisherOffer(page: Page): Promise<string> {
   return page.evaluate(() => (window as unknown as RtcFns).__startPublisher());
+}
+
+/** Fake camera (and mic) offer with three simulcast encodings q/h/f; kept as `__pub` in the page. */
+export function simulcastPublisherOffer(page: Page, { audio = false, width = 1280, height = 720 } = {}): Promise<string> {
+  return page.evaluate(([a, w, h]) => (window as unknown as RtcFns).__startSimulcastPublisher(a as boolean, w as number, h as number), [audio, width, height]);
+}
+
+/**
+ * recvonly audio+video offer (WHEP-style) rewritten by `rewrite` before the page applies it as its
+ * own, as a receiver that numbers codecs or extensions its own way would offer. Kept as `__sub`.
+ */
+export async function rewrittenViewerOffer(page: Page, rewrite: (sdp: string) => string): Promise<string> {
+  const sdp = rewrite(await page.evaluate(() => (window as unknown as RtcFns).__unappliedViewerOffer()));
+  return page.evaluate((s) => (window as unknown as RtcFns).__applyViewerOffer(s), sdp);
 }
 
 /** recvonly audio+video offer (WHEP-style); the connection is kept as `__sub`. */
