@@ -75,7 +75,7 @@ export class MediasoupBaseline implements Forwarder {
 
   async subscribe(id: string, offer: string): Promise<string> {
     const parsed = parseSdp(offer);
-    const rtpCapabilities = capabilitiesFromOffer(parsed);
+    const rtpCapabilities = capabilitiesFromOffer(parsed, this.router.rtpCapabilities);
     const transport = await this.newTransport();
     const leg = { transport, consumers: [] as Consumer[] };
     this.subscribers.set(id, leg);
@@ -85,8 +85,8 @@ export class MediasoupBaseline implements Forwarder {
       if (media.port === 0 || media.mid === undefined) continue;
       const producer = this.producers.find((p) => p.kind === media.kind);
       if (!producer || !this.router.canConsume({ producerId: producer.id, rtpCapabilities })) continue;
-      // No rtx, as the engine does: NACKed packets are resent in the media stream itself.
-      const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: false, mid: media.mid, enableRtx: false });
+      // As the engine does: NACK without rtx (the capabilities carry none), so NACKed packets are resent in the media stream itself.
+      const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: false, mid: media.mid, enableRtx: true });
       leg.consumers.push(consumer);
       accepted.set(media.mid, { send: { mid: media.mid, kind: producer.kind, rtpParameters: consumer.rtpParameters, streamId: 'publisher', trackId: producer.id } });
     }

@@ -22,7 +22,11 @@ import {
   orderRids,
   parseAnswer,
   producerFromOffer,
+  declarableExtension,
+  receiverEstimate,
+  receiverNumbering,
   remoteDtls,
+  renumberedCodecs,
   type LocalTransport,
   type OfferedProducer,
   type OfferSection,
@@ -81,11 +85,11 @@ function preferredCodec(media: SdpMedia, caps: RtpCapabilities) {
  * Runs a producer's parameters through everything mediasoup does with them when a producer is
  * created and consumed; any step throwing means mediasoup would refuse them.
  */
-function throughMediasoup(kind: 'audio' | 'video', rtpParameters: RtpParameters, consumerCaps: RtpCapabilities = routerCaps) {
+function throughMediasoup(kind: 'audio' | 'video', rtpParameters: RtpParameters, consumerCaps: RtpCapabilities = routerCaps, router: RtpCapabilities = routerCaps) {
   const params = structuredClone(rtpParameters);
   ortc.validateAndNormalizeRtpParameters(params);
-  const mapping = ortc.getProducerRtpParametersMapping(params, routerCaps);
-  const consumable = ortc.getConsumableRtpParameters(kind, params, routerCaps, mapping);
+  const mapping = ortc.getProducerRtpParametersMapping(params, router);
+  const consumable = ortc.getConsumableRtpParameters(kind, params, router, mapping);
   assert.ok(ortc.canConsume(consumable, consumerCaps), 'mediasoup would not let this consumer consume the producer');
   const consumer = ortc.getConsumerRtpParameters({ consumableRtpParameters: consumable, remoteRtpCapabilities: consumerCaps, pipe: false, enableRtx: true });
   return { mapping, consumable, consumer };
@@ -338,11 +342,14 @@ describe('SDP bridge: answers to publishers, round trip', () => {
   });
 });
 
-/** Producers from the Chromium simulcast fixture, as consumable parameters (what every consumer starts from). */
-function consumables() {
+/**
+ * Producers from the Chromium simulcast fixture, as consumable parameters (what every consumer
+ * starts from) on a router with `router`'s capabilities (a pipe producer is mapped as any other).
+ */
+function consumables(router: RtpCapabilities = routerCaps) {
   const offer = parseSdp(fixture('chrome-publish-simulcast'));
-  const audio = throughMediasoup('audio', accept(section(offer, 'audio')).rtpParameters);
-  const video = throughMediasoup('video', accept(section(offer, 'video')).rtpParameters);
+  const audio = throughMediasoup('audio', accept(section(offer, 'audio')).rtpParameters, router, router);
+  const video = throughMediasoup('video', accept(section(offer, 'video')).rtpParameters, router, router);
   return { audio: audio.consumable, video: video.consumable };
 }
 
@@ -350,12 +357,15 @@ function consumerFor(consumable: RtpParameters, caps: RtpCapabilities, enableRtx
   return ortc.getConsumerRtpParameters({ consumableRtpParameters: consumable, remoteRtpCapabilities: caps, pipe: false, enableRtx });
 }
 
-/** Consumers as the engine creates them: with rtx towards its own offers, without towards WHEP offers. */
-function sendSections(caps: RtpCapabilities, mids: { audio: string; video: string }, enableRtx = caps === routerCaps): SendSection[] {
-  const c = consumables();
+/**
+ * Consumers as the engine creates them (always `enableRtx`): towards its own offers with the
+ * router's capabilities, towards WHEP offers with `capabilitiesFromOffer` (no rtx in them).
+ */
+function sendSections(caps: RtpCapabilities, mids: { audio: string; video: string }, router: RtpCapabilities = routerCaps): SendSection[] {
+  const c = consumables(router);
   return [
-    { mid: mids.audio, kind: 'audio', rtpParameters: consumerFor(c.audio, caps, enableRtx), streamId: 'alice', trackId: 'alice-audio' },
-    { mid: mids.video, kind: 'video', rtpParameters: consumerFor(c.video, caps, enableRtx), streamId: 'alice', trackId: 'alice-video' },
+    { mid: mids.audio, kind: 'audio', rtpParameters: consumerFor(c.audio, caps), streamId: 'alice', trackId: 'alice-audio' },
+    { mid: mids.video, kind: 'video', rtpParameters: consumerFor(c.video, caps), streamId: 'alice', trackId: 'alice-video' },
   ];
 }
 
@@ -428,35 +438,140 @@ describe('SDP bridge: engine offers to subscribers, round trip', () => {
   });
 });
 
-describe('SDP bridge: WHEP receiver capabilities', () => {
-  const offer = parseSdp(fixture('chrome-whep-recvonly'));
-  const caps = capabilitiesFromOffer(offer);
+const TRANSPORT_CC = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
+const ABS_SEND_TIME = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time';
 
-  it('are valid mediasoup RTP capabilities and let the receiver consume audio and simulcast video', () => {
+/** mediasoup's id for an extension: the one it writes on the wire, whatever a receiver offered. */
+function mediasoupId(kind: 'audio' | 'video', uri: string): number {
+  const ext = routerCaps.headerExtensions!.find((h) => h.kind === kind && h.uri === uri);
+  assert.ok(ext, `mediasoup has no ${kind} ${uri}`);
+  return ext.preferredId;
+}
+
+/**
+ * `sdp` with extension `uri` moved to id `id` (in every section), and whatever extension had `id`
+ * moved to `uri`'s old id: a receiver that numbers extensions differently.
+ */
+function swapExtensionIds(sdp: string, uri: string, id: number): string {
+  const old = Number(sdp.split('\r\n').find((l) => l.startsWith('a=extmap:') && l.endsWith(` ${uri}`))!.slice('a=extmap:'.length).split(' ')[0]);
+  return sdp.replace(/a=extmap:(\d+)( \S+)/g, (line, n: string, rest: string) => {
+    if (rest === ` ${uri}`) return `a=extmap:${id}${rest}`;
+    if (Number(n) === id) return `a=extmap:${old}${rest}`;
+    return line;
+  });
+}
+
+/** A Firefox-numbered receiver (opus 109, VP8 120, H264 126), as a WHEP offer. */
+const firefoxWhep = () => parseSdp(fixture('firefox-publish-single').replaceAll('a=sendonly', 'a=recvonly'));
+
+describe('SDP bridge: WHEP receivers', () => {
+  const offer = parseSdp(fixture('chrome-whep-recvonly'));
+  const caps = capabilitiesFromOffer(offer, routerCaps);
+
+  it('capabilities are valid, carry no rtx or repair formats, and let the receiver consume audio and simulcast video', () => {
     const checked = structuredClone(caps);
     ortc.validateAndNormalizeRtpCapabilities(checked);
     const c = consumables();
     assert.ok(ortc.canConsume(c.audio, caps));
     assert.ok(ortc.canConsume(c.video, caps));
-    assert.ok(caps.codecs!.every((codec) => !/^(audio|video)\/(red|ulpfec|telephone-event|cn)$/i.test(codec.mimeType)));
+    assert.ok(caps.codecs!.every((codec) => !/^(audio|video)\/(rtx|red|ulpfec|flexfec-03|telephone-event|cn)$/i.test(codec.mimeType)), JSON.stringify(caps.codecs!.map((x) => x.mimeType)));
   });
 
-  it('consumers (no rtx) send with the payload types a Chromium receiver offered for their codecs', () => {
-    const consumer = consumerFor(consumables().video, caps, false);
-    assert.equal(consumer.codecs.length, 1, 'no rtx towards a WHEP receiver');
-    assert.ok(offersPayloadType(section(offer, 'video'), consumer.codecs[0]!), `video as ${consumer.codecs[0]!.payloadType}`);
-    const audio = consumerFor(consumables().audio, caps, false);
+  it('consumers keep NACK without rtx and send with the offered payload types', () => {
+    const video = consumerFor(consumables().video, caps);
+    assert.deepEqual(video.codecs.map((codec) => codec.mimeType), ['video/VP8'], 'no rtx towards a WHEP receiver');
+    assert.equal(video.encodings![0]!.rtx, undefined);
+    const feedback = video.codecs[0]!.rtcpFeedback!;
+    assert.ok(feedback.some((f) => f.type === 'nack' && !f.parameter), `plain NACK kept: ${JSON.stringify(feedback)}`);
+    assert.ok(feedback.some((f) => f.type === 'nack' && f.parameter === 'pli'));
+    assert.ok(offersPayloadType(section(offer, 'video'), video.codecs[0]!), `video as ${video.codecs[0]!.payloadType}`);
+    const audio = consumerFor(consumables().audio, caps);
     assert.ok(offersPayloadType(section(offer, 'audio'), audio.codecs[0]!), `audio as ${audio.codecs[0]!.payloadType}`);
   });
 
-  it('a receiver that numbers its codecs differently is detected, so the engine refuses instead of sending noise', () => {
-    // Firefox's numbering (opus 109, VP8 120), as a recvonly offer.
-    const ff = parseSdp(fixture('firefox-publish-single').replaceAll('a=sendonly', 'a=recvonly'));
-    const ffCaps = capabilitiesFromOffer(ff);
-    const video = consumerFor(consumables().video, ffCaps, false);
-    assert.equal(offersPayloadType(section(ff, 'video'), video.codecs[0]!), false);
-    const audio = consumerFor(consumables().audio, ffCaps, false);
-    assert.equal(offersPayloadType(section(ff, 'audio'), audio.codecs[0]!), false);
+  it("Chromium's ids give mediasoup's transport-cc and abs-send-time ids to other extensions: no estimate is negotiated, and the answer moves no offered id", () => {
+    assert.equal(declarableExtension(offer, mediasoupId('video', TRANSPORT_CC), TRANSPORT_CC), false);
+    assert.equal(declarableExtension(offer, mediasoupId('video', ABS_SEND_TIME), ABS_SEND_TIME), false);
+    const video = consumerFor(consumables().video, caps);
+    const feedback = video.codecs[0]!.rtcpFeedback!.map((f) => f.type);
+    assert.ok(!feedback.includes('goog-remb') && !feedback.includes('transport-cc'), JSON.stringify(feedback));
+    assert.equal(receiverEstimate(video), undefined);
+    const mids = { audio: section(offer, 'audio').mid!, video: section(offer, 'video').mid! };
+    const answer = parseSdp(buildAnswer({ offer, local: LOCAL, accepted: new Map(sendSections(caps, mids).map((send) => [send.mid, { send }])), sessionId: '5' }));
+    for (const m of answer.media) {
+      for (const e of m.extensions) assert.ok(declarableExtension(offer, e.id, e.uri), `the answer names ${e.uri} as ${e.id}, an id the offer gives another extension`);
+    }
+  });
+
+  it("a receiver whose ids leave mediasoup's abs-send-time id to it, without transport-cc, gets REMB", () => {
+    const lines = swapExtensionIds(fixture('chrome-whep-recvonly'), ABS_SEND_TIME, mediasoupId('video', ABS_SEND_TIME))
+      .split('\r\n')
+      .filter((l) => !l.includes(TRANSPORT_CC) && !/^a=rtcp-fb:\d+ transport-cc/.test(l));
+    const remb = parseSdp(lines.join('\r\n'));
+    const video = consumerFor(consumables().video, capabilitiesFromOffer(remb, routerCaps));
+    assert.equal(receiverEstimate(video), 'remb');
+    assert.ok(video.headerExtensions!.some((h) => h.uri === ABS_SEND_TIME && h.id === mediasoupId('video', ABS_SEND_TIME)));
+  });
+
+  it("a receiver whose ids leave mediasoup's transport-cc id to it gets transport-cc, named in the answer", () => {
+    const free = parseSdp(swapExtensionIds(fixture('chrome-whep-recvonly'), TRANSPORT_CC, mediasoupId('video', TRANSPORT_CC)));
+    assert.ok(declarableExtension(free, mediasoupId('video', TRANSPORT_CC), TRANSPORT_CC));
+    const freeCaps = capabilitiesFromOffer(free, routerCaps);
+    const video = consumerFor(consumables().video, freeCaps);
+    const feedback = video.codecs[0]!.rtcpFeedback!.map((f) => f.type);
+    assert.ok(feedback.includes('transport-cc') && !feedback.includes('goog-remb'), JSON.stringify(feedback));
+    assert.equal(receiverEstimate(video), 'transport-cc');
+    assert.ok(video.headerExtensions!.some((h) => h.uri === TRANSPORT_CC && h.id === mediasoupId('video', TRANSPORT_CC)));
+    const mids = { audio: section(free, 'audio').mid!, video: section(free, 'video').mid! };
+    const answer = parseSdp(buildAnswer({ offer: free, local: LOCAL, accepted: new Map(sendSections(freeCaps, mids).map((send) => [send.mid, { send }])), sessionId: '6' }));
+    assert.ok(section(answer, 'video').extensions.some((e) => e.uri === TRANSPORT_CC && e.id === mediasoupId('video', TRANSPORT_CC)));
+  });
+
+  it('a Chromium receiver numbers every codec as the room does: it needs no router of its own', () => {
+    const numbering = receiverNumbering(offer, routerCaps);
+    for (const codec of routerCaps.codecs!.filter((c) => !/rtx/i.test(c.mimeType))) {
+      assert.equal(numbering.get(codec.preferredPayloadType!), codec.preferredPayloadType, codec.mimeType);
+    }
+    assert.equal(renumberedCodecs(ROUTER_CODECS, numbering), undefined);
+  });
+
+  it('a receiver numbering codecs its own way (Firefox) gets a router with its numbers, and consumers there send them', () => {
+    const ff = firefoxWhep();
+    const numbering = receiverNumbering(ff, routerCaps);
+    const codecs = renumberedCodecs(ROUTER_CODECS, numbering);
+    assert.ok(codecs, 'a router of its own');
+    assert.deepEqual(
+      codecs.map((c) => [c.mimeType, c.preferredPayloadType]),
+      [
+        ['audio/opus', 109],
+        ['video/VP8', 120],
+        ['video/H264', 126],
+      ],
+    );
+    const ffRouter = ortc.generateRouterRtpCapabilities(codecs);
+    const ffCaps = capabilitiesFromOffer(ff, ffRouter);
+    const c = consumables(ffRouter);
+    const video = consumerFor(c.video, ffCaps);
+    assert.ok(offersPayloadType(section(ff, 'video'), video.codecs[0]!), `video as ${video.codecs[0]!.payloadType}`);
+    assert.ok(video.codecs[0]!.rtcpFeedback!.some((f) => f.type === 'nack' && !f.parameter));
+    const audio = consumerFor(c.audio, ffCaps);
+    assert.ok(offersPayloadType(section(ff, 'audio'), audio.codecs[0]!), `audio as ${audio.codecs[0]!.payloadType}`);
+    // On the room's own router the same receiver would be sent numbers it gave other codecs, or none.
+    assert.equal(offersPayloadType(section(ff, 'video'), consumerFor(consumables().video, capabilitiesFromOffer(ff, routerCaps)).codecs[0]!), false);
+  });
+
+  it('a codec the receiver lacks keeps its number, unless the receiver uses that number for another codec', () => {
+    // VP8 at 111 (the room's opus number), no opus and no H264: opus moves to a free number.
+    const codecs = renumberedCodecs(ROUTER_CODECS, new Map([[96, 111]]))!;
+    assert.deepEqual(
+      codecs.map((c) => [c.mimeType, c.preferredPayloadType]),
+      [
+        ['audio/opus', 96],
+        ['video/VP8', 111],
+        ['video/H264', 108],
+      ],
+    );
+    assert.doesNotThrow(() => ortc.generateRouterRtpCapabilities(codecs));
   });
 });
 
@@ -477,11 +592,23 @@ async function installPage(page: Page): Promise<void> {
         sendEncodings: t.sender.getParameters().encodings.map((e) => e.rid ?? null),
         sendCodecs: t.sender.getParameters().codecs.map((c) => [c.payloadType, c.mimeType]),
         receiveCodecs: t.receiver.getParameters().codecs.map((c) => [c.payloadType, c.mimeType]),
+        receiveExtensions: t.receiver.getParameters().headerExtensions.map((h) => [h.id, h.uri]),
       }));
     w.__offer = async (name: string, scenario: 'simulcast' | 'single' | 'h264' | 'whep') => {
       const pc = await (w as unknown as ScenarioWindow).__scenarioPeerConnection(scenario, { width: 640, height: 360 });
       pcs.set(name, pc);
       return pc.localDescription!.sdp;
+    };
+    // A WHEP receiver's offer, not yet applied, so that the test can renumber it first.
+    w.__unappliedWhepOffer = async (name: string) => {
+      const pc = new RTCPeerConnection({ iceServers: [] });
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      pcs.set(name, pc);
+      return (await pc.createOffer()).sdp!;
+    };
+    w.__setLocalOffer = async (name: string, sdp: string) => {
+      await pcs.get(name)!.setLocalDescription({ type: 'offer', sdp });
     };
     w.__applyAnswer = async (name: string, sdp: string) => {
       const pc = pcs.get(name)!;
@@ -515,6 +642,7 @@ interface TransceiverInfo {
   sendEncodings: (string | null)[];
   sendCodecs: [number, string][];
   receiveCodecs: [number, string][];
+  receiveExtensions: [number, string][];
 }
 
 describe('SDP bridge in Chromium', () => {
@@ -538,6 +666,9 @@ describe('SDP bridge in Chromium', () => {
 
   const offerFrom = (name: string, scenario: Scenario) =>
     page.evaluate(([n, s]) => (window as unknown as { __offer(n: string, s: string): Promise<string> }).__offer(n, s), [name, scenario] as const);
+  const unappliedWhepOffer = (name: string) => page.evaluate((n) => (window as unknown as { __unappliedWhepOffer(n: string): Promise<string> }).__unappliedWhepOffer(n), name);
+  const setLocalOffer = (name: string, sdp: string) =>
+    page.evaluate(([n, s]) => (window as unknown as { __setLocalOffer(n: string, s: string): Promise<void> }).__setLocalOffer(n, s), [name, sdp] as const);
   const applyAnswer = (name: string, sdp: string) =>
     page.evaluate(([n, s]) => (window as unknown as { __applyAnswer(n: string, s: string): Promise<TransceiverInfo[]> }).__applyAnswer(n, s), [name, sdp] as const);
   const answerOffer = (name: string, sdp: string) =>
@@ -560,29 +691,26 @@ describe('SDP bridge in Chromium', () => {
     });
   }
 
-  it('WHEP: Chromium accepts the bridge answer with consumer sections', async () => {
-    const offerSdp = await offerFrom('whep', 'whep');
-    const offer = parseSdp(offerSdp);
-    const caps = capabilitiesFromOffer(offer);
-    const mids = { audio: section(offer, 'audio').mid!, video: section(offer, 'video').mid! };
-    const sends = sendSections(caps, mids);
-    const accepted = new Map(sends.map((send) => [send.mid, { send }]));
-    const transceivers = await applyAnswer('whep', buildAnswer({ offer, local: LOCAL, accepted, sessionId: '77' }));
-    assert.deepEqual(
-      transceivers.map((t) => t.currentDirection),
-      ['recvonly', 'recvonly'],
-    );
-  });
-
-  it(
-    'WHEP: Chromium expects the payload types the consumer will send',
-    async () => {
-      const offerSdp = await offerFrom('whep-pt', 'whep');
+  for (const variant of ['own ids', "transport-cc moved to mediasoup's id"] as const) {
+    it(`WHEP (${variant}): Chromium accepts the bridge answer and receives with its payload types and every extension id it names`, async () => {
+      let offerSdp: string;
+      if (variant === 'own ids') offerSdp = await offerFrom(`whep-${variant}`, 'whep');
+      else {
+        // A receiver whose numbering leaves mediasoup's transport-cc id free: Chromium takes the renumbered offer as its own.
+        offerSdp = swapExtensionIds(await unappliedWhepOffer(`whep-${variant}`), TRANSPORT_CC, mediasoupId('video', TRANSPORT_CC));
+        await setLocalOffer(`whep-${variant}`, offerSdp);
+      }
       const offer = parseSdp(offerSdp);
-      const caps = capabilitiesFromOffer(offer);
+      const caps = capabilitiesFromOffer(offer, routerCaps);
       const mids = { audio: section(offer, 'audio').mid!, video: section(offer, 'video').mid! };
       const sends = sendSections(caps, mids);
-      const transceivers = await applyAnswer('whep-pt', buildAnswer({ offer, local: LOCAL, accepted: new Map(sends.map((send) => [send.mid, { send }])), sessionId: '78' }));
+      const answerSdp = buildAnswer({ offer, local: LOCAL, accepted: new Map(sends.map((send) => [send.mid, { send }])), sessionId: '77' });
+      const transceivers = await applyAnswer(`whep-${variant}`, answerSdp);
+      assert.deepEqual(
+        transceivers.map((t) => t.currentDirection),
+        ['recvonly', 'recvonly'],
+      );
+      const answer = parseSdp(answerSdp);
       for (const send of sends) {
         const t = transceivers.find((x) => x.mid === send.mid)!;
         const media = send.rtpParameters.codecs[0]!;
@@ -590,9 +718,18 @@ describe('SDP bridge in Chromium', () => {
           t.receiveCodecs.some(([pt, mime]) => pt === media.payloadType && mime.toLowerCase() === media.mimeType.toLowerCase()),
           `${send.kind}: consumer sends ${media.mimeType} as ${media.payloadType}; Chromium receives ${JSON.stringify(t.receiveCodecs)}`,
         );
+        // mediasoup writes its own ids on the wire: each extension the answer names must be read under that id.
+        for (const e of answer.media.find((m) => m.mid === send.mid)!.extensions) {
+          assert.ok(
+            t.receiveExtensions.some(([id, uri]) => id === e.id && uri === e.uri),
+            `${send.kind}: the answer names ${e.uri} as ${e.id}; Chromium reads ${JSON.stringify(t.receiveExtensions)}`,
+          );
+        }
       }
-    },
-  );
+      const videoExtensions = section(answer, 'video').extensions.map((e) => e.uri);
+      assert.equal(videoExtensions.includes(TRANSPORT_CC), variant !== 'own ids', `video extensions named: ${JSON.stringify(videoExtensions)}`);
+    });
+  }
 
   it('subscribe: Chromium answers the engine offer, and the bridge reads the answer back', async () => {
     const sends = sendSections(routerCaps, { audio: '0', video: '1' });

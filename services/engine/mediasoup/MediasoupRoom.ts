@@ -22,6 +22,9 @@ import {
   offersPayloadType,
   parseAnswer,
   producerFromOffer,
+  receiverEstimate,
+  receiverNumbering,
+  renumberedCodecs,
   remoteDtls,
   type LocalTransport,
   type OfferSection,
@@ -29,6 +32,7 @@ import {
   type SendSection,
 } from './sdpBridge.ts';
 import type { WorkerPool, WorkerSlot } from './WorkerPool.ts';
+import { LayerGovernor, layerCounts } from './LayerGovernor.ts';
 
 const log = logger.child({ mod: 'engine.mediasoup' });
 
@@ -67,15 +71,21 @@ function closeIfNeverConnected(transport: WebRtcTransport, onTimeout: () => void
 
 type Emit = <K extends keyof EngineEvents>(event: K, ...args: EngineEvents[K]) => void;
 
-/** A room's router on one worker. The first is the room's own; others receive piped producers. */
+/**
+ * A room's router on one worker. The first is the room's own; others receive piped producers:
+ * routers on other workers when subscribers outgrow the per-worker budget, and routers whose
+ * payload types follow a WHEP receiver that numbers codecs its own way.
+ */
 interface RouterPart {
   slot: WorkerSlot;
   generation: number;
   router: Router;
+  /** '' for the room's own payload types, else the key of a receiver's numbering (`numberingFor`). */
+  numbering: string;
   /** This room's consumers on this router. */
   consumers: number;
-  /** Producers piped (or being piped) into this router; never used on the primary. */
-  piped: Map<string, Promise<void>>;
+  /** Primary producer id → the id of its pipe producer in this router; never used on the primary. */
+  piped: Map<string, Promise<string>>;
 }
 
 interface Published {
@@ -100,7 +110,7 @@ interface SubscriberLeg {
   /** Engine-offer leg that follows the stage (false: WHEP, fixed at its offer). */
   follows: boolean;
   sections: OfferSection[];
-  consumers: Map<string, { consumer: Consumer; mid: string; resumed: boolean }>;
+  consumers: Map<string, ConsumerEntry>;
   version: number;
   awaiting: boolean;
   dirty: boolean;
@@ -120,6 +130,14 @@ interface SubscriberLeg {
   closedIn: Map<string, number>;
 }
 
+interface ConsumerEntry {
+  consumer: Consumer;
+  mid: string;
+  resumed: boolean;
+  /** Chooses layers from receiver reports where the receiver gives no bandwidth estimate (WHEP). */
+  governor?: LayerGovernor;
+}
+
 interface Mirror {
   transport: PlainTransport;
   consumer: Consumer;
@@ -129,6 +147,17 @@ interface Mirror {
 
 function sameTarget(a: MirrorTarget, b: MirrorTarget): boolean {
   return a.ip === b.ip && a.rtpPort === b.rtpPort && a.rtcpPort === b.rtcpPort;
+}
+
+/** The room's codecs with a receiver's payload types, and a key naming that numbering. */
+interface Numbering {
+  key: string;
+  codecs: RouterRtpCodecCapability[];
+}
+
+function numberingFor(receiver: Map<number, number>): Numbering | undefined {
+  const codecs = renumberedCodecs(MEDIA_CODECS, receiver);
+  return codecs && { key: codecs.map((c) => `${c.mimeType}:${c.preferredPayloadType}`).join(','), codecs };
 }
 
 function local(transport: WebRtcTransport): LocalTransport {
@@ -211,7 +240,7 @@ export class MediasoupRoom {
     if (!slot) throw new ServiceError('engine_error', 'no mediasoup worker is running', 503);
     const router = await slot.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData: { roomId: this.id } });
     slot.routers++;
-    const part: RouterPart = { slot, generation: slot.generation, router, consumers: 0, piped: new Map() };
+    const part: RouterPart = { slot, generation: slot.generation, router, numbering: '', consumers: 0, piped: new Map() };
     let observer: ActiveSpeakerObserver;
     try {
       observer = await router.createActiveSpeakerObserver({ interval: 300 });
@@ -402,13 +431,20 @@ export class MediasoupRoom {
 
   // ---- subscribe (WHEP: the client offers) -------------------------------------------------------
 
+  /**
+   * WHEP: the receiver offers, the engine answers with the stage's current audio and video. The
+   * consumers are made on a router with the receiver's own payload types (the primary when it
+   * numbers codecs as the room does), carry NACK without rtx, and every forwarded header
+   * extension the receiver offers, under mediasoup's ids, so the leg has a bandwidth estimate.
+   */
   async subscribeWithOffer(peerId: string, offer: string): Promise<{ answer: string; tracks: StageTrack[] }> {
     this.assertOpen();
     const parsed = parseSdp(offer);
-    const caps = capabilitiesFromOffer(parsed);
     const dtlsParameters = remoteDtls(parsed, true);
-    const leg = await this.newSubscriber(peerId, false);
+    const numbering = numberingFor(receiverNumbering(parsed, this.primary.router.rtpCapabilities));
+    const leg = await this.newSubscriber(peerId, false, numbering);
     try {
+      const caps = capabilitiesFromOffer(parsed, leg.part.router.rtpCapabilities);
       await leg.transport.connect({ dtlsParameters });
       leg.connected = true;
       const used = new Set<string>();
@@ -422,17 +458,18 @@ export class MediasoupRoom {
           (p) => p.live && p.track.kind === media.kind && p.track.peerId !== peerId && !used.has(p.track.trackId) && this.primary.router.canConsume({ producerId: p.producer.id, rtpCapabilities: caps }),
         );
         if (!pub) continue;
-        await this.ensurePiped(leg.part, pub);
-        // No rtx: mediasoup picks the router's rtx payload types itself (they cannot be pinned), and
-        // they mean something else to a browser's offer. Without rtx mediasoup negotiates no plain
-        // NACK either, so a WHEP viewer repairs loss by keyframe (PLI) only.
-        const consumer = await leg.transport.consume({ producerId: pub.producer.id, rtpCapabilities: caps, paused: false, mid: media.mid, enableRtx: false });
+        const producerId = await this.ensurePiped(leg.part, pub);
+        if (leg.closed) throw new InvalidStateError(`WHEP session of ${peerId} closed while it was being set up`);
+        // enableRtx keeps plain NACK; the capabilities carry no rtx, so lost packets are resent as they were.
+        const consumer = await leg.transport.consume({ producerId, rtpCapabilities: caps, paused: false, mid: media.mid, enableRtx: true });
         if (!offersPayloadType(media, consumer.rtpParameters.codecs[0]!)) {
+          // Only when the section numbers a codec differently from the offer's other sections.
           consumer.close();
-          skipped.push(`${media.mid}: this engine sends ${consumer.rtpParameters.codecs[0]!.mimeType} as payload type ${consumer.rtpParameters.codecs[0]!.payloadType}, a number the offer does not give to that codec`);
+          skipped.push(`${media.mid}: this engine sends ${consumer.rtpParameters.codecs[0]!.mimeType} as payload type ${consumer.rtpParameters.codecs[0]!.payloadType}, a number this section does not give to that codec`);
           continue;
         }
         this.trackConsumer(leg, pub.track.trackId, consumer, media.mid, true);
+        this.governIfBlind(leg, pub.track.trackId, consumer);
         used.add(pub.track.trackId);
         tracks.push(pub.track);
         accepted.set(media.mid, {
@@ -467,9 +504,9 @@ export class MediasoupRoom {
     await entry.consumer.setPreferredLayers({ spatialLayer: layers.spatialLayer, ...(layers.temporalLayer !== undefined ? { temporalLayer: layers.temporalLayer } : {}) });
   }
 
-  private async newSubscriber(peerId: string, follows: boolean): Promise<SubscriberLeg> {
+  private async newSubscriber(peerId: string, follows: boolean, numbering?: Numbering): Promise<SubscriberLeg> {
     this.closeSubscriber(peerId, 'replaced');
-    const part = await this.partForSubscriber();
+    const part = await this.partForSubscriber(numbering);
     const transport = await part.router.createWebRtcTransport({
       webRtcServer: part.slot.webRtcServer,
       enableUdp: true,
@@ -520,10 +557,10 @@ export class MediasoupRoom {
     leg.adding.add(trackId);
     const caps: RtpCapabilities = leg.part.router.rtpCapabilities;
     try {
-      await this.ensurePiped(leg.part, pub);
+      const producerId = await this.ensurePiped(leg.part, pub);
       if (leg.closed || pub.producer.closed) return false;
       const mid = String(leg.nextMid++);
-      const consumer = await leg.transport.consume({ producerId: pub.producer.id, rtpCapabilities: caps, paused: true, mid });
+      const consumer = await leg.transport.consume({ producerId, rtpCapabilities: caps, paused: true, mid });
       if (leg.closed) {
         consumer.close();
         return false;
@@ -551,6 +588,22 @@ export class MediasoupRoom {
     }
   }
 
+  /**
+   * A layered consumer whose receiver gives no bandwidth estimate (its offer left mediasoup no
+   * transport-cc or abs-send-time id to name) would get the top layer whatever its path holds:
+   * its layers follow the receiver's loss and round-trip time instead (LayerGovernor).
+   */
+  private governIfBlind(leg: SubscriberLeg, trackId: string, consumer: Consumer): void {
+    const entry = leg.consumers.get(trackId);
+    if (!entry || consumer.kind !== 'video' || receiverEstimate(consumer.rtpParameters) !== undefined) return;
+    const { spatial, temporal } = layerCounts(consumer.rtpParameters);
+    if (spatial * temporal <= 1) return;
+    entry.governor = new LayerGovernor(consumer, {
+      onChange: (layers, why) =>
+        log.info({ room: this.id, peer: leg.peerId, track: trackId, layers, loss: Number(why.loss.toFixed(3)), queueMs: Math.round(why.queueMs) }, `receiver without a bandwidth estimate: layer ${why.direction}`),
+    });
+  }
+
   private trackConsumer(leg: SubscriberLeg, trackId: string, consumer: Consumer, mid: string, resumed: boolean): void {
     leg.consumers.set(trackId, { consumer, mid, resumed });
     leg.part.consumers++;
@@ -569,6 +622,7 @@ export class MediasoupRoom {
     this.packetCounts.delete(entry.consumer.id);
     leg.part.consumers--;
     if (leg.part.slot.generation === leg.part.generation) leg.part.slot.consumers--;
+    entry.governor?.close();
     entry.consumer.close();
     const index = leg.sections.findIndex((s) => s.type === 'send' && s.section.mid === entry.mid);
     const s = leg.sections[index];
@@ -606,44 +660,64 @@ export class MediasoupRoom {
   // ---- routers and pipes ------------------------------------------------------------------------
 
   /**
-   * Where a new subscriber goes: the first of the room's routers with room for the stage's
-   * tracks within the per-worker consumer budget, else a new router on the least loaded worker
-   * the room does not use yet (fed through pipeToRouter), else the least loaded of its routers.
+   * Where a new subscriber goes. With the room's own payload types: the first of the room's
+   * routers with room for the stage's tracks within the per-worker consumer budget, else a new
+   * router on the least loaded worker the room does not use yet (fed through pipeToRouter), else
+   * the least loaded of its routers. With a receiver's numbering: a router of that numbering
+   * within the budget, else a new one on the least loaded worker.
    */
-  private async partForSubscriber(): Promise<RouterPart> {
+  private async partForSubscriber(numbering?: Numbering): Promise<RouterPart> {
     // Throws 503 while the room has no router (its worker died and the rebuild is not done).
     void this.primary;
+    const key = numbering?.key ?? '';
     const needed = Math.max(1, this.published.length);
     const budget = this.opts.consumersPerWorker;
-    const fits = this.parts.find((p) => p.consumers + needed <= budget);
+    const same = this.parts.filter((p) => p.numbering === key);
+    const fits = same.find((p) => p.consumers + needed <= budget);
     if (fits) return fits;
-    const slot = this.pool.leastLoaded(new Set(this.parts.map((p) => p.slot)));
+    const slot = numbering
+      ? (this.pool.leastLoaded(new Set(same.map((p) => p.slot))) ?? this.pool.leastLoaded())
+      : this.pool.leastLoaded(new Set(this.parts.map((p) => p.slot)));
     if (slot) {
-      const router = await slot.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData: { roomId: this.id, piped: true } });
+      const router = await slot.worker.createRouter({ mediaCodecs: numbering?.codecs ?? MEDIA_CODECS, appData: { roomId: this.id, piped: true, ...(numbering ? { numbering: key } : {}) } });
       slot.routers++;
-      const part: RouterPart = { slot, generation: slot.generation, router, consumers: 0, piped: new Map() };
+      if (this.closed || this.parts.length === 0) {
+        // Closed, or lost its primary to a dying worker, while the router was being made.
+        router.close();
+        slot.routers--;
+        throw new ServiceError('engine_error', `room ${this.id} is being rebuilt or closed`, 503);
+      }
+      const part: RouterPart = { slot, generation: slot.generation, router, numbering: key, consumers: 0, piped: new Map() };
       this.parts.push(part);
-      log.info({ room: this.id, worker: slot.index, routers: this.parts.length }, 'room outgrew its worker budget; new router fed by pipeToRouter');
+      if (numbering) log.info({ room: this.id, worker: slot.index, numbering: key }, 'router for a receiver that numbers codecs its own way, fed by pipeToRouter');
+      else log.info({ room: this.id, worker: slot.index, routers: this.parts.length }, 'room outgrew its worker budget; new router fed by pipeToRouter');
       return part;
     }
-    return this.parts.reduce((a, b) => (b.consumers < a.consumers ? b : a));
+    return same.reduce((a, b) => (b.consumers < a.consumers ? b : a));
   }
 
-  /** Pipes `pub` into `part` once; concurrent callers wait for the same pipe. */
-  private ensurePiped(part: RouterPart, pub: Published): Promise<void> {
-    if (part === this.primary) return Promise.resolve();
-    let piping = part.piped.get(pub.producer.id);
+  /**
+   * Pipes `pub` into `part` once and gives the producer id to consume there; concurrent callers
+   * wait for the same pipe. Pipe producers get ids of their own: a part may share its worker
+   * with the primary, and one worker refuses two producers with one id.
+   */
+  private ensurePiped(part: RouterPart, pub: Published): Promise<string> {
+    if (part === this.primary) return Promise.resolve(pub.producer.id);
+    const producerId = pub.producer.id;
+    let piping = part.piped.get(producerId);
     if (!piping) {
       const { min, max } = this.pool.transportPortRange;
       piping = this.primary.router
         .pipeToRouter({
-          producerId: pub.producer.id,
+          producerId,
           router: part.router,
+          keepId: false,
           listenInfo: { protocol: 'udp', ip: '127.0.0.1', portRange: { min, max } },
         })
-        .then(() => undefined);
-      part.piped.set(pub.producer.id, piping);
-      piping.catch(() => part.piped.delete(pub.producer.id));
+        .then(({ pipeProducer }) => pipeProducer!.id);
+      part.piped.set(producerId, piping);
+      piping.catch(() => part.piped.delete(producerId));
+      pub.producer.observer.once('close', () => part.piped.delete(producerId));
     }
     return piping;
   }
