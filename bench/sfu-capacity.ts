@@ -2,7 +2,10 @@
 // the project's engine and, in the same run, through a bare engine doing the same forwarding:
 //   embedded engine → bare werift on a worker thread (bench/lib/werift-baseline.thread.ts)
 //   mediasoup engine → a bare mediasoup router (bench/lib/mediasoup-baseline.ts)
-// Bots are libwebrtc (@roamhq/wrtc) in a child process (bench/lib/sfu-bots.process.ts).
+// With mediasoup, the embedded engine runs beside them in the same run, for its capacity figure.
+// Bots are libwebrtc (@roamhq/wrtc) in a child process (bench/lib/sfu-bots.process.ts). The
+// publisher offers and the forwarder answers; subscribers are offered to and answer, as stage
+// members subscribe (see bench/lib/forwarder.ts for why not WHEP).
 //
 // Per step N it prints, for ours and the baseline: forwarded packets/s, the forwarder's CPU per
 // forwarded packet (and its share of one core), what the bots received (packets/s, loss,
@@ -11,13 +14,15 @@
 // and the PASS/FAIL targets.
 //
 // Run: npm run bench:sfu-capacity   (re-runs itself in a loopback-only network namespace)
-// Both sides run in the same process with their own publisher bot; only one side's publisher
-// sends at a time. Each step measures the two sides in four alternating windows (ABBA, BAAB on
-// odd steps), so load that drifts during a step (other processes) weighs on both alike.
+// Every side runs in the same process with its own publisher bot; only one side's publisher
+// sends at a time. Each step measures the sides in alternating windows (ABBA, BAAB on odd steps;
+// ABCCBA with three), so load that drifts during a step (other processes) weighs on all alike.
 // Env: BENCH_SUBSCRIBERS=1,5,10,20  BENCH_SECONDS=8 (measured per step and side)
 //      BENCH_AUDIO=1 (0: video only)  BENCH_WIDTH/BENCH_HEIGHT/BENCH_FPS=640/360/30
 //      BENCH_VIDEO_KBPS=1200 (pinned publisher video bitrate)  BENCH_VERBOSE=1 (per-bot counts)
 //      ENGINE=auto|embedded|mediasoup  ENGINE_WORKER_THREAD=true  MEDIASOUP_WORKER_BIN
+//      BENCH_EMBEDDED=0 (with mediasoup: leave out the embedded engine measured beside it)
+// Ends with each side's capacity: subscribers of a BENCH_VIDEO_KBPS stream one core holds.
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -119,10 +124,20 @@ if (engine.kind === 'embedded') {
   baseline = await MediasoupBaseline.start({ workerBin: mediasoupBin!, listenIp: '127.0.0.1', portRange: baselinePorts });
 }
 const skipped = mediasoupBin ? undefined : chooseEngine({ ENGINE: 'auto', MEDIASOUP_WORKER_BIN: cfg.MEDIASOUP_WORKER_BIN }).reason;
+// Beside mediasoup, the embedded engine in the same run, for its capacity figure.
+const reference =
+  engine.kind === 'mediasoup' && process.env.BENCH_EMBEDDED !== '0'
+    ? await engineForwarder(
+        await createEngine(loadConfig({ DEV: 'true', ENGINE: 'embedded', ENGINE_WORKER_THREAD: 'true', MEDIA_IP: '127.0.0.1', MEDIA_PORT_RANGE: '35000-39999', LOG_LEVEL: process.env.LOG_LEVEL }, { strict: true })),
+        'engine worker thread CPU (engine.stats().cpuMicros = process.threadCpuUsage on that thread)',
+        true,
+      )
+    : undefined;
 
 const sides: Side[] = [
   { fwd: ours, publisher: 'ours-pub', subscribers: [] },
   { fwd: baseline, publisher: 'base-pub', subscribers: [] },
+  ...(reference ? [{ fwd: reference, publisher: 'emb-pub', subscribers: [] }] : []),
 ];
 
 // Always on, reset at the start of each window: re-enabling a disabled monitor would count the gap.
@@ -134,10 +149,11 @@ try {
   for (const side of sides) await startPublisher(side);
   for (const [i, n] of STEPS.entries()) {
     for (const side of sides) await prepare(side, n);
-    // ABBA (BAAB on odd steps): load on the machine that drifts during a step weighs on both sides alike.
-    const [a, b] = i % 2 === 0 ? sides : [...sides].reverse();
+    // ABBA (BAAB on odd steps; ABCCBA with a third side): load on the machine that drifts during a
+    // step weighs on every side alike.
+    const order = i % 2 === 0 ? sides : [...sides].reverse();
     const runs = new Map<Side, Run>(sides.map((side) => [side, newRun()]));
-    for (const side of [a!, b!, b!, a!]) await measureWindow(side, runs.get(side)!);
+    for (const side of [...order, ...[...order].reverse()]) await measureWindow(side, runs.get(side)!);
     for (const side of sides) samples.push({ step: i, n, side: side.fwd.name, ...finish(side, runs.get(side)!) });
   }
 } finally {
@@ -171,8 +187,7 @@ async function prepare(side: Side, n: number): Promise<void> {
   }
   while (side.subscribers.length < n) {
     const id = `${side.publisher.replace(/-pub$/, '')}-sub${side.subscribers.length}`;
-    const answer = await side.fwd.subscribe(id, await bots.subscriber(id, AUDIO));
-    await bots.answer(id, answer);
+    await side.fwd.answer(id, await bots.subscriber(id, await side.fwd.subscribe(id)));
     side.subscribers.push(id);
   }
   await bots.setActive(side.publisher, true);
@@ -409,9 +424,66 @@ function report(): void {
     const belowCore = new Set(baseSamples.filter((s) => s.cpuMicros / 1e6 / s.seconds < 1).map((s) => s.step));
     const judged = ourSamples.filter((s) => belowCore.has(s.step));
     const worst = Math.max(0, ...judged.map(lossPct));
-    const where = belowCore.size === STEPS.length ? `the bare router stayed below one core at every step (up to N=${Math.max(...STEPS)})` : `judged at N=${judged.map((s) => s.n).join(',') || 'none'}, where the bare router was below one core`;
-    console.log(`${judged.length > 0 && worst < 1 ? 'PASS' : 'FAIL'} mediasoup: loss < 1% up to the load where the bare router fills a core (worst ${worst.toFixed(2)}%; ${where})`);
+    const verdict = judged.length > 0 && worst < 1 ? 'PASS' : 'FAIL';
+    if (belowCore.size === STEPS.length) {
+      const busiest = baseSamples.reduce((a, b) => (b.cpuMicros / b.seconds > a.cpuMicros / a.seconds ? b : a));
+      console.log(
+        `${verdict} mediasoup: loss < 1% at every step (worst ${worst.toFixed(2)}%), but the bare router never filled a core here ` +
+          `(at most ${((100 * busiest.cpuMicros) / 1e6 / busiest.seconds).toFixed(1)}% of one at N=${busiest.n}): the load where it would is not reached, the bots run out of CPU first`,
+      );
+    } else {
+      console.log(`${verdict} mediasoup: loss < 1% up to the load where the bare router fills a core (worst ${worst.toFixed(2)}%; judged at N=${judged.map((s) => s.n).join(',') || 'none'})`);
+    }
   }
+  reportCapacity();
+}
+
+/**
+ * Subscribers of a `VIDEO_KBPS` stream one core holds, per side. Each side's CPU rate is fitted
+ * against its forwarding rate over the steps (least squares: a fixed part, then a cost per
+ * packet), and a subscriber is charged the packet rate of such a stream at the run's median bytes
+ * per packet, the same for every side (publishers do not hold the pinned rate exactly, and the
+ * sides should differ by their cost per packet only). Beside it, the plain figure from the top
+ * step's average cost per packet (fixed part included, so lower). Both extrapolate: on this
+ * machine the bots run out of CPU long before a forwarder fills a core.
+ */
+function reportCapacity(): void {
+  const bytesPerPacket = median(samples.filter((x) => x.received > 0).map((x) => x.receivedBytes / x.received));
+  const pktPerSub = (VIDEO_KBPS * 1000) / 8 / bytesPerPacket;
+  console.log(
+    `\ncapacity: subscribers of a ${(VIDEO_KBPS / 1000).toFixed(1)} Mbit/s stream one core holds, extrapolated from the steps (fit: CPU = fixed + cost x packets; ` +
+      `top: the top step's average cost per packet), at ${pktPerSub.toFixed(0)} pkt/s per subscriber (the run's median ${bytesPerPacket.toFixed(0)} bytes per packet)`,
+  );
+  const figures: string[] = [];
+  for (const side of sides) {
+    const list = samples.filter((x) => x.side === side.fwd.name);
+    const top = list.at(-1);
+    if (!top || top.forwarded === 0) continue;
+    const fit = linearFit(list.map((x) => [x.forwarded / x.seconds, x.cpuMicros / x.seconds]));
+    const perPacketTop = top.cpuMicros / top.forwarded;
+    const byTop = 1e6 / (perPacketTop * pktPerSub);
+    const byFit = fit && fit.slope > 0 && fit.intercept < 1e6 ? (1e6 - Math.max(0, fit.intercept)) / (fit.slope * pktPerSub) : undefined;
+    console.log(
+      `  ${side.fwd.name.padEnd(16)} ${byFit !== undefined ? `fit ${byFit.toFixed(0)} (fixed ${(Math.max(0, fit!.intercept) / 1e4).toFixed(1)}% of a core, ${fit!.slope.toFixed(1)} µs/pkt, r² ${fit!.r2.toFixed(2)})` : 'fit -'}; ` +
+        `top ${byTop.toFixed(0)} (${perPacketTop.toFixed(1)} µs/pkt at N=${top.n}, ${((100 * top.cpuMicros) / 1e6 / top.seconds).toFixed(1)}% of a core)`,
+    );
+    figures.push(`${side.fwd.name} ${(byFit ?? byTop).toFixed(0)}`);
+  }
+  console.log(`most ${(VIDEO_KBPS / 1000).toFixed(1)} Mbit/s subscribers one core holds: ${figures.join(', ')}`);
+}
+
+/** Least-squares line through `points` ([x, y]), or undefined with fewer than two distinct x. */
+function linearFit(points: [number, number][]): { slope: number; intercept: number; r2: number } | undefined {
+  const n = points.length;
+  if (n < 2) return undefined;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+  if (sxx === 0) return undefined;
+  const sxy = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0);
+  const syy = points.reduce((s, [, y]) => s + (y - my) ** 2, 0);
+  const slope = sxy / sxx;
+  return { slope, intercept: my - slope * mx, r2: syy === 0 ? 1 : (sxy * sxy) / (sxx * syy) };
 }
 
 function sumOf(list: Sample[], key: 'forwarded' | 'received'): number {

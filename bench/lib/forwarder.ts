@@ -1,7 +1,13 @@
 /**
  * What the SFU capacity bench drives: the project's engine, or a bare baseline doing the same
- * forwarding. One publisher, N subscribers; SDP in, SDP out (the bots offer, the forwarder
- * answers, WHIP/WHEP style).
+ * forwarding. One publisher, N subscribers. The publisher offers and the forwarder answers
+ * (WHIP style); for each subscriber the forwarder offers and the bot answers, as the stage view
+ * subscribes (the engine-offer path every stage member and moderator uses).
+ *
+ * (Not WHEP: mediasoup writes each RTP header extension under one fixed id, and a receiver that
+ * reads extensions with its own offer's ids, as the bots' libwebrtc does, takes mediasoup's
+ * abs-send-time at id 4 for its MID and drops every video packet. Offering puts the ids on the
+ * forwarder's side. See the README's WHEP notes.)
  */
 import type { MediaEngine } from '../../services/engine/EngineTypes.ts';
 
@@ -25,8 +31,10 @@ export interface Forwarder {
   publish(offer: string): Promise<string>;
   /** Kinds of the publisher's tracks that are live (media arrived), which subscribers can then receive. */
   liveKinds(): Promise<string[]>;
-  /** Answers a recvonly subscriber offer with the publisher's tracks. */
-  subscribe(id: string, offer: string): Promise<string>;
+  /** An offer that sends the publisher's live tracks to a new subscriber `id`. */
+  subscribe(id: string): Promise<string>;
+  /** The subscriber's answer to that offer. */
+  answer(id: string, sdp: string): Promise<void>;
   unsubscribe(id: string): Promise<void>;
   counters(): Promise<ForwarderCounters>;
   close(): Promise<void>;
@@ -36,13 +44,22 @@ export interface Forwarder {
 export async function engineForwarder(engine: MediaEngine, cpuSource: string, jsThread: boolean): Promise<Forwarder> {
   const room = 'capacity';
   await engine.createRoom(room);
+  const versions = new Map<string, number>();
+  // Subscribers join once the publisher's tracks are live, so the first offer carries both and
+  // no renegotiation follows; one would leave a bot waiting, and the flow check would say so.
+  engine.on('subscriberoffer', (r, peer) => r === room && console.warn(`bench: unexpected renegotiation offer to ${peer}`));
   return {
     name: `ours (${engine.kind})`,
     cpuSource,
     jsThread,
     publish: async (offer) => (await engine.publish(room, 'publisher', offer)).answer,
     liveKinds: async () => (await engine.listTracks(room)).map((t) => t.kind),
-    subscribe: async (id, offer) => (await engine.subscribeWithOffer(room, id, offer)).answer,
+    subscribe: async (id) => {
+      const offer = await engine.subscribe(room, id);
+      versions.set(id, offer.version);
+      return offer.offer;
+    },
+    answer: (id, sdp) => engine.answerSubscriber(room, id, versions.get(id)!, sdp),
     unsubscribe: (id) => engine.closeSubscriber(room, id, 'client_request'),
     counters: async () => {
       const s = await engine.stats();

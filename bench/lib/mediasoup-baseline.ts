@@ -1,7 +1,8 @@
 /**
  * The mediasoup engine's baseline: a bare mediasoup router, no project engine code. One worker,
  * one router (opus 111, VP8 96: the bots' own payload types), a WebRtcTransport per bot; the
- * publisher's offer becomes producers, each subscriber's recvonly offer becomes consumers.
+ * publisher's offer becomes producers; each subscriber gets consumers of them on the router's own
+ * capabilities and an offer for them, as the engine's stage subscribers do.
  *
  * Only the SDP ↔ RTP-parameter translation is shared with the project (its mediasoup SDP bridge,
  * which is SDP text work done once per leg, never per packet). CPU is measured as the mediasoup
@@ -11,7 +12,7 @@
 import { createWorker } from 'mediasoup';
 import type { Consumer, Producer, Router, RouterRtpCodecCapability, WebRtcTransport, Worker } from 'mediasoup/types';
 import { parseSdp } from '../../services/engine/mediasoup/sdp.ts';
-import { buildAnswer, capabilitiesFromOffer, producerFromOffer, remoteDtls, type OfferedProducer, type SendSection } from '../../services/engine/mediasoup/sdpBridge.ts';
+import { buildAnswer, buildOffer, parseAnswer, producerFromOffer, remoteDtls, type OfferedProducer, type OfferSection } from '../../services/engine/mediasoup/sdpBridge.ts';
 import type { Forwarder, ForwarderCounters } from './forwarder.ts';
 
 const MEDIA_CODECS: RouterRtpCodecCapability[] = [
@@ -73,25 +74,26 @@ export class MediasoupBaseline implements Forwarder {
     return live;
   }
 
-  async subscribe(id: string, offer: string): Promise<string> {
-    const parsed = parseSdp(offer);
-    const rtpCapabilities = capabilitiesFromOffer(parsed, this.router.rtpCapabilities);
+  async subscribe(id: string): Promise<string> {
     const transport = await this.newTransport();
     const leg = { transport, consumers: [] as Consumer[] };
     this.subscribers.set(id, leg);
-    await transport.connect({ dtlsParameters: remoteDtls(parsed, true) });
-    const accepted = new Map<string, { send: SendSection }>();
-    for (const media of parsed.media) {
-      if (media.port === 0 || media.mid === undefined) continue;
-      const producer = this.producers.find((p) => p.kind === media.kind);
-      if (!producer || !this.router.canConsume({ producerId: producer.id, rtpCapabilities })) continue;
-      // As the engine does: NACK without rtx (the capabilities carry none), so NACKed packets are resent in the media stream itself.
-      const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: false, mid: media.mid, enableRtx: true });
+    // As the engine consumes for a stage view: the router's own capabilities (rtx, transport-cc).
+    const sections: OfferSection[] = [];
+    for (const [i, producer] of this.producers.entries()) {
+      const mid = String(i);
+      const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: this.router.rtpCapabilities, paused: false, mid });
       leg.consumers.push(consumer);
-      accepted.set(media.mid, { send: { mid: media.mid, kind: producer.kind, rtpParameters: consumer.rtpParameters, streamId: 'publisher', trackId: producer.id } });
+      sections.push({ type: 'send', section: { mid, kind: producer.kind, rtpParameters: consumer.rtpParameters, streamId: 'publisher', trackId: producer.id } });
     }
-    if (accepted.size === 0) throw new Error(`bare mediasoup: nothing to send to ${id}`);
-    return buildAnswer({ offer: parsed, local: transport, accepted, sessionId: '1' });
+    if (sections.length === 0) throw new Error(`bare mediasoup: nothing to send to ${id}`);
+    return buildOffer({ local: transport, sections, sessionId: '1', version: 1 });
+  }
+
+  async answer(id: string, sdp: string): Promise<void> {
+    const leg = this.subscribers.get(id);
+    if (!leg) throw new Error(`bare mediasoup: no subscriber ${id}`);
+    await leg.transport.connect({ dtlsParameters: parseAnswer(parseSdp(sdp)).dtlsParameters });
   }
 
   async unsubscribe(id: string): Promise<void> {

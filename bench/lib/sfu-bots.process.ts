@@ -59,12 +59,11 @@ async function createPublisher(id: string, withAudio: boolean): Promise<string> 
   return gathered(pc);
 }
 
-async function createSubscriber(id: string, withAudio: boolean): Promise<string> {
+async function createSubscriber(id: string, offer: string): Promise<string> {
   const pc = new RTCPeerConnection({ iceServers: [] });
-  if (withAudio) pc.addTransceiver('audio', { direction: 'recvonly' });
-  pc.addTransceiver('video', { direction: 'recvonly' });
   subscribers.set(id, pc);
-  await pc.setLocalDescription(await pc.createOffer());
+  await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+  await pc.setLocalDescription(await pc.createAnswer());
   return gathered(pc);
 }
 
@@ -144,7 +143,7 @@ async function handle(req: BotRequest): Promise<unknown> {
     case 'publisher':
       return createPublisher(req.id, req.audio);
     case 'subscriber':
-      return createSubscriber(req.id, req.audio);
+      return createSubscriber(req.id, req.offer);
     case 'answer': {
       const publisher = publishers.get(req.id);
       const pc = publisher?.pc ?? subscribers.get(req.id);

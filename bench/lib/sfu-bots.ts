@@ -1,7 +1,7 @@
 /**
  * Parent side of the SFU capacity bots: starts ./sfu-bots.process.ts (libwebrtc via
- * @roamhq/wrtc) as a child process and drives it over IPC. Bots hand out complete SDP offers
- * (ICE gathered, no trickle), which is what the engines and baselines take.
+ * @roamhq/wrtc) as a child process and drives it over IPC. Bots hand out complete SDP (ICE
+ * gathered, no trickle): the publisher's offer, each subscriber's answer.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +27,8 @@ export interface BotStats {
 
 export type BotRequest =
   | { op: 'publisher'; id: string; audio: boolean }
-  | { op: 'subscriber'; id: string; audio: boolean }
+  /** A subscriber bot answering the forwarder's offer. */
+  | { op: 'subscriber'; id: string; offer: string }
   | { op: 'answer'; id: string; sdp: string }
   /** Starts or stops feeding a publisher's sources (no frames: the encoder idles). */
   | { op: 'active'; id: string; on: boolean }
@@ -78,8 +79,9 @@ export class BotFleet {
   publisher(id: string, audio: boolean): Promise<string> {
     return this.call({ op: 'publisher', id, audio });
   }
-  subscriber(id: string, audio: boolean): Promise<string> {
-    return this.call({ op: 'subscriber', id, audio });
+  /** A new subscriber bot's answer to `offer`. */
+  subscriber(id: string, offer: string): Promise<string> {
+    return this.call({ op: 'subscriber', id, offer });
   }
   answer(id: string, sdp: string): Promise<void> {
     return this.call({ op: 'answer', id, sdp });

@@ -1,6 +1,7 @@
 // Worker-thread entry of the bare werift baseline (see ./werift-baseline.ts). No project code:
-// one werift RTCPeerConnection receives the publisher, one per subscriber sends, and every RTP
-// packet the publisher's track delivers goes to each subscriber's sender (sendRtp).
+// one werift RTCPeerConnection receives the publisher, one per subscriber offers and sends (as
+// the embedded engine's stage subscribers do), and every RTP packet the publisher's track
+// delivers goes to each subscriber's sender (sendRtp).
 //
 // It negotiates what the embedded engine negotiates (same codecs and payload types, NACK + PLI +
 // REMB feedback, mid + abs-send-time, no transport-cc), sends the publisher the same REMB
@@ -25,7 +26,8 @@ import {
 
 export type BaselineRequest =
   | { op: 'publish'; offer: string }
-  | { op: 'subscribe'; id: string; offer: string }
+  | { op: 'subscribe'; id: string }
+  | { op: 'answer'; id: string; sdp: string }
   | { op: 'unsubscribe'; id: string }
   | { op: 'tracks' }
   | { op: 'counters' }
@@ -56,6 +58,8 @@ let packetsForwarded = 0;
 let publisher: RTCPeerConnection | undefined;
 const sources = new Map<string, { track: MediaStreamTrack; receiver: RTCRtpReceiver; sinks: Set<RTCRtpSender> }>();
 const subscribers = new Map<string, RTCPeerConnection>();
+/** Senders offered to a subscriber and not yet answered, with the sinks they join then. */
+const pending = new Map<RTCRtpSender, Set<RTCRtpSender>>();
 let lastPliAt = 0;
 
 function threadCpuMicros(): number {
@@ -126,25 +130,28 @@ function requestKeyFrame(): void {
   video.receiver.sendRtcpPLI(video.track.ssrc).catch(() => {});
 }
 
-async function subscribe(id: string, offer: string): Promise<string> {
+/** Offers the live tracks to a new subscriber; its sinks attach when the answer comes. */
+async function subscribe(id: string): Promise<string> {
   const pc = new RTCPeerConnection(config);
   subscribers.set(id, pc);
-  await pc.setRemoteDescription({ type: 'offer', sdp: offer });
-  const attached: { sender: RTCRtpSender; sinks: Set<RTCRtpSender> }[] = [];
-  for (const t of pc.getTransceivers()) {
-    const source = sources.get(t.kind);
-    if (!source) {
-      t.setDirection('inactive');
-      continue;
-    }
-    t.setDirection('sendonly');
-    attached.push({ sender: t.sender, sinks: source.sinks });
+  for (const [kind, source] of sources) {
+    const t = pc.addTransceiver(kind as 'audio' | 'video', { direction: 'sendonly' });
     t.sender.onPictureLossIndication.subscribe(requestKeyFrame);
+    pending.set(t.sender, source.sinks);
   }
-  await pc.setLocalDescription(await pc.createAnswer());
-  const answer = await gathered(pc);
-  for (const { sender, sinks } of attached) sinks.add(sender);
-  return answer;
+  await pc.setLocalDescription(await pc.createOffer());
+  return gathered(pc);
+}
+
+async function answer(id: string, sdp: string): Promise<void> {
+  const pc = subscribers.get(id);
+  if (!pc) throw new Error(`no subscriber ${id}`);
+  await pc.setRemoteDescription({ type: 'answer', sdp });
+  for (const t of pc.getTransceivers()) {
+    const sinks = pending.get(t.sender);
+    pending.delete(t.sender);
+    sinks?.add(t.sender);
+  }
 }
 
 async function handle(req: BaselineRequest): Promise<unknown> {
@@ -152,11 +159,16 @@ async function handle(req: BaselineRequest): Promise<unknown> {
     case 'publish':
       return publish(req.offer);
     case 'subscribe':
-      return subscribe(req.id, req.offer);
+      return subscribe(req.id);
+    case 'answer':
+      return answer(req.id, req.sdp);
     case 'unsubscribe': {
       const pc = subscribers.get(req.id);
       subscribers.delete(req.id);
-      for (const source of sources.values()) for (const t of pc?.getTransceivers() ?? []) source.sinks.delete(t.sender);
+      for (const t of pc?.getTransceivers() ?? []) {
+        pending.delete(t.sender);
+        for (const source of sources.values()) source.sinks.delete(t.sender);
+      }
       await pc?.close();
       return undefined;
     }

@@ -47,8 +47,11 @@ export class WeriftBaseline implements Forwarder {
   liveKinds(): Promise<string[]> {
     return this.call({ op: 'tracks' });
   }
-  subscribe(id: string, offer: string): Promise<string> {
-    return this.call({ op: 'subscribe', id, offer });
+  subscribe(id: string): Promise<string> {
+    return this.call({ op: 'subscribe', id });
+  }
+  answer(id: string, sdp: string): Promise<void> {
+    return this.call({ op: 'answer', id, sdp });
   }
   unsubscribe(id: string): Promise<void> {
     return this.call({ op: 'unsubscribe', id });
