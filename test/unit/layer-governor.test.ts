@@ -84,8 +84,8 @@ describe('LayerGovernor', () => {
   it('a queue building up (round-trip time well above the lowest seen) counts as congestion', async () => {
     const c = new ReportingConsumer();
     const g = new LayerGovernor(c, { intervalMs: 3_600_000 });
-    let t = await run(g, c, 0, 3, (x) => x.report(100, 0, 20));
-    t = await run(g, c, t, 2, (x) => x.report(100, 0, 400));
+    const t = await run(g, c, 0, 3, (x) => x.report(100, 0, 20));
+    await run(g, c, t, 2, (x) => x.report(100, 0, 400));
     assert.deepEqual(c.asked, [{ spatialLayer: 1, temporalLayer: 2 }]);
     g.close();
   });
