@@ -16,6 +16,9 @@
  * The two run one after the other (the machine may have two cores: three x264 encodes at once
  * would measure CPU starvation); our broadcast is stopped through the API before the baseline.
  *
+ * BENCH_ENGINES=embedded,mediasoup measures our path on each engine in turn, in the same run
+ * (default: the engine the service picks); the baseline runs once, through the embedded engine
+ * when it is among them (it runs last), else through the last one.
  * BENCH_FRAMES (default 450) decoded frames per path after BENCH_WARMUP_MS (default 5000; the
  * baseline gets 3 s more to settle at its start position). BENCH_DUMP=<file> writes the raw
  * samples. Exits non-zero when a path cannot run or decodes fewer than 300 frames;
@@ -154,48 +157,94 @@ const s = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` :
 const pct = (f: number | undefined) => (f !== undefined && Number.isFinite(f) ? `${(f * 100).toFixed(0)}% of one core` : 'n/a');
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
 
-async function main(): Promise<number> {
-  const pages = await serveBenchPages(['stage-latency', 'hls-latency']);
-  const chromium = await launchChromium();
-  let service: RunningService | undefined;
-  let baseline: Baseline | undefined;
-  const problems: string[] = [];
-  let ours: PathResult | undefined;
-  let base: PathResult | undefined;
+/** Engines to measure, one after the other in this run (e.g. `embedded,mediasoup`); default: the service's own choice. */
+const ENGINES = (process.env.BENCH_ENGINES ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+
+interface Session {
+  service: RunningService;
+  room: string;
+  sender: Page;
+  kind: string;
+}
+
+/** A service on `engine` with the pattern publisher live over WHIP. */
+async function startSession(chromium: LaunchedChromium, pageUrl: string, engine: string | undefined): Promise<Session> {
+  const service = await startService({ LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...(engine ? { ENGINE: engine } : {}) });
   try {
-    service = await startService({ LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
-    console.log(`service: ${service.url}`);
+    const kind = ((await (await service.api('/api/stats')).json()) as { kind?: string }).kind ?? engine ?? 'default';
+    console.log(`[${kind}] service: ${service.url}`);
     const room = await service.createRoom();
     const pubToken = await service.token(room, 'bench-pub', 'presenter');
-
-    const sender = await openPage(chromium, pages.pageUrl('stage-latency'), 'latencyBench');
-    const player = await openPage(chromium, pages.pageUrl('hls-latency'), 'hlsBench');
+    const sender = await openPage(chromium, pageUrl, 'latencyBench');
     const tracks = await call(sender, 'startSender', true);
     const offer = await call(sender, 'createSendOffer', 'pub');
     const whip = await call(sender, 'postSdp', `${service.url}/whip/${encodeURIComponent(room)}`, pubToken, offer);
     if (whip.status !== 201) throw new Error(`WHIP POST → ${whip.status} ${whip.body.slice(0, 300)} ${whip.error ?? ''}`);
     await call(sender, 'applyAnswer', 'pub', whip.body);
     await waitFor('publisher connected', 15000, async () => (await call(sender, 'connectionState', 'pub')) === 'connected');
-    console.log(`publisher: pattern canvas 640x480@30 + ${tracks.audio} audio track over WHIP; ${FRAMES} frames per path`);
+    console.log(`[${kind}] publisher: pattern canvas 640x480@30 + ${tracks.audio} audio track over WHIP; ${FRAMES} frames per path`);
+    return { service, room, sender, kind };
+  } catch (err) {
+    await service.stop();
+    throw err;
+  }
+}
 
-    // ---- ours ---------------------------------------------------------------------------------
-    const src = `${service.url}/hls/${encodeURIComponent(room)}/index.m3u8`;
-    await waitFor('the broadcast playlist', 20000, async () => (await fetch(src)).status === 200);
-    await call(player, 'playOurs', 'ours', src);
-    const ffmpegPid = childFfmpegPid(service.child.pid);
-    ours = await measure(player, 'ours', WARMUP_MS, { ffmpeg: ffmpegPid, service: service.child.pid, service2: service });
-    const broadcast = (await (await service.api(`/api/rooms/${encodeURIComponent(room)}/broadcast`)).json()) as { ffmpegRestarts?: number };
-    if (childFfmpegPid(service.child.pid) !== ffmpegPid) problems.push('the service restarted ffmpeg during the measurement; its CPU figure covers only part of the window');
-    console.log(`ours:     p50 ${s(percentile(ours.latencies, 50))}, ${ours.stats.decoded} decoded, rendition ${ours.level}, ffmpeg restarts so far ${broadcast.ffmpegRestarts}`);
-    await call(player, 'close', 'ours');
+/** Our LL-HLS broadcast of the session's stage, played by the watch page's HlsView. */
+async function measureOurs(session: Session, player: Page, problems: string[]): Promise<PathResult> {
+  const { service, room, kind } = session;
+  // The sender page opened after the player: bring the player back to the front, or Chromium
+  // throttles its frame callbacks and the reader misses frames.
+  await player.bringToFront();
+  const src = `${service.url}/hls/${encodeURIComponent(room)}/index.m3u8`;
+  await waitFor('the broadcast playlist', 20000, async () => (await fetch(src)).status === 200);
+  await call(player, 'playOurs', 'ours', src);
+  const ffmpegPid = childFfmpegPid(service.child.pid);
+  const result = await measure(player, 'ours', WARMUP_MS, { ffmpeg: ffmpegPid, service: service.child.pid, service2: service });
+  const broadcast = (await (await service.api(`/api/rooms/${encodeURIComponent(room)}/broadcast`)).json()) as { ffmpegRestarts?: number };
+  if (childFfmpegPid(service.child.pid) !== ffmpegPid) problems.push(`[${kind}] the service restarted ffmpeg during the measurement; its CPU figure covers only part of the window`);
+  console.log(`[${kind}] ours: p50 ${s(percentile(result.latencies, 50))}, ${result.stats.decoded} decoded, rendition ${result.level}, ffmpeg restarts so far ${broadcast.ffmpegRestarts}`);
+  await call(player, 'close', 'ours');
+  return result;
+}
+
+async function main(): Promise<number> {
+  const pages = await serveBenchPages(['stage-latency', 'hls-latency']);
+  const chromium = await launchChromium();
+  let session: Session | undefined;
+  let baseline: Baseline | undefined;
+  const problems: string[] = [];
+  const ours: { kind: string; result: PathResult }[] = [];
+  let base: PathResult | undefined;
+  try {
+    const player = await openPage(chromium, pages.pageUrl('hls-latency'), 'hlsBench');
+    // ---- ours, per engine; the last session stays up for the baseline ------------------------
+    // The embedded engine goes last when measured, so the baseline's werift WHEP client pulls from
+    // it: werift, like older libwebrtc, reads header extensions with its own offer's ids, and
+    // mediasoup writes them under fixed ids of its own (see the README's WHEP notes).
+    const engines = ENGINES.length ? [...ENGINES.filter((e) => e !== 'embedded'), ...ENGINES.filter((e) => e === 'embedded')] : [undefined];
+    for (const [i, engine] of engines.entries()) {
+      session = await startSession(chromium, pages.pageUrl('stage-latency'), engine);
+      try {
+        ours.push({ kind: session.kind, result: await measureOurs(session, player, problems) });
+      } catch (err) {
+        problems.push(`[${session.kind}] ${String(err)}`);
+      }
+      if (i < engines.length - 1) {
+        await session.sender.close();
+        await session.service.stop();
+        session = undefined;
+      }
+    }
 
     // ---- baseline -----------------------------------------------------------------------------
+    if (!session) throw new Error('no session left for the baseline');
+    const { service, room } = session;
     const stop = await service.api(`/api/rooms/${encodeURIComponent(room)}/broadcast`, { method: 'DELETE' });
     if (stop.status !== 200) problems.push(`stopping our broadcast before the baseline → ${stop.status}`);
     const whepToken = await service.token(room, 'bench-baseline', 'moderator');
     try {
       const broadcastApi = `/api/rooms/${encodeURIComponent(room)}/broadcast`;
-      const svc = service;
       baseline = await startBaseline({
         serviceUrl: service.url,
         room,
@@ -204,17 +253,18 @@ async function main(): Promise<number> {
         videoPort: 51702,
         // A starting broadcast asks the publisher for a keyframe; stop it again at once.
         requestKeyframe: async () => {
-          await svc.api(broadcastApi, { method: 'POST' });
-          await svc.api(broadcastApi, { method: 'DELETE' });
+          await service.api(broadcastApi, { method: 'POST' });
+          await service.api(broadcastApi, { method: 'DELETE' });
         },
       });
       // Join an established stream, as a viewer would: hls.js starts 3 segments behind the
       // edge only when the playlist has them; joining a 1-segment playlist would flatter it.
       const url = baseline.playlistUrl;
       await waitFor('4 segments in the baseline playlist', 20000, async () => ((await (await fetch(url)).text()).match(/#EXTINF/g)?.length ?? 0) >= 4);
+      await player.bringToFront();
       await call(player, 'playBaseline', 'baseline', baseline.playlistUrl);
       base = await measure(player, 'baseline', WARMUP_MS + 3000, { ffmpeg: baseline.ffmpegPid });
-      console.log(`baseline: p50 ${s(percentile(base.latencies, 50))}, ${base.stats.decoded} decoded, rendition ${base.level}`);
+      console.log(`baseline (through ${session.kind}): p50 ${s(percentile(base.latencies, 50))}, ${base.stats.decoded} decoded, rendition ${base.level}`);
       await call(player, 'close', 'baseline');
     } catch (err) {
       problems.push(`baseline could not run: ${String(err).split('\n')[0]}`);
@@ -224,56 +274,54 @@ async function main(): Promise<number> {
   } finally {
     await baseline?.close();
     await chromium.close();
-    await service?.stop();
+    await session?.service.stop();
     await pages.close();
   }
 
   // ---- report -------------------------------------------------------------------------------
   const p = (r: PathResult | undefined, q: number) => (r ? percentile(r.latencies, q) : NaN);
-  const ratio = p(ours, 50) / p(base, 50);
   console.log('\n=== HLS latency (glass to glass, same machine) ===');
-  for (const [name, r] of [['ours', ours], ['baseline', base]] as const) {
+  const rows: [string, PathResult | undefined][] = [...ours.map((o): [string, PathResult] => [`ours [${o.kind}]`, o.result]), ['baseline', base]];
+  for (const [name, r] of rows) {
     if (!r) {
-      console.log(`${name.padEnd(8)}  not run`);
+      console.log(`${name.padEnd(18)}  not run`);
       continue;
     }
     console.log(
-      `${name.padEnd(8)}  p50 ${s(p(r, 50))}  p95 ${s(p(r, 95))}  min ${s(p(r, 0))}  max ${s(p(r, 100))}  ` +
+      `${name.padEnd(18)}  p50 ${s(p(r, 50))}  p95 ${s(p(r, 95))}  min ${s(p(r, 0))}  max ${s(p(r, 100))}  ` +
         `(PDT readout p50 ${s(percentile(r.pdtLatency, 50))}); ${r.latencies.length} samples over ${(r.windowMs / 1000).toFixed(1)} s, ` +
         `failed ${r.stats.failed}, skipped ${r.stats.skipped}, dropped by the element ${r.framesDropped}; rendition ${r.level}; fatal hls.js errors: ${r.fatalErrors.join(', ') || 'none'}`,
     );
   }
-  const targets = { p50: p(ours, 50) <= 2000, p95: p(ours, 95) <= 3000, half: ratio <= 0.5 };
-  console.log(`target  ours p50 ${s(p(ours, 50))} ≤ 2.00 s   ${verdict(targets.p50)}`);
-  console.log(`target  ours p95 ${s(p(ours, 95))} ≤ 3.00 s   ${verdict(targets.p95)}`);
-  console.log(`ratio   ours p50 / baseline p50 = ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'}   target ≤ 0.50   ${verdict(targets.half)}`);
-  console.log(`cpu     service ffmpeg (720p + 360p): ${pct(ours?.ffmpegCpu)}; baseline ffmpeg (720p only): ${pct(base?.ffmpegCpu)}`);
-  const outsideEngine = ours && Number.isFinite(ours.engineCpu!) ? ours.serviceCpu! - ours.engineCpu! : NaN;
-  console.log(
-    `cpu     service process ${pct(ours?.serviceCpu)}, of which engine ${pct(ours?.engineCpu)}; ` +
-      `packager + origin + HTTP/WS (service − engine) ${pct(outsideEngine)}, an upper bound on the packager's CPU`,
-  );
+  const summary: Record<string, unknown> = { baseline: { p50: p(base, 50), p95: p(base, 95), samples: base?.latencies.length ?? 0, ffmpegCpu: base?.ffmpegCpu } };
+  for (const { kind, result } of ours) {
+    const ratio = p(result, 50) / p(base, 50);
+    const targets = { p50: p(result, 50) <= 2000, p95: p(result, 95) <= 3000, half: ratio <= 0.5 };
+    console.log(`[${kind}] target  p50 ${s(p(result, 50))} ≤ 2.00 s   ${verdict(targets.p50)}`);
+    console.log(`[${kind}] target  p95 ${s(p(result, 95))} ≤ 3.00 s   ${verdict(targets.p95)}`);
+    console.log(`[${kind}] ratio   p50 / baseline p50 = ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'}   target ≤ 0.50   ${verdict(targets.half)}`);
+    console.log(`[${kind}] cpu     service ffmpeg (720p + 360p): ${pct(result.ffmpegCpu)}; baseline ffmpeg (720p only): ${pct(base?.ffmpegCpu)}`);
+    const outsideEngine = Number.isFinite(result.engineCpu!) ? result.serviceCpu! - result.engineCpu! : NaN;
+    console.log(
+      `[${kind}] cpu     service process ${pct(result.serviceCpu)}, of which engine ${pct(result.engineCpu)}; ` +
+        `packager + origin + HTTP/WS (service − engine) ${pct(outsideEngine)}, an upper bound on the packager's CPU`,
+    );
+    if (STRICT) for (const [k, ok] of Object.entries(targets)) if (!ok) problems.push(`[${kind}] target missed: ${k}`);
+    summary[kind] = { p50: p(result, 50), p95: p(result, 95), samples: result.latencies.length, ratio, ffmpegCpu: result.ffmpegCpu, serviceCpu: result.serviceCpu, engineCpu: result.engineCpu };
+  }
+  if (ours.length === 2) {
+    const [a, b] = ours as [(typeof ours)[number], (typeof ours)[number]];
+    console.log(`${b.kind} / ${a.kind} (same run): p50 ${(p(b.result, 50) / p(a.result, 50)).toFixed(2)}, p95 ${(p(b.result, 95) / p(a.result, 95)).toFixed(2)}`);
+  }
   console.log(
     'packager time from fragment arrival to part published: n/a (the packager does not expose it; it needs a per-part ' +
       'arrival→publish histogram in services/packager, e.g. on GET /api/stats)',
   );
-
-  for (const [name, r] of [['ours', ours], ['baseline', base]] as const) {
+  for (const [name, r] of rows) {
     if (r && r.latencies.length < MIN_SAMPLES) problems.push(`${name}: only ${r.latencies.length} samples (< ${MIN_SAMPLES})`);
   }
-  if (STRICT) for (const [k, ok] of Object.entries(targets)) if (!ok) problems.push(`target missed: ${k}`);
-  console.log(
-    `RESULT ${JSON.stringify({
-      ours: { p50: p(ours, 50), p95: p(ours, 95), samples: ours?.latencies.length ?? 0 },
-      baseline: { p50: p(base, 50), p95: p(base, 95), samples: base?.latencies.length ?? 0 },
-      ratio,
-      ffmpegCpu: ours?.ffmpegCpu,
-      baselineFfmpegCpu: base?.ffmpegCpu,
-      serviceCpu: ours?.serviceCpu,
-      engineCpu: ours?.engineCpu,
-    })}`,
-  );
-  return finishBench(problems, () => ({ ours: ours?.stats.samples, baseline: base?.stats.samples }));
+  console.log(`RESULT ${JSON.stringify(summary)}`);
+  return finishBench(problems, () => Object.fromEntries([...ours.map((o) => [o.kind, o.result.stats.samples]), ['baseline', base?.stats.samples]]));
 }
 
 runBench(main);

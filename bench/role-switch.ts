@@ -3,6 +3,8 @@
  * and what the viewer sees meanwhile.
  *
  *   npm run build:player && node bench/role-switch.ts      (BENCH_CYCLES=5 by default)
+ *   BENCH_ENGINES=embedded,mediasoup runs the cycles on each engine in turn, in the same run, and
+ *   compares them (default: the engine the service picks).
  *
  * Re-executes itself inside `unshare -n` with only loopback up (bench/lib/harness.ts). The real
  * service (startService()) runs a room whose presenter publishes the latency pattern
@@ -46,6 +48,8 @@ const STAGE_MS = Number(process.env.BENCH_STAGE_MS ?? 8000);
 const AUDIENCE_MS = Number(process.env.BENCH_AUDIENCE_MS ?? 8000);
 const STRICT = process.env.BENCH_STRICT === '1';
 const SAMPLE_TAIL_MS = 1200;
+/** Engines to run, one after the other in this run (e.g. `embedded,mediasoup`); default: the service's own choice. */
+const ENGINES = (process.env.BENCH_ENGINES ?? '').split(',').map((e) => e.trim()).filter(Boolean);
 
 
 interface SwitchResult {
@@ -121,24 +125,23 @@ async function runSwitch(service: RunningService, room: string, viewer: Page, pi
   };
 }
 
-async function main(): Promise<number> {
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  const built = spawnSync(process.execPath, [`${root}scripts/build-player.mjs`], { stdio: 'inherit' });
-  if (built.status !== 0) throw new Error('player build failed');
-  const pages = await serveBenchPages(['stage-latency']);
-  const chromium: LaunchedChromium = await launchChromium();
+/** One engine's session: a service, a presenter, a viewer, CYCLES promote/demote cycles. */
+async function runEngine(chromium: LaunchedChromium, pageUrl: string, engine: string | undefined, problems: string[]): Promise<{ kind: string; promotes: SwitchResult[]; demotes: SwitchResult[] }> {
   let service: RunningService | undefined;
   const promotes: SwitchResult[] = [];
   const demotes: SwitchResult[] = [];
-  const problems: string[] = [];
+  let kind = engine ?? 'default';
+  const pagesOpen: Page[] = [];
   try {
-    service = await startService({ LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+    service = await startService({ LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...(engine ? { ENGINE: engine } : {}) });
+    kind = ((await (await service.api('/api/stats')).json()) as { kind?: string }).kind ?? kind;
     const room = await service.createRoom();
-    console.log(`service: ${service.url}, room ${room}; ${CYCLES} cycles, ${STAGE_MS} ms on stage, ${AUDIENCE_MS} ms in the audience`);
+    console.log(`[${kind}] service: ${service.url}, room ${room}; ${CYCLES} cycles, ${STAGE_MS} ms on stage, ${AUDIENCE_MS} ms in the audience`);
 
     const sender = await chromium.context.newPage();
+    pagesOpen.push(sender);
     sender.on('pageerror', (err) => console.error(`[sender page error] ${err.message}`));
-    await sender.goto(pages.pageUrl('stage-latency'));
+    await sender.goto(pageUrl);
     await sender.waitForFunction(() => typeof (window as unknown as { latencyBench?: unknown }).latencyBench === 'object');
     await callSender(sender, 'startSender', true);
     const offer = await callSender(sender, 'createSendOffer', 'pub');
@@ -148,6 +151,7 @@ async function main(): Promise<number> {
     await waitFor('publisher connected', 15000, async () => (await callSender(sender, 'connectionState', 'pub')) === 'connected');
 
     const viewer = await chromium.context.newPage();
+    pagesOpen.push(viewer);
     viewer.on('pageerror', (err) => console.error(`[viewer page error] ${err.message}`));
     // An instant user: accepts the consent prompt as soon as it shows.
     await viewer.addInitScript(() => {
@@ -159,8 +163,8 @@ async function main(): Promise<number> {
     const token = await service.token(room, 'bench-viewer', 'viewer');
     await viewer.goto(`${service.url}/watch?room=${encodeURIComponent(room)}&token=${encodeURIComponent(token)}`);
     await waitFor('the viewer playing HLS', 45000, async () => {
-      const s = await watchState(viewer);
-      return s.mode === 'hls' && s.hls?.state === 'playing';
+      const st = await watchState(viewer);
+      return st.mode === 'hls' && st.hls?.state === 'playing';
     });
     const pid = await viewer.evaluate(() => (window as unknown as { __watch: { participantId: string } }).__watch.participantId);
     await sleep(3000);
@@ -171,24 +175,42 @@ async function main(): Promise<number> {
       await waitFor('publishing live', 15000, async () => (await watchState(viewer)).publishing === 'live');
       await sleep(Math.max(0, STAGE_MS - SAMPLE_TAIL_MS));
       const onStageTracks = await broadcastTracks(service, room);
-      if (onStageTracks !== 4) problems.push(`cycle ${cycle + 1}: the program has ${onStageTracks} tracks with the guest on stage (expected 4)`);
+      if (onStageTracks !== 4) problems.push(`[${kind}] cycle ${cycle + 1}: the program has ${onStageTracks} tracks with the guest on stage (expected 4)`);
       const d = await runSwitch(service, room, viewer, pid, 'demote', cycle * 2 + 1);
       demotes.push(d);
       await sleep(Math.max(0, AUDIENCE_MS - SAMPLE_TAIL_MS));
       const a = await watchState(viewer);
       await sleep(1000);
       const b = await watchState(viewer);
-      if (!(a.hls && b.hls && b.hls.currentTime > a.hls.currentTime + 0.5)) problems.push(`cycle ${cycle + 1}: HLS not advancing in the audience (${a.hls?.currentTime} → ${b.hls?.currentTime})`);
+      if (!(a.hls && b.hls && b.hls.currentTime > a.hls.currentTime + 0.5)) problems.push(`[${kind}] cycle ${cycle + 1}: HLS not advancing in the audience (${a.hls?.currentTime} → ${b.hls?.currentTime})`);
       console.log(
-        `cycle ${cycle + 1}: promote → WebRTC shown ${ms(p.apiToShownMs)} (consent ${ms(p.consentMs ?? NaN)}), black ${p.black}, frozen ${p.frozen}/${p.samples}; ` +
+        `[${kind}] cycle ${cycle + 1}: promote → WebRTC shown ${ms(p.apiToShownMs)} (consent ${ms(p.consentMs ?? NaN)}), black ${p.black}, frozen ${p.frozen}/${p.samples}; ` +
           `demote → HLS shown ${ms(d.apiToShownMs)}, black ${d.black}, frozen ${d.frozen}/${d.samples} (stalled ${d.stalled})`,
       );
     }
   } catch (err) {
-    problems.push(String(err));
+    problems.push(`[${kind}] ${String(err)}`);
+  } finally {
+    for (const page of pagesOpen) await page.close().catch(() => {});
+    await service?.stop();
+  }
+  if (promotes.length < CYCLES || demotes.length < CYCLES) problems.push(`[${kind}] only ${promotes.length}/${demotes.length} of ${CYCLES} cycles completed`);
+  return { kind, promotes, demotes };
+}
+
+async function main(): Promise<number> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const built = spawnSync(process.execPath, [`${root}scripts/build-player.mjs`], { stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('player build failed');
+  const pages = await serveBenchPages(['stage-latency']);
+  const chromium: LaunchedChromium = await launchChromium();
+  const problems: string[] = [];
+  const runs: Awaited<ReturnType<typeof runEngine>>[] = [];
+  try {
+    // One engine after the other in the same run and Chromium (two broadcasts at once would measure CPU starvation).
+    for (const engine of ENGINES.length ? ENGINES : [undefined]) runs.push(await runEngine(chromium, pages.pageUrl('stage-latency'), engine, problems));
   } finally {
     await chromium.close();
-    await service?.stop();
     await pages.close();
   }
 
@@ -196,30 +218,41 @@ async function main(): Promise<number> {
   const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
   const stat = (rs: SwitchResult[], f: (r: SwitchResult) => number) => ({ p50: percentile(rs.map(f), 50), max: percentile(rs.map(f), 100) });
   const sum = (rs: SwitchResult[], f: (r: SwitchResult) => number) => rs.reduce((n, r) => n + f(r), 0);
-  const up = stat(promotes, (r) => r.apiToShownMs);
-  const down = stat(demotes, (r) => r.apiToShownMs);
-  const consent = stat(promotes, (r) => r.consentMs ?? NaN);
-  const black = sum(promotes, (r) => r.black) + sum(demotes, (r) => r.black);
-  const twice = sum(promotes, (r) => r.twice) + sum(demotes, (r) => r.twice);
-  console.log(`\n=== role switch, ${promotes.length} promote / ${demotes.length} demote (same machine, embedded engine) ===`);
-  console.log(`promote → first WebRTC frame shown   p50 ${sec(up.p50)}  max ${sec(up.max)}   target p50 ≤ 1.00 s   ${verdict(up.p50 <= 1000)}`);
-  console.log(`   of which: API → roleChanged on the page p50 ${sec(stat(promotes, (r) => r.apiToEventMs).p50)}; consent prompt (instant user) p50 ${sec(consent.p50)}`);
-  console.log(`demote → HLS playing on screen       p50 ${sec(down.p50)}  max ${sec(down.max)}   target p50 ≤ 2.00 s   ${verdict(down.p50 <= 2000)}`);
-  console.log(`black samples (luma < 16)            promote ${sum(promotes, (r) => r.black)}, demote ${sum(demotes, (r) => r.black)}   target 0   ${verdict(black === 0)}`);
-  console.log(
-    `frozen samples (same as 100 ms before) promote ${sum(promotes, (r) => r.frozen)}/${sum(promotes, (r) => r.samples)}, ` +
-      `demote ${sum(demotes, (r) => r.frozen)}/${sum(demotes, (r) => r.samples)}; before the swap (old view) promote ${sum(promotes, (r) => r.frozenBefore)}, ` +
-      `demote ${sum(demotes, (r) => r.frozenBefore)}; stalled (no current frame) ${sum(promotes, (r) => r.stalled) + sum(demotes, (r) => r.stalled)}`,
-  );
-  console.log(`audio from both views at once       ${twice} samples   target 0   ${verdict(twice === 0)}`);
-  console.log(`RESULT ${JSON.stringify({ promote: up, demote: down, consent, black, twice, promotes, demotes })}`);
-  if (promotes.length < CYCLES || demotes.length < CYCLES) problems.push(`only ${promotes.length}/${demotes.length} of ${CYCLES} cycles completed`);
-  if (twice > 0) problems.push('audio played from both views at once');
-  if (STRICT) {
-    if (!(up.p50 <= 1000)) problems.push('target missed: promote p50');
-    if (!(down.p50 <= 2000)) problems.push('target missed: demote p50');
-    if (black > 0) problems.push('target missed: black frames');
+  const results: Record<string, unknown> = {};
+  for (const { kind, promotes, demotes } of runs) {
+    const up = stat(promotes, (r) => r.apiToShownMs);
+    const down = stat(demotes, (r) => r.apiToShownMs);
+    const consent = stat(promotes, (r) => r.consentMs ?? NaN);
+    const black = sum(promotes, (r) => r.black) + sum(demotes, (r) => r.black);
+    const twice = sum(promotes, (r) => r.twice) + sum(demotes, (r) => r.twice);
+    console.log(`\n=== role switch, ${kind} engine: ${promotes.length} promote / ${demotes.length} demote (same machine) ===`);
+    console.log(`promote → first WebRTC frame shown   p50 ${sec(up.p50)}  max ${sec(up.max)}   target p50 ≤ 1.00 s   ${verdict(up.p50 <= 1000)}`);
+    console.log(`   of which: API → roleChanged on the page p50 ${sec(stat(promotes, (r) => r.apiToEventMs).p50)}; consent prompt (instant user) p50 ${sec(consent.p50)}`);
+    console.log(`demote → HLS playing on screen       p50 ${sec(down.p50)}  max ${sec(down.max)}   target p50 ≤ 2.00 s   ${verdict(down.p50 <= 2000)}`);
+    console.log(`black samples (luma < 16)            promote ${sum(promotes, (r) => r.black)}, demote ${sum(demotes, (r) => r.black)}   target 0   ${verdict(black === 0)}`);
+    console.log(
+      `frozen samples (same as 100 ms before) promote ${sum(promotes, (r) => r.frozen)}/${sum(promotes, (r) => r.samples)}, ` +
+        `demote ${sum(demotes, (r) => r.frozen)}/${sum(demotes, (r) => r.samples)}; before the swap (old view) promote ${sum(promotes, (r) => r.frozenBefore)}, ` +
+        `demote ${sum(demotes, (r) => r.frozenBefore)}; stalled (no current frame) ${sum(promotes, (r) => r.stalled) + sum(demotes, (r) => r.stalled)}`,
+    );
+    console.log(`audio from both views at once       ${twice} samples   target 0   ${verdict(twice === 0)}`);
+    results[kind] = { promote: up, demote: down, consent, black, twice, promotes, demotes };
+    if (twice > 0) problems.push(`[${kind}] audio played from both views at once`);
+    if (STRICT) {
+      if (!(up.p50 <= 1000)) problems.push(`[${kind}] target missed: promote p50`);
+      if (!(down.p50 <= 2000)) problems.push(`[${kind}] target missed: demote p50`);
+      if (black > 0) problems.push(`[${kind}] target missed: black frames`);
+    }
   }
+  const [first, second] = runs;
+  if (first && second && first.promotes.length && second.promotes.length) {
+    const ratio = (f: (r: SwitchResult) => number, rs: 'promotes' | 'demotes') => stat(second[rs], f).p50 / stat(first[rs], f).p50;
+    console.log(
+      `\n${second.kind} / ${first.kind} (p50, same run): promote ${ratio((r) => r.apiToShownMs, 'promotes').toFixed(2)}, demote ${ratio((r) => r.apiToShownMs, 'demotes').toFixed(2)}; ` +
+        `black samples ${sum(second.promotes, (r) => r.black) + sum(second.demotes, (r) => r.black)} vs ${sum(first.promotes, (r) => r.black) + sum(first.demotes, (r) => r.black)}`,
+    );
+  }
+  console.log(`RESULT ${JSON.stringify(results)}`);
   return finishBench(problems);
 }
 
