@@ -4,30 +4,31 @@ import type { MediaEngine, StageTrack } from '../engine/EngineTypes.ts';
 import { HlsPackager } from '../packager/index.ts';
 import type { Storage } from '../storage/Storage.ts';
 import type { MirrorPortAllocator } from './mirrorPorts.ts';
-import type { CompositionOptions } from './composition.ts';
+import type { X264Preset } from '../core/config.ts';
+import type { StageFeed } from './StageFeed.ts';
 import { Transcoder } from './Transcoder.ts';
 import type { StageInput, TranscoderStats } from './TranscoderTypes.ts';
 
 /** LL-HLS part target; matches the transcoder's fragment duration (200 ms). */
 const PART_TARGET_SEC = 0.2;
 
-export type X264Preset = NonNullable<CompositionOptions['preset']>;
 
 /** Why a broadcast stopped. */
 export type BroadcastStopReason = 'api' | 'room_closed' | 'shutdown' | 'failed';
 
 export interface BroadcastControllerOptions {
-  roomId: string;
+  /** The stage it broadcasts: its live tracks are read from it, never copied. */
+  stage: StageFeed;
   engine: MediaEngine;
   storage: Storage;
   ports: MirrorPortAllocator;
   /** Address the mirror sends to and ffmpeg listens on. Default 127.0.0.1. */
   mirrorIp?: string;
-  /** Keep every segment (EVENT playlist, VOD at the end). Default false. */
-  record?: boolean;
-  /** ffmpeg binary. Default: the transcoder's. */
+  /** Keep every segment (EVENT playlist, VOD at the end). */
+  record: boolean;
+  /** ffmpeg binary. Absent: the transcoder's. */
   ffmpegPath?: string;
-  /** libx264 preset. Default: the transcoder's (veryfast). */
+  /** libx264 preset. Absent: BROADCAST_X264_PRESET's default. */
   x264Preset?: X264Preset;
   /** Stage changes within this window are folded into one ffmpeg restart, ms. Default 250. */
   settleMs?: number;
@@ -58,9 +59,8 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
   readonly startedAt = new Date();
   private readonly opts: BroadcastControllerOptions;
   private readonly transcoder: Transcoder;
+  /** The mirrors this broadcast set up (its own state: ports and SDP), by track id. */
   private readonly mirrored = new Map<string, MirroredTrack>();
-  /** Stage tracks the broadcast should carry: a mirror that completes for a track no longer here is undone. */
-  private readonly wanted = new Set<string>();
   private readonly log;
   private settleTimer: NodeJS.Timeout | undefined;
   private changes: Promise<void> = Promise.resolve();
@@ -69,12 +69,12 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
   constructor(opts: BroadcastControllerOptions) {
     super();
     this.opts = opts;
-    this.roomId = opts.roomId;
-    this.log = rootLogger.child({ mod: 'broadcast', room: opts.roomId });
+    this.roomId = opts.stage.id;
+    this.log = rootLogger.child({ mod: 'broadcast', room: this.roomId });
     this.packager = new HlsPackager({
-      roomId: opts.roomId,
+      roomId: this.roomId,
       storage: opts.storage,
-      record: opts.record ?? false,
+      record: opts.record,
       // One part per ffmpeg fragment: the transcoder cuts 200 ms fragments.
       partTargetSec: PART_TARGET_SEC,
     });
@@ -104,8 +104,8 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
   }
 
   /** Mirrors the stage's current tracks and starts ffmpeg. */
-  async start(tracks: StageTrack[]): Promise<void> {
-    for (const track of tracks) this.wanted.add(track.trackId);
+  async start(): Promise<void> {
+    const tracks = this.opts.stage.tracks();
     for (const track of tracks) await this.mirror(track);
     await this.transcoder.update(this.inputs());
     this.transcoder.start();
@@ -115,14 +115,12 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
 
   trackPublished(track: StageTrack): void {
     if (!this.running || this.mirrored.has(track.trackId)) return;
-    this.wanted.add(track.trackId);
     this.enqueue(async () => {
       await this.mirror(track);
     });
   }
 
   trackUnpublished(track: StageTrack): void {
-    this.wanted.delete(track.trackId);
     const mirrored = this.mirrored.get(track.trackId);
     if (!mirrored) return;
     this.mirrored.delete(track.trackId);
@@ -144,7 +142,6 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
         await this.opts.engine.stopMirror(this.roomId, track.trackId).catch(() => {});
       }
       this.mirrored.clear();
-      this.wanted.clear();
       await this.packager.end().catch((err: unknown) => this.log.warn({ err: String(err) }, 'packager end failed'));
       this.log.info({ reason }, 'broadcast stopped');
       this.safeEmit('stopped', reason);
@@ -174,8 +171,8 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
     const { rtpPort, rtcpPort } = await this.opts.ports.allocate();
     try {
       const info = await this.opts.engine.mirrorTrack(this.roomId, track.trackId, { ip, rtpPort, rtcpPort });
-      if (!this.wanted.has(track.trackId)) {
-        // The track left while its mirror was being set up: undo it, or ffmpeg would wait on it.
+      if (!this.running || !this.onStage(track.trackId)) {
+        // The track left (or the broadcast stopped) while its mirror was being set up: undo it, or ffmpeg would wait on it.
         this.opts.ports.release(rtpPort);
         await this.opts.engine.stopMirror(this.roomId, track.trackId).catch(() => {});
         return;
@@ -185,6 +182,10 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
       this.opts.ports.release(rtpPort);
       this.log.warn({ trackId: track.trackId, err: String(err) }, 'mirror failed');
     }
+  }
+
+  private onStage(trackId: string): boolean {
+    return this.opts.stage.tracks().some((t) => t.trackId === trackId);
   }
 
   private inputs(): StageInput[] {

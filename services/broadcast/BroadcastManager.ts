@@ -6,23 +6,27 @@ import type { HlsPackager } from '../packager/index.ts';
 import type { Storage } from '../storage/Storage.ts';
 import { BroadcastController, type BroadcastStopReason } from './BroadcastController.ts';
 import { MirrorPortAllocator } from './mirrorPorts.ts';
-import type { X264Preset } from './BroadcastController.ts';
+import type { X264Preset } from '../core/config.ts';
+import type { StageDirectory, StageFeed } from './StageFeed.ts';
 
 const log = logger.child({ mod: 'broadcast' });
 
+/** The service's values come from config (BROADCAST_AUTO_START, HLS_RECORD, FFMPEG_PATH, BROADCAST_X264_PRESET, MIRROR_PORT_RANGE). */
 export interface BroadcastManagerOptions {
   engine: MediaEngine;
   storage: Storage;
-  /** Start a room's broadcast when its stage gets its first track. Default true. */
-  autoStart?: boolean;
-  /** Keep every segment in storage. Default false. */
-  record?: boolean;
-  /** ffmpeg binary. Default: the transcoder's (FFMPEG_PATH, else ffmpeg on the PATH). */
+  /** The stages to broadcast: each new one is followed through its observer. */
+  stages: StageDirectory;
+  /** Start a room's broadcast when its stage gets its first track. */
+  autoStart: boolean;
+  /** Keep every segment in storage. */
+  record: boolean;
+  /** ffmpeg binary. Absent: `ffmpeg` on the PATH. */
   ffmpegPath?: string;
-  /** libx264 preset. Default: the transcoder's (veryfast). */
+  /** libx264 preset. Absent: BROADCAST_X264_PRESET's default. */
   x264Preset?: X264Preset;
-  /** UDP ports for the RTP mirror, "min-max" pairs. Default 50000-50999. */
-  mirrorPortRange?: [number, number];
+  /** UDP ports for the RTP mirror, "min-max" pairs. */
+  mirrorPortRange: [number, number];
 }
 
 export interface BroadcastStatus {
@@ -41,22 +45,23 @@ export type BroadcastManagerEvents = {
 };
 
 /**
- * Every room's broadcast on this node. The server feeds it stage events; it starts a
- * broadcast when a room's stage gets its first track (when autoStart), and on request. An ended broadcast's
+ * Every room's broadcast on this node. It follows every stage of its StageDirectory through
+ * the stage's observer, starts a broadcast when a stage gets its first track (when autoStart)
+ * and on request, and reads the live tracks from the stage itself. An ended broadcast's
  * packager stays until the next one starts, so its final (ENDLIST) playlists keep being served.
  */
 export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvents> {
   private readonly opts: BroadcastManagerOptions;
   private readonly ports: MirrorPortAllocator;
   private readonly broadcasts = new Map<string, BroadcastController>();
-  /** Tracks live on each room's stage, as the stage reported them. */
-  private readonly stage = new Map<string, Map<string, StageTrack>>();
+  private readonly onNewStage = (stage: StageFeed) => this.follow(stage);
   private closed = false;
 
   constructor(opts: BroadcastManagerOptions) {
     super();
     this.opts = opts;
-    this.ports = new MirrorPortAllocator('127.0.0.1', opts.mirrorPortRange ?? [50000, 50999]);
+    this.ports = new MirrorPortAllocator('127.0.0.1', opts.mirrorPortRange);
+    opts.stages.observer.on('newroom', this.onNewStage);
   }
 
   /** The packager the origin serves for `roomId`, live or just ended. */
@@ -81,42 +86,52 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
     return this.broadcasts.get(roomId)?.stats();
   }
 
-  trackPublished(roomId: string, track: StageTrack): void {
-    const tracks = this.tracks(roomId);
-    // Auto start belongs to the stage's first track only: a broadcast a moderator ended stays
-    // ended while the stage goes on, until the API starts it or the stage empties and refills.
-    const firstOnStage = tracks.size === 0;
-    tracks.set(track.trackId, track);
-    const live = this.live(roomId);
-    if (live) live.trackPublished(track);
-    else if (firstOnStage && (this.opts.autoStart ?? true)) {
-      this.start(roomId).catch((err: unknown) => log.warn({ roomId, err: String(err) }, 'auto start failed'));
-    }
+  /** Follows one stage until it closes. */
+  private follow(stage: StageFeed): void {
+    const roomId = stage.id;
+    const published = (track: StageTrack) => {
+      const live = this.live(roomId);
+      if (live) live.trackPublished(track);
+      // Auto start belongs to the stage's first track only: a broadcast a moderator ended stays
+      // ended while the stage goes on, until the API starts it or the stage empties and refills.
+      else if (this.opts.autoStart && stage.tracks().length === 1) {
+        this.start(roomId).catch((err: unknown) => log.warn({ roomId, err: String(err) }, 'auto start failed'));
+      }
+    };
+    const unpublished = (track: StageTrack) => this.live(roomId)?.trackUnpublished(track);
+    const closed = () => {
+      stage.observer.off('trackpublished', published);
+      stage.observer.off('trackunpublished', unpublished);
+      this.live(roomId)
+        ?.stop('room_closed')
+        .catch((err: unknown) => log.warn({ roomId, err: String(err) }, 'ending broadcast failed'));
+    };
+    stage.observer.on('trackpublished', published);
+    stage.observer.on('trackunpublished', unpublished);
+    stage.observer.on('close', closed);
   }
 
-  trackUnpublished(roomId: string, track: StageTrack): void {
-    this.tracks(roomId).delete(track.trackId);
-    this.live(roomId)?.trackUnpublished(track);
-  }
-
+  /** Starts the broadcast of a stage the directory knows. */
   async start(roomId: string): Promise<BroadcastStatus> {
     if (this.closed) throw new InvalidStateError('broadcasts are shutting down');
     if (this.live(roomId)) throw new InvalidStateError(`room ${roomId} is already broadcasting`);
+    const stage = this.opts.stages.get(roomId);
+    if (!stage) throw new InvalidStateError(`room ${roomId} has no stage here`);
     const previous = this.broadcasts.get(roomId);
     if (previous) await previous.close();
     const controller = new BroadcastController({
-      roomId,
+      stage,
       engine: this.opts.engine,
       storage: this.opts.storage,
       ports: this.ports,
-      record: this.opts.record ?? false,
+      record: this.opts.record,
       ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
       ...(this.opts.x264Preset ? { x264Preset: this.opts.x264Preset } : {}),
     });
     controller.on('ready', () => this.safeEmit('broadcastready', roomId));
     controller.on('stopped', (reason) => this.safeEmit('broadcaststopped', roomId, reason));
     this.broadcasts.set(roomId, controller);
-    await controller.start([...this.tracks(roomId).values()]);
+    await controller.start();
     this.safeEmit('broadcaststarted', roomId);
     return this.status(roomId)!;
   }
@@ -127,15 +142,10 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
     await live.stop(reason);
   }
 
-  /** The room is gone: end its broadcast (ENDLIST) and forget its stage. */
-  async roomClosed(roomId: string): Promise<void> {
-    this.stage.delete(roomId);
-    await this.live(roomId)?.stop('room_closed');
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.opts.stages.observer.off('newroom', this.onNewStage);
     await Promise.all([...this.broadcasts.values()].map((b) => b.close()));
     this.broadcasts.clear();
   }
@@ -143,11 +153,5 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
   private live(roomId: string): BroadcastController | undefined {
     const b = this.broadcasts.get(roomId);
     return b?.running ? b : undefined;
-  }
-
-  private tracks(roomId: string): Map<string, StageTrack> {
-    let tracks = this.stage.get(roomId);
-    if (!tracks) this.stage.set(roomId, (tracks = new Map()));
-    return tracks;
   }
 }

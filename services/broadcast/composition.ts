@@ -3,6 +3,7 @@
  * filter graph plus, per rendition of the ABR ladder, the encoder and fMP4 muxer options.
  * Nothing here runs ffmpeg, so layouts are unit-tested as plain data.
  */
+import { DEFAULT_X264_PRESET, type X264Preset } from '../core/config.ts';
 
 /** One rung of the ABR ladder. */
 export interface Rendition {
@@ -35,8 +36,8 @@ export interface CompositionOptions {
   fps?: number;
   /** Keyframe interval, seconds; every rendition cuts at the same instants. Default 1. */
   gopSeconds?: number;
-  /** libx264 preset. Default `veryfast`; `ultrafast` costs about a third less CPU. */
-  preset?: 'ultrafast' | 'superfast' | 'veryfast' | 'faster' | 'fast';
+  /** libx264 preset. Default: BROADCAST_X264_PRESET's (config.ts). */
+  preset?: X264Preset;
   /** fMP4 fragment (LL-HLS part) duration, microseconds. Default 200000. */
   fragmentMicros?: number;
   /**
@@ -194,8 +195,8 @@ export function composeStage(sources: StageSources, options: CompositionOptions 
   const outputs = ladder.map((rendition, i) => ({
     rendition,
     maps: [`[v${i}]`, `[a${i}]`],
-    options: encoderOptions(rendition, { fps, gopSeconds, preset: options.preset ?? 'veryfast', fragmentMicros: options.fragmentMicros ?? 200_000 }),
-    codecs: `${avcCodec(rendition, fps, options.preset ?? 'veryfast')},mp4a.40.2`,
+    options: encoderOptions(rendition, { fps, gopSeconds, preset: options.preset ?? DEFAULT_X264_PRESET, fragmentMicros: options.fragmentMicros ?? 200_000 }),
+    codecs: `${avcCodec(rendition, fps, options.preset ?? DEFAULT_X264_PRESET)},mp4a.40.2`,
   }));
   return { layout, filterComplex: chains.join(';'), outputs };
 }

@@ -14,6 +14,12 @@ const bool = z
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** libx264 presets the broadcast encoder accepts, fastest first. */
+export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast'] as const;
+export type X264Preset = (typeof X264_PRESETS)[number];
+/** BROADCAST_X264_PRESET's default, exported for the encoder's callers that take no config (tests, benches). */
+export const DEFAULT_X264_PRESET: X264Preset = 'superfast';
+
 export const configSchema = z
   .object({
     /** HTTP and WebSocket port. Default 8080; 0 picks a free port. */
@@ -28,6 +34,8 @@ export const configSchema = z
     JWT_SECRET: z.string().min(32).optional(),
     /** Lifetime of issued room tokens, seconds. Default 3600. */
     TOKEN_TTL_SECONDS: int(10, 7 * 24 * 3600).default(3600),
+    /** How long a viewer's promotion to guest outlives its last connection, ms, so that a reconnect keeps it on the stage. Default 60000. */
+    STAGE_ROLE_GRACE_MS: int(0, 24 * 3600_000).default(60000),
     /** Dev mode: generate missing secrets, create a demo room and print ready-to-open URLs. Default false. */
     DEV: bool.default(false),
     /** Media engine: auto, embedded or mediasoup. Default auto (mediasoup when its worker binary exists, else embedded). */
@@ -94,7 +102,7 @@ export const configSchema = z
       .refine(([a, b]) => a > 0 && b <= 65535 && a + 4 < b, 'expected 0 < min < max <= 65535')
       .default([50000, 50999]),
     /** libx264 preset of the broadcast encoder. Default superfast: on a small machine it leaves CPU for the SFU (veryfast costs about 1.8x, ultrafast about 0.7x). */
-    BROADCAST_X264_PRESET: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast']).default('superfast'),
+    BROADCAST_X264_PRESET: z.enum(X264_PRESETS).default(DEFAULT_X264_PRESET),
     /** ffmpeg binary for the broadcast pipeline. Default ffmpeg (found on the PATH). */
     FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
     /** Webhook endpoints, comma-separated URLs. Default none (API-created endpoints still work). */

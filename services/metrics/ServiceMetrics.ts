@@ -7,7 +7,7 @@ import type { WebhookDispatcher } from '../webhooks/WebhookDispatcher.ts';
 
 /** What the metrics read; every source is optional, so a partial wiring still scrapes. */
 export interface MetricsSources {
-  registry?: Pick<RoomRegistry, 'list' | 'size' | 'on' | 'off'>;
+  registry?: Pick<RoomRegistry, 'list' | 'size'>;
   engine?: Pick<MediaEngine, 'stats' | 'on' | 'off'>;
   broadcasts?: Pick<BroadcastManager, 'on' | 'off' | 'packager' | 'stats' | 'status'>;
   webhooks?: Pick<WebhookDispatcher, 'stats' | 'on' | 'off'>;

@@ -42,7 +42,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   logger.level = cfg.LOG_LEVEL;
   const turn = createTurnService(cfg);
   const engine = await createEngine(cfg);
-  const registry = new RoomRegistry(engine);
+  const registry = new RoomRegistry(engine, { roleGraceMs: cfg.STAGE_ROLE_GRACE_MS });
   const tokens = new TokenService({ secret: cfg.JWT_SECRET, ttlSeconds: cfg.TOKEN_TTL_SECONDS });
   const metrics = createMetrics();
   const storage = metrics.instrumentStorage(createStorage(storageOptions(cfg)));
@@ -56,13 +56,13 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   const broadcasts = new BroadcastManager({
     engine,
     storage,
+    stages: registry,
     autoStart: cfg.BROADCAST_AUTO_START,
     record: cfg.HLS_RECORD,
     mirrorPortRange: cfg.MIRROR_PORT_RANGE,
     ffmpegPath: cfg.FFMPEG_PATH,
     x264Preset: cfg.BROADCAST_X264_PRESET,
   });
-  followStages(registry, broadcasts);
   const webhookFollower = followForWebhooks({ registry, broadcasts, sink: webhooks });
   metrics.observe({ registry, engine, broadcasts, webhooks });
   webhooks.start();
@@ -140,19 +140,6 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     })());
 
   return { url, publicUrl, registry, tokens, engine, broadcasts, webhooks, close };
-}
-
-/** Feeds every room's stage changes to the broadcasts. */
-function followStages(registry: RoomRegistry, broadcasts: BroadcastManager): void {
-  registry.on('roomcreated', (roomId) => {
-    const room = registry.get(roomId);
-    if (!room) return;
-    room.on('trackpublished', (track) => broadcasts.trackPublished(roomId, track));
-    room.on('trackunpublished', (track) => broadcasts.trackUnpublished(roomId, track));
-  });
-  registry.on('roomclosed', (roomId) => {
-    broadcasts.roomClosed(roomId).catch((err: unknown) => logger.warn({ roomId, err: String(err) }, 'ending broadcast failed'));
-  });
 }
 
 function storageOptions(cfg: Config): StorageOptions {

@@ -4,8 +4,9 @@ import { logger } from '../core/logger.ts';
 import type { EngineCapabilities, MediaEngine, PreferredLayers, PublishResult } from '../engine/EngineTypes.ts';
 import { BlockList } from './BlockList.ts';
 import { HandQueue } from './HandQueue.ts';
-import { Participant } from './Participant.ts';
+import { Participant, type ParticipantState } from './Participant.ts';
 import { assertCan, can } from './permissions.ts';
+import { RoleGrants } from './RoleGrants.ts';
 import type {
   ActorId,
   BlockEntry,
@@ -15,6 +16,7 @@ import type {
   ParticipantOptions,
   ParticipantSummary,
   RoomEvents,
+  RoomOptions,
   RoomSummary,
   StageTrack,
   SubscriberOffer,
@@ -28,10 +30,18 @@ const log = logger.child({ mod: 'stage' });
  * HTTP or WebSockets: its callers (signaling sessions, WHIP/WHEP handlers) hold a Participant
  * and listen to it and to the room's events.
  *
+ * It is the one store of the stage's state: participants, roles (granted per identity, see
+ * RoleGrants), hands, blocks and live tracks. The engine is the source of truth for media; the
+ * room mirrors its tracks once, and everything else (broadcast, webhooks, metrics) follows the
+ * room through `observer` instead of keeping copies.
+ *
  * Moderation lives here too, because it changes who may call the engine: the hand queue,
  * promote/demote (a role change takes effect on the next request, with no reconnect), mute
  * (the engine pauses the track), kick and the block list. Actions that name an actor check
  * that the actor is a moderator now; `undefined` as actor is the HTTP API (its key is trusted).
+ *
+ * Events go to the room's own listeners (the signaling sessions that own its participants)
+ * and, the same events, to `observer`, for code that only watches (mediasoup's split).
  *
  * `close(reason)` is idempotent and cascades: every participant gets `close` with the reason,
  * then the engine closes the room and all its legs.
@@ -45,12 +55,21 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   private readonly liveTracks = new Map<string, StageTrack>();
   private readonly hands = new HandQueue();
   private readonly blockList = new BlockList();
+  private readonly grants: RoleGrants;
+  private readonly participantState: ParticipantState;
   private closedReason: CloseReason | undefined;
+  /** The room's events, for monitoring code (broadcast, webhooks, metrics). Emits `close` last. */
+  readonly observer = new EnhancedEventEmitter<RoomEvents>();
 
-  constructor(id: string, engine: MediaEngine) {
+  constructor(id: string, engine: MediaEngine, opts: RoomOptions) {
     super();
     this.id = id;
     this.engine = engine;
+    this.grants = new RoleGrants(opts.roleGraceMs);
+    this.participantState = {
+      roleOf: (identity, tokenRole) => this.grants.roleOf(identity, tokenRole),
+      handRaised: (participantId) => this.hands.has(participantId),
+    };
   }
 
   get closed(): boolean {
@@ -81,10 +100,11 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   join(opts: ParticipantOptions): Participant {
     this.assertOpen();
     if (this.blockList.has(opts.identity)) throw new ServiceError('forbidden', 'identity is blocked in this room');
-    const participant = new Participant(opts);
+    const participant = new Participant(opts, this.participantState);
     this.participants.set(participant.id, participant);
+    this.grants.resume(participant.identity);
     log.info({ room: this.id, participant: participant.id, identity: participant.identity, role: participant.role, via: participant.transport }, 'participant joined');
-    this.safeEmit('participantjoined', participant.summary());
+    this.announce('participantjoined', participant.summary());
     return participant;
   }
 
@@ -96,8 +116,9 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     const summary = participant.summary();
     participant.markClosed(reason);
     log.info({ room: this.id, participant: participantId, reason }, 'participant left');
-    if (this.hands.lower(participantId)) this.safeEmit('handlowered', participantId, 'left', this.hands.list(), undefined);
-    this.safeEmit('participantleft', summary, reason);
+    if (this.connectionsOf(participant.identity).length === 0) this.grants.lapse(participant.identity);
+    if (this.hands.lower(participantId)) this.announce('handlowered', participantId, 'left', this.hands.list(), undefined);
+    this.announce('participantleft', summary, reason);
     // Close both legs even when our flags say none: a publish may have been in flight.
     await Promise.all([
       this.engine.closePublisher(this.id, participantId, reason).catch((err) => logEngineError('closePublisher', err)),
@@ -188,12 +209,14 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     const participants = [...this.participants.values()];
     this.participants.clear();
     this.hands.clear();
+    this.grants.clear();
     for (const participant of participants) participant.markClosed(reason);
     this.liveTracks.clear();
     log.info({ room: this.id, reason, participants: participants.length }, 'room closed');
     await this.engine.closeRoom(this.id, reason).catch((err) => logEngineError('closeRoom', err));
-    this.safeEmit('close', reason);
+    this.announce('close', reason);
     this.removeAllListeners();
+    this.observer.removeAllListeners();
   }
 
   // ---- engine events, routed here by the RoomRegistry ------------------------------------
@@ -210,14 +233,14 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     this.liveTracks.set(track.trackId, track);
     // A muted kind stays muted when its publisher publishes again.
     if (this.isTrackMuted(track)) void this.pauseTrack(track.trackId, true);
-    this.safeEmit('trackpublished', track);
+    this.announce('trackpublished', track);
   }
 
   /** @internal */
   handleActiveSpeaker(peerId: string): void {
     if (this.closed || !this.participants.has(peerId) || this.activeSpeakerId === peerId) return;
     this.activeSpeakerId = peerId;
-    this.safeEmit('activespeaker', peerId);
+    this.announce('activespeaker', peerId);
   }
 
   /** The participant the engine last named as the dominant speaker, if the engine detects speakers. */
@@ -228,7 +251,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   /** @internal */
   handleTrackUnpublished(track: StageTrack): void {
     if (this.closed || !this.liveTracks.delete(track.trackId)) return;
-    this.safeEmit('trackunpublished', track);
+    this.announce('trackunpublished', track);
   }
 
   /** @internal */
@@ -275,8 +298,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     const participant = this.requireParticipant(participantId);
     assertCan(participant.role, 'raiseHand');
     if (this.hands.raise(participant.id, participant.identity)) {
-      participant.handRaised = true;
-      this.safeEmit('handraised', this.hands.get(participant.id)!, this.hands.list());
+      this.announce('handraised', this.hands.get(participant.id)!, this.hands.list());
     }
     return this.hands.list();
   }
@@ -286,24 +308,27 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     if (actor !== participantId) this.assertMayModerate(actor);
     const participant = this.requireParticipant(participantId);
     if (this.hands.lower(participant.id)) {
-      participant.handRaised = false;
-      this.safeEmit('handlowered', participant.id, actor === participantId ? 'self' : 'moderator', this.hands.list(), actor);
+      this.announce('handlowered', participant.id, actor === participantId ? 'self' : 'moderator', this.hands.list(), actor);
     }
     return this.hands.list();
   }
 
-  /** Brings a viewer onto the stage as `guest`: it may publish from its next request on. */
+  /**
+   * Brings a viewer onto the stage as `guest`: it may publish from its next request on. The
+   * grant is its identity's, so its other connections, and a connection that replaces a
+   * dropped one, are guests too.
+   */
   promote(participantId: string, actor: ActorId): ParticipantSummary {
     this.assertMayModerate(actor);
     const participant = this.requireParticipant(participantId);
     if (participant.role !== 'viewer') throw new InvalidStateError(`only a viewer can be promoted (role is ${participant.role})`);
-    participant.setRole('guest');
-    if (this.hands.lower(participant.id)) {
-      participant.handRaised = false;
-      this.safeEmit('handlowered', participant.id, 'promoted', this.hands.list(), actor);
+    this.grants.grant(participant.identity, 'guest');
+    log.info({ room: this.id, participant: participant.id, identity: participant.identity, by: actor ?? 'api' }, 'participant promoted to guest');
+    for (const connection of this.connectionsOf(participant.identity)) {
+      if (connection.role !== 'guest') continue;
+      if (this.hands.lower(connection.id)) this.announce('handlowered', connection.id, 'promoted', this.hands.list(), actor);
+      this.announce('rolechanged', connection.summary(), 'viewer', actor);
     }
-    log.info({ room: this.id, participant: participant.id, by: actor ?? 'api' }, 'participant promoted to guest');
-    this.safeEmit('rolechanged', participant.summary(), 'viewer', actor);
     return participant.summary();
   }
 
@@ -314,17 +339,34 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
    */
   async demote(participantId: string, actor: ActorId): Promise<ParticipantSummary> {
     this.assertMayModerate(actor);
+    return this.backToAudience(participantId, actor, 'guest demoted to viewer');
+  }
+
+  /**
+   * A guest steps down on its own: it declined the promotion's prompt, or leaves the stage it
+   * accepted. The same as a demote by itself (`by` is its own id).
+   */
+  async leaveStage(participantId: string): Promise<ParticipantSummary> {
+    return this.backToAudience(participantId, participantId, 'guest left the stage');
+  }
+
+  private async backToAudience(participantId: string, actor: ActorId, what: string): Promise<ParticipantSummary> {
     const participant = this.requireParticipant(participantId);
-    if (participant.role !== 'guest') throw new InvalidStateError(`only a guest can be demoted (role is ${participant.role})`);
-    participant.setRole('viewer');
-    log.info({ room: this.id, participant: participant.id, by: actor ?? 'api' }, 'guest demoted to viewer');
-    this.safeEmit('rolechanged', participant.summary(), 'guest', actor);
+    if (participant.role !== 'guest') throw new InvalidStateError(`only a guest can go back to the audience (role is ${participant.role})`);
+    const connections = this.connectionsOf(participant.identity).filter((c) => c.role === 'guest');
+    this.grants.revoke(participant.identity);
+    log.info({ room: this.id, participant: participant.id, identity: participant.identity, by: actor ?? 'api' }, what);
+    await Promise.all(connections.map((connection) => this.stopPublishingAsViewer(connection, actor)));
+    return participant.summary();
+  }
+
+  private async stopPublishingAsViewer(participant: Participant, actor: ActorId): Promise<void> {
+    this.announce('rolechanged', participant.summary(), 'guest', actor);
     const wasPublishing = participant.publishing;
     participant.publishing = false;
     // Closed even when our flag says no leg: a publish may be in flight (publish() re-checks the role too).
     await this.engine.closePublisher(this.id, participant.id, 'client_request').catch((err) => logEngineError('closePublisher', err));
     if (wasPublishing && !participant.closed) participant.safeEmit('legclosed', 'publisher', 'client_request');
-    return participant.summary();
   }
 
   /** Mutes (pauses on the server) or unmutes a participant's audio and/or video, now and when it publishes again. */
@@ -338,7 +380,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
       const track = this.tracks().find((t) => t.peerId === participant.id && t.kind === kind);
       if (track) await this.pauseTrack(track.trackId, muted);
       log.info({ room: this.id, participant: participant.id, kind, muted, by: actor ?? 'api' }, 'mute changed');
-      this.safeEmit('mutechanged', participant.id, kind, muted, track, actor);
+      this.announce('mutechanged', participant.id, kind, muted, track, actor);
     }
     return participant.summary();
   }
@@ -355,7 +397,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     }
     const summary = participant.summary();
     log.info({ room: this.id, participant: participant.id, identity: participant.identity, by: actor ?? 'api' }, 'participant kicked');
-    this.safeEmit('participantkicked', summary, reason, actor);
+    this.announce('participantkicked', summary, reason, actor);
     await this.block(participant.identity, actor, reason);
     return summary;
   }
@@ -366,8 +408,9 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     if (identity === this.identityOf(actor)) throw new ServiceError('bad_request', 'a moderator cannot block itself');
     const known = this.blockList.has(identity);
     const entry = this.blockList.add(identity, actor, reason);
-    if (!known) this.safeEmit('identityblocked', entry);
-    const targets = this.listParticipants().filter((p) => p.identity === identity);
+    this.grants.revoke(identity);
+    if (!known) this.announce('identityblocked', entry);
+    const targets = this.connectionsOf(identity);
     await Promise.all(targets.map((p) => this.leave(p.id, 'kicked')));
     return entry;
   }
@@ -377,7 +420,18 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     this.assertMayModerate(actor);
     if (!this.blockList.remove(identity)) throw new ServiceError('not_found', 'identity is not blocked');
     log.info({ room: this.id, identity, by: actor ?? 'api' }, 'identity unblocked');
-    this.safeEmit('identityunblocked', identity, actor);
+    this.announce('identityunblocked', identity, actor);
+  }
+
+  /** Every connection (signaling, WHIP, WHEP) of one identity. */
+  private connectionsOf(identity: string): Participant[] {
+    return this.listParticipants().filter((p) => p.identity === identity);
+  }
+
+  /** To the room's listeners, then to its observer. */
+  private announce<K extends keyof RoomEvents & string>(event: K, ...args: RoomEvents[K]): void {
+    this.safeEmit(event, ...args);
+    this.observer.safeEmit(event, ...args);
   }
 
   private identityOf(actor: ActorId): string | undefined {

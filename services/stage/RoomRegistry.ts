@@ -4,7 +4,7 @@ import { ServiceError } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import type { EngineEvents, MediaEngine } from '../engine/EngineTypes.ts';
 import { Room } from './Room.ts';
-import type { CloseReason, RoomRegistryEvents } from './StageTypes.ts';
+import type { CloseReason, RoomOptions, RoomRegistryObserverEvents } from './StageTypes.ts';
 
 const log = logger.child({ mod: 'stage' });
 
@@ -14,10 +14,13 @@ export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /**
  * Where rooms live on this node. The one subscriber to engine events: it routes each to the
  * room it names. (A Redis-backed registry that places rooms across nodes comes later, behind
- * the same methods.)
+ * the same methods.) Code that follows every room listens to `observer` (`newroom`).
  */
-export class RoomRegistry extends EnhancedEventEmitter<RoomRegistryEvents> {
+export class RoomRegistry {
+  /** Monitoring: `newroom` for every room created; each room's own `observer` tells the rest. */
+  readonly observer = new EnhancedEventEmitter<RoomRegistryObserverEvents>();
   private readonly engine: MediaEngine;
+  private readonly roomOptions: RoomOptions;
   private readonly rooms = new Map<string, Room>();
   /** Ids whose engine room is being created, so that two concurrent creates cannot both win. */
   private readonly pending = new Set<string>();
@@ -25,9 +28,9 @@ export class RoomRegistry extends EnhancedEventEmitter<RoomRegistryEvents> {
   private engineDeath: string | undefined;
   private readonly engineListeners: { [K in keyof EngineEvents]: (...args: EngineEvents[K]) => void };
 
-  constructor(engine: MediaEngine) {
-    super();
+  constructor(engine: MediaEngine, roomOptions: RoomOptions) {
     this.engine = engine;
+    this.roomOptions = roomOptions;
     this.engineListeners = {
       subscriberoffer: (roomId, peerId, offer) => this.rooms.get(roomId)?.handleSubscriberOffer(peerId, offer),
       trackpublished: (roomId, track) => this.rooms.get(roomId)?.handleTrackPublished(track),
@@ -67,14 +70,13 @@ export class RoomRegistry extends EnhancedEventEmitter<RoomRegistryEvents> {
     } finally {
       this.pending.delete(roomId);
     }
-    const room = new Room(roomId, this.engine);
-    room.once('close', (reason) => {
+    const room = new Room(roomId, this.engine, this.roomOptions);
+    room.once('close', () => {
       if (this.rooms.get(roomId) === room) this.rooms.delete(roomId);
-      this.safeEmit('roomclosed', roomId, reason);
     });
     this.rooms.set(roomId, room);
     log.info({ room: roomId }, 'room created');
-    this.safeEmit('roomcreated', roomId);
+    this.observer.safeEmit('newroom', room);
     return room;
   }
 
@@ -110,6 +112,6 @@ export class RoomRegistry extends EnhancedEventEmitter<RoomRegistryEvents> {
     for (const [event, listener] of Object.entries(this.engineListeners)) {
       this.engine.off(event as keyof EngineEvents, listener as never);
     }
-    this.removeAllListeners();
+    this.observer.removeAllListeners();
   }
 }

@@ -1,4 +1,5 @@
 import type { Role } from '../auth/tokens.ts';
+import type { Room } from './Room.ts';
 import type { CloseReason, MediaKind, StageTrack, SubscriberOffer } from '../engine/EngineTypes.ts';
 
 export type { Role, CloseReason, MediaKind, StageTrack, SubscriberOffer };
@@ -109,7 +110,18 @@ export type RoomEvents = {
   close: [reason: CloseReason];
 };
 
-export type RoomRegistryEvents = {
-  roomcreated: [roomId: string];
-  roomclosed: [roomId: string, reason: CloseReason];
+export interface RoomOptions {
+  /**
+   * How long a role granted to an identity (a promotion to guest) outlives its last
+   * connection, ms, so that a reconnect keeps it. The service's value is STAGE_ROLE_GRACE_MS.
+   */
+  roleGraceMs: number;
+}
+
+/**
+ * The registry's observer: every new room. A room's own `observer` then tells its events, and
+ * `close` last; monitoring code follows the stage this way and keeps no copy of it.
+ */
+export type RoomRegistryObserverEvents = {
+  newroom: [room: Room];
 };

@@ -1,4 +1,5 @@
 import type { BroadcastManager } from '../broadcast/BroadcastManager.ts';
+import type { Room } from '../stage/Room.ts';
 import type { RoomRegistry } from '../stage/RoomRegistry.ts';
 import type { CloseReason, ParticipantSummary, StageTrack } from '../stage/StageTypes.ts';
 import type { WebhookEventType } from './WebhookTypes.ts';
@@ -13,12 +14,6 @@ export interface WebhookFollower {
   close(): void;
 }
 
-/**
- * The roles feature's room events (issue 4: `rolechanged`, `handraised`), read loosely so
- * that this module does not break while their exact payloads settle.
- */
-type LooseEmitter = { on(event: string, listener: (...args: never[]) => void): unknown };
-
 const participantData = (p: ParticipantSummary) => ({
   participantId: p.participantId,
   identity: p.identity,
@@ -29,11 +24,12 @@ const participantData = (p: ParticipantSummary) => ({
 const trackData = (t: StageTrack) => ({ trackId: t.trackId, kind: t.kind, participantId: t.peerId, codec: t.codec });
 
 /**
- * Turns stage and broadcast events into webhook events. Subscribes to the registry (and to
- * each room it creates) and to the broadcast manager; `close()` removes every listener it added.
+ * Turns stage and broadcast events into webhook events. Follows every new room through the
+ * registry's observer and each room's own observer, and the broadcast manager; `close()`
+ * removes every listener it added.
  */
 export function followForWebhooks(deps: {
-  registry: RoomRegistry;
+  registry: Pick<RoomRegistry, 'observer'>;
   broadcasts?: Pick<BroadcastManager, 'on' | 'off'>;
   sink: WebhookSink;
 }): WebhookFollower {
@@ -41,36 +37,28 @@ export function followForWebhooks(deps: {
   const send = (type: WebhookEventType, room: string, data: Record<string, unknown> = {}) => sink.enqueue(type, room, data);
   const detach: (() => void)[] = [];
 
-  const onRoomCreated = (roomId: string) => {
-    const room = registry.get(roomId);
-    send('room.started', roomId, { createdAt: room?.summary().createdAt });
-    if (!room) return;
-    room.on('participantjoined', (p) => send('participant.joined', roomId, participantData(p)));
-    room.on('participantleft', (p, reason) => send('participant.left', roomId, { ...participantData(p), reason }));
-    room.on('trackpublished', (t) => send('track.published', roomId, trackData(t)));
-    room.on('trackunpublished', (t) => send('track.unpublished', roomId, trackData(t)));
-    const loose = room as unknown as LooseEmitter;
-    loose.on('rolechanged', (p: ParticipantSummary, previous: string, by?: string) =>
-      send('participant.role_changed', roomId, { ...participantData(p), from: previous, to: p.role, by: by ?? null }),
-    );
-    loose.on('handraised', (hand: { participantId: string; identity: string; raisedAt: string }, queue?: { participantId: string }[]) =>
+  // A closed room drops its observer's listeners itself.
+  const onNewRoom = (room: Room) => {
+    const roomId = room.id;
+    send('room.started', roomId, { createdAt: room.summary().createdAt });
+    const events = room.observer;
+    events.on('participantjoined', (p) => send('participant.joined', roomId, participantData(p)));
+    events.on('participantleft', (p, reason) => send('participant.left', roomId, { ...participantData(p), reason }));
+    events.on('trackpublished', (t) => send('track.published', roomId, trackData(t)));
+    events.on('trackunpublished', (t) => send('track.unpublished', roomId, trackData(t)));
+    events.on('rolechanged', (p, previous, by) => send('participant.role_changed', roomId, { ...participantData(p), from: previous, to: p.role, by: by ?? null }));
+    events.on('handraised', (hand, queue) =>
       send('participant.hand_raised', roomId, {
         participantId: hand.participantId,
         identity: hand.identity,
         raisedAt: hand.raisedAt,
-        position: queue ? queue.findIndex((h) => h.participantId === hand.participantId) + 1 : null,
+        position: queue.findIndex((h) => h.participantId === hand.participantId) + 1,
       }),
     );
-    // The room's own listeners go with it: a closed room emits nothing more.
+    events.on('close', (reason: CloseReason) => send('room.ended', roomId, { reason }));
   };
-  const onRoomClosed = (roomId: string, reason: CloseReason) => send('room.ended', roomId, { reason });
-  registry.on('roomcreated', onRoomCreated);
-  registry.on('roomclosed', onRoomClosed);
-  detach.push(() => {
-    registry.off('roomcreated', onRoomCreated);
-    registry.off('roomclosed', onRoomClosed);
-  });
-
+  registry.observer.on('newroom', onNewRoom);
+  detach.push(() => registry.observer.off('newroom', onNewRoom));
   if (broadcasts) {
     const onStarted = (roomId: string) => send('broadcast.started', roomId, { playlist: `/hls/${roomId}/index.m3u8` });
     const onReady = (roomId: string) => send('broadcast.hls_ready', roomId, { playlist: `/hls/${roomId}/index.m3u8` });

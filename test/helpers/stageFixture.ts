@@ -11,7 +11,7 @@ export interface Stage {
 
 export function createStage(): Stage {
   const engine = new EmbeddedEngine({ listenIp: '127.0.0.1', portRange: [47000, 47999], iceServers: [] });
-  return { engine, registry: new RoomRegistry(engine) };
+  return { engine, registry: new RoomRegistry(engine, { roleGraceMs: 60_000 }) };
 }
 
 export async function closeStage(stage: Stage): Promise<void> {

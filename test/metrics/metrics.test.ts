@@ -39,7 +39,7 @@ async function scrape(auth = true) {
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'stagecast-metrics-'));
   engine = new EmbeddedEngine({ listenIp: '127.0.0.1', portRange: [46000, 46999], iceServers: [] });
-  registry = new RoomRegistry(engine);
+  registry = new RoomRegistry(engine, { roleGraceMs: 60_000 });
   rx = await startReceiver('metrics-secret-0123456789');
   rx.respond = () => 500;
   dispatcher = new WebhookDispatcher({ dbPath: join(dir, 'outbox.db'), secret: 'metrics-secret-0123456789', endpoints: [rx.url], backoff: { initialMs: 30, maxMs: 60 } });

@@ -24,7 +24,7 @@ let rx: TestReceiver;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'stagecast-follow-'));
   engine = new EmbeddedEngine({ listenIp: '127.0.0.1', portRange: [44000, 44999], iceServers: [] });
-  registry = new RoomRegistry(engine);
+  registry = new RoomRegistry(engine, { roleGraceMs: 60_000 });
   rx = await startReceiver(SECRET);
   dispatcher = new WebhookDispatcher({ dbPath: join(dir, 'outbox.db'), secret: SECRET, endpoints: [rx.url] });
   dispatcher.start();
