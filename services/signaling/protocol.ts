@@ -16,9 +16,11 @@ import { z } from 'zod';
  * - revision 3: engine features and recovery: `joined.capabilities` and `joined.activeSpeaker`,
  *   `setLayers` (simulcast layer choice), `activeSpeaker`, `subscriberClosed` (replaces the
  *   `invalid_state` error event for a subscriber connection the server closed).
+ * - revision 4: `leaveStage` (a guest declines its promotion, or steps down later); roles are
+ *   kept per identity, so a guest that reconnects joins as `guest`.
  */
 export const PROTOCOL_VERSION = 1;
-export const PROTOCOL_REVISION = 3;
+export const PROTOCOL_REVISION = 4;
 
 const base = {
   v: z.literal(PROTOCOL_VERSION),
@@ -75,6 +77,14 @@ export const clientMessageSchemas = {
    * `ok`; `unsupported` when the engine has no simulcast (`joined.capabilities.simulcast`).
    */
   setLayers: z.object({ ...base, type: z.literal('setLayers'), trackId: z.string().min(1).max(128), spatialLayer: layer, temporalLayer: layer.optional() }).strict(),
+
+  // Revision 4.
+  /**
+   * A guest goes back to the audience on its own: it declined the promotion's prompt, or
+   * leaves the stage it accepted. Like a demote (its publisher connection is closed), with
+   * `roleChanged.by` its own id. Reply `ok`; `invalid_state` unless it is a guest.
+   */
+  leaveStage: z.object({ ...base, type: z.literal('leaveStage') }).strict(),
 } as const;
 
 export type ClientMessageType = keyof typeof clientMessageSchemas;

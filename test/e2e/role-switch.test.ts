@@ -236,7 +236,7 @@ describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine
     assert.ok(await viewer.locator('[data-testid="raise-hand"]').isVisible(), 'raise hand offered again');
   });
 
-  it('declining the consent prompt keeps the broadcast playing, captures nothing, and a demote after it is a no-op switch', async () => {
+  it('declining the consent prompt keeps the broadcast playing, captures nothing, and makes the participant a viewer again on the server and in the console', async () => {
     await consolePage.locator(`[data-testid="participant"][data-identity="vic"] [data-testid="promote"]`).click();
     await viewer.locator('[data-testid="consent"]').waitFor({ state: 'visible', timeout: 10000 });
     await viewer.locator('[data-testid="consent-decline"]').click();
@@ -251,8 +251,15 @@ describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine
     assert.ok(a && b && b.currentTime > a.currentTime + 1, 'HLS kept playing');
     assert.equal(await hooks(viewer, (w) => w.audible), 'hls');
 
-    await consolePage.locator(`[data-testid="participant"][data-identity="vic"] [data-testid="demote"]`).click();
-    await waitUntil('demote after decline done', viewer, `window.__watch.switches[3]?.doneAt !== undefined`, 10000);
+    // The decline reached the server: it made vic a viewer again (roleChanged, by vic itself),
+    // which the console shows, and which the watch page takes as a switch to the view on top.
+    const vicRow = `[data-testid="participant"][data-identity="vic"]`;
+    await waitUntil('console shows vic as a viewer again', consolePage, `document.querySelector('${vicRow}')?.dataset.role === 'viewer'`, 10000);
+    assert.equal(await consolePage.locator(`${vicRow} [data-testid="promote"]`).count(), 1, 'console offers promote again');
+    assert.equal(await consolePage.locator(`${vicRow} [data-testid="demote"]`).count(), 0, 'console offers no demote');
+    const details = (await (await svc.api(`/api/rooms/${encodeURIComponent(room)}`)).json()) as { members: { participantId: string; role: string }[] };
+    assert.equal(details.members.find((p) => p.participantId === viewerPid)?.role, 'viewer', 'the server lists vic as a viewer');
+    await waitUntil('the server\'s roleChanged after the decline is a finished switch', viewer, `window.__watch.switches[3]?.doneAt !== undefined`, 10000);
     assert.equal(await hooks(viewer, (w) => w.role), 'viewer');
     assert.equal(await hooks(viewer, (w) => w.mode), 'hls');
     await sleep(1200);

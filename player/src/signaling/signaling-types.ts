@@ -27,6 +27,7 @@ export interface ReplyTypes {
   unsubscribe: 'ok';
   ping: 'pong';
   setLayers: 'ok';
+  leaveStage: 'ok';
 }
 export type RequestType = keyof ReplyTypes;
 export type RequestOf<T extends RequestType> = { type: T } & Omit<Extract<ClientMessage, { type: T }>, 'v' | 'id' | 'type'>;

@@ -96,6 +96,9 @@ export type RoleSwitchEvents = {
  * published; once every stage tile has a decoded frame, the stage goes on top, the broadcast is
  * muted and the stage unmuted in the same tick, and only then is HLS stopped.
  *
+ * Declining the prompt tells the server (`leaveStage`), which keeps roles per identity and
+ * answers with `roleChanged` back to `viewer`, a switch to the view already on top.
+ *
  * On `roleChanged` back to `viewer`: publishing and capture stop at once; a new HlsView starts
  * muted at the live edge behind the stage; once its playhead advances, the broadcast goes on top
  * with the same audio hand-over, and only then is the stage unsubscribed.
@@ -202,6 +205,8 @@ export class RoleSwitchController extends EventEmitter<RoleSwitchEvents> {
       signal.throwIfAborted();
       if (!accepted) {
         record.abandoned = 'declined';
+        // The server keeps roles: it must hear of the decline, or it keeps this viewer a guest.
+        this.config.signaling.request({ type: 'leaveStage' }).catch((err: unknown) => this.reportNonFatal(err, 'leave the stage after declining'));
         if (this.front !== 'webrtc') {
           this.stage = undefined;
           await stage.stop();
@@ -296,6 +301,14 @@ export class RoleSwitchController extends EventEmitter<RoleSwitchEvents> {
     this.emit('error', error);
     // Back to whatever is on top; the user keeps watching it.
     this.setMode(this.front ?? 'hls');
+  }
+
+  private reportNonFatal(err: unknown, what: string): void {
+    const error: PlayerError =
+      err instanceof PlayerErrorException
+        ? { ...err.data, fatal: false }
+        : { type: ErrorTypes.SIGNALING, details: ErrorDetails.REQUEST_FAILED, fatal: false, message: `${what}: ${describe(err)}`, error: err };
+    if (!this.destroyed) this.emit('error', error);
   }
 
   private ensureHls(muted: boolean): HlsView {
