@@ -85,7 +85,7 @@ describe('API document, in-process', () => {
     app = createApp(deps as Parameters<typeof createApp>[0]);
     const has = (method: string, path: string) => app.routes.some((r) => r.method === method && r.path === path);
     if (!has('GET', '/api/openapi.json')) app.route('/api', openapiRoutes({ document }));
-    if (!has('GET', '/api/webhooks')) app.route('/api', webhookRoutes({ apiKey, webhooks }));
+    if (!has('GET', '/api/webhooks')) app.route('/api', webhookRoutes({ webhooks }));
     if (!has('GET', '/metrics')) app.route('/', metricsRoutes({ metrics, apiKey }));
     app.route('/', createOriginApp({ getPackager: (roomId) => broadcasts.packager(roomId), storage }));
   });
