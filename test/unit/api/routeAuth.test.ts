@@ -1,30 +1,18 @@
 /**
- * Who may call what, route by route: the app as createApp assembles it (with the HLS origin
- * mounted after it, as main.ts does), walked along the API document. Without credentials, a
- * route documented with a security scheme answers 401 `unauthorized` and a public one answers
- * anything else; with the API key, API-key routes get past authentication and room-token routes
+ * Who may call what, route by route: the app as main.ts assembles it (assembledApp.ts), walked
+ * along the API document. Without credentials, a route documented with a security scheme
+ * answers 401 `unauthorized` and a public one answers anything else; with the API key, API-key routes get past authentication and room-token routes
  * still do not. A mount-order change that opens or closes a route fails here.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
-import { createApp, PUBLIC_API_ROUTES } from '../../../services/api/app.ts';
-import { createOpenApiDocument, toOpenApiPath } from '../../../services/api/openapi/index.ts';
+import { PUBLIC_API_ROUTES } from '../../../services/api/app.ts';
+import { toOpenApiPath } from '../../../services/api/openapi/index.ts';
 import { blockBody, kickBody, muteBody } from '../../../services/api/routes/moderation.ts';
 import { createRoomBody, createTokenBody } from '../../../services/api/routes/rooms.ts';
-import type { ApiDeps, AppEnv } from '../../../services/api/types.ts';
-import { TokenService } from '../../../services/auth/tokens.ts';
-import { BroadcastManager } from '../../../services/broadcast/BroadcastManager.ts';
-import { EmbeddedEngine } from '../../../services/engine/embedded/EmbeddedEngine.ts';
-import { createMetrics } from '../../../services/metrics/index.ts';
-import { createOriginApp } from '../../../services/origin/index.ts';
-import { RoomRegistry } from '../../../services/stage/RoomRegistry.ts';
-import { DiskStorage } from '../../../services/storage/index.ts';
-import { WebhookDispatcher } from '../../../services/webhooks/WebhookDispatcher.ts';
+import type { AppEnv } from '../../../services/api/types.ts';
+import { assembledApp, type AssembledApp } from './assembledApp.ts';
 
 const API_KEY = 'route_auth_test_key_0123456789';
 
@@ -34,21 +22,9 @@ type Operation = { method: string; path: string; security: Record<string, string
 const concrete = (path: string) => path.replace('{path}', 'x.js').replace(/\{[^}]+\}/g, 'x');
 
 describe('route authentication', () => {
-  let dir: string;
-  let engine: EmbeddedEngine;
-  let registry: RoomRegistry;
-  let storage: DiskStorage;
-  let broadcasts: BroadcastManager;
-  let webhooks: WebhookDispatcher;
-  let deps: ApiDeps;
+  let assembled: AssembledApp;
   let app: Hono<AppEnv>;
   let operations: Operation[];
-
-  const assemble = (overrides: Partial<ApiDeps> = {}) => {
-    const assembled = createApp({ ...deps, ...overrides });
-    assembled.route('/', createOriginApp({ getPackager: (roomId) => broadcasts.packager(roomId), storage }));
-    return assembled;
-  };
 
   async function call(method: string, path: string, authorization?: string, on = app) {
     const res = await on.request(path, {
@@ -67,40 +43,17 @@ describe('route authentication', () => {
   }
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'stagecast-route-auth-'));
-    engine = new EmbeddedEngine({ listenIp: '127.0.0.1', portRange: [48000, 48999], iceServers: [] });
-    registry = new RoomRegistry(engine);
-    storage = new DiskStorage({ rootDir: join(dir, 'hls') });
-    broadcasts = new BroadcastManager({ engine, storage, autoStart: false });
-    webhooks = new WebhookDispatcher({ dbPath: join(dir, 'outbox.db'), secret: 'route-auth-secret-0123' });
-    const document = createOpenApiDocument({ createRoomBody, createTokenBody, muteBody, kickBody, blockBody });
-    deps = {
+    assembled = await assembledApp({
       apiKey: API_KEY,
-      maxBodyBytes: 131072,
-      registry,
-      tokens: new TokenService({ secret: 'x'.repeat(32), ttlSeconds: 60 }),
-      engineKind: engine.kind,
-      engineStats: () => engine.stats(),
-      broadcasts,
-      playerRoot: fileURLToPath(new URL('../../../player', import.meta.url)),
-      webhooks,
-      metrics: createMetrics({ processMetrics: false }),
-      metricsPublic: false,
-      openapi: document,
-    };
-    app = assemble();
-    const paths = document.paths as Record<string, Record<string, { security: Operation['security'] }>>;
+      schemas: { createRoomBody, createTokenBody, muteBody, kickBody, blockBody },
+      portRange: [48000, 48999],
+    });
+    app = assembled.app;
+    const paths = assembled.document.paths as Record<string, Record<string, { security: Operation['security'] }>>;
     operations = Object.entries(paths).flatMap(([path, ops]) =>
       Object.entries(ops).map(([method, op]) => ({ method: method.toUpperCase(), path, security: op.security })));
   });
-  after(async () => {
-    webhooks.close();
-    await broadcasts.close();
-    await registry.close();
-    await engine.close();
-    await storage.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => assembled.close());
 
   it('serves exactly the documented routes, so the walk below reaches every one', () => {
     const documented = new Set(operations.map((op) => `${op.method} ${op.path}`));
@@ -163,6 +116,6 @@ describe('route authentication', () => {
   it('/metrics takes the API key unless metricsPublic', async () => {
     assert.deepEqual(await call('GET', '/metrics'), { status: 401, code: 'unauthorized' });
     assert.equal((await call('GET', '/metrics', `Bearer ${API_KEY}`)).status, 200);
-    assert.equal((await call('GET', '/metrics', undefined, assemble({ metricsPublic: true }))).status, 200);
+    assert.equal((await call('GET', '/metrics', undefined, assembled.assemble({ metricsPublic: true }))).status, 200);
   });
 });
