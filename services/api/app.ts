@@ -1,4 +1,6 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
+import { except } from 'hono/combine';
+import { apiKeyAuth } from './middleware/apiKey/index.ts';
 import { bodyLimit } from './middleware/bodyLimit/index.ts';
 import { notFound, onError } from './middleware/errorHandler/index.ts';
 import { requestId } from './middleware/requestId/index.ts';
@@ -15,6 +17,25 @@ import { webhookRoutes } from './routes/webhooks.ts';
 import type { ApiDeps, AppEnv } from './types.ts';
 
 /**
+ * The routes under `/api` that answer without the API key. Every other request under `/api`,
+ * unknown paths and methods included, needs `Authorization: Bearer <API_KEY>`: one middleware on
+ * `/api/*` checks it before any route, so the order sub-apps are mounted in decides nothing.
+ * Outside `/api`: `/healthz`, the pages, `/assets` and `/hls` are public, WHIP/WHEP take room
+ * tokens (middleware/roomToken), and `/metrics` takes the API key unless METRICS_PUBLIC
+ * (routes/metrics.ts). test/unit/api/routeAuth.test.ts walks every route of the API document.
+ */
+export const PUBLIC_API_ROUTES: readonly { method: 'GET'; path: string }[] = [
+  // The API document holds no secrets.
+  { method: 'GET', path: '/api/openapi.json' },
+];
+
+/** HEAD is answered by the GET handler, so it is public wherever GET is. */
+function isPublicApiRoute(c: Context): boolean {
+  const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+  return PUBLIC_API_ROUTES.some((route) => route.method === method && route.path === c.req.path);
+}
+
+/**
  * The HTTP edge: health, the management API, WHIP/WHEP and the player's pages. Knows the
  * stage through the RoomRegistry only; `server/` gives it a real HTTP server.
  */
@@ -24,11 +45,11 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.use('*', bodyLimit(deps.maxBodyBytes));
   app.onError(onError);
   app.notFound(notFound);
+  app.use('/api/*', except(isPublicApiRoute, apiKeyAuth(deps.apiKey)));
   app.route('/', healthRoutes(deps));
   if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, apiKey: deps.apiKey, public: deps.metricsPublic ?? false }));
-  // Before every other /api sub-app: their API-key middleware ('/api/*') would otherwise cover it.
   if (deps.openapi) app.route('/api', openapiRoutes({ document: deps.openapi }));
-  if (deps.webhooks) app.route('/api', webhookRoutes({ apiKey: deps.apiKey, webhooks: deps.webhooks }));
+  if (deps.webhooks) app.route('/api', webhookRoutes({ webhooks: deps.webhooks }));
   app.route('/api', statsRoutes(deps));
   app.route('/api', broadcastRoutes(deps));
   app.route('/api', roomRoutes(deps));

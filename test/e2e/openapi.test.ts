@@ -9,31 +9,17 @@
  * Run: node scripts/test.mjs test/e2e/openapi.test.ts
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import { createApp } from '../../services/api/app.ts';
-import { createOpenApiDocument, toOpenApiPath, type RequestSchemas } from '../../services/api/openapi/index.ts';
-import { metricsRoutes } from '../../services/api/routes/metrics.ts';
+import { toOpenApiPath, type RequestSchemas } from '../../services/api/openapi/index.ts';
 import * as moderationModule from '../../services/api/routes/moderation.ts';
-import { openapiRoutes } from '../../services/api/routes/openapi.ts';
 import * as roomsModule from '../../services/api/routes/rooms.ts';
-import { createWebhookBody, webhookRoutes } from '../../services/api/routes/webhooks.ts';
+import { createWebhookBody } from '../../services/api/routes/webhooks.ts';
 import type { AppEnv } from '../../services/api/types.ts';
-import { TokenService } from '../../services/auth/tokens.ts';
-import { BroadcastManager } from '../../services/broadcast/BroadcastManager.ts';
-import { EmbeddedEngine } from '../../services/engine/embedded/EmbeddedEngine.ts';
-import { createMetrics } from '../../services/metrics/index.ts';
-import { createOriginApp } from '../../services/origin/index.ts';
-import { RoomRegistry } from '../../services/stage/RoomRegistry.ts';
-import { DiskStorage } from '../../services/storage/index.ts';
-import { WebhookDispatcher } from '../../services/webhooks/WebhookDispatcher.ts';
 import { startService, type RunningService } from '../helpers/service.ts';
+import { assembledApp, type AssembledApp } from '../unit/api/assembledApp.ts';
 
 /** The route files' request schemas; rooms.ts and moderation.ts must export them (docs/wiring-platform.md). */
 function requestSchemas(): RequestSchemas {
@@ -45,58 +31,18 @@ function requestSchemas(): RequestSchemas {
 }
 
 describe('API document, in-process', () => {
-  let dir: string;
-  let engine: EmbeddedEngine;
-  let registry: RoomRegistry;
-  let broadcasts: BroadcastManager;
-  let storage: DiskStorage;
-  let webhooks: WebhookDispatcher;
+  let assembled: AssembledApp;
   let app: Hono<AppEnv>;
   let schemas: RequestSchemas;
   let document: Record<string, unknown>;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'stagecast-openapi-'));
-    engine = new EmbeddedEngine({ listenIp: '127.0.0.1', portRange: [45000, 45999], iceServers: [] });
-    registry = new RoomRegistry(engine, { roleGraceMs: 60_000 });
-    storage = new DiskStorage({ rootDir: join(dir, 'hls') });
-    broadcasts = new BroadcastManager({ engine, storage, stages: registry, autoStart: false, record: false, mirrorPortRange: [50000, 50999] });
-    webhooks = new WebhookDispatcher({ dbPath: join(dir, 'outbox.db'), secret: 'openapi-test-secret-0123' });
-    const metrics = createMetrics({ processMetrics: false });
-    const apiKey = 'openapi_test_key_0123456789';
     schemas = requestSchemas();
-    document = createOpenApiDocument(schemas);
-    // As app.ts + main.ts wire it (docs/wiring-platform.md). Until app.ts takes the new deps,
-    // the same routes are mounted here the way app.ts will.
-    const deps = {
-      apiKey,
-      maxBodyBytes: 131072,
-      registry,
-      tokens: new TokenService({ secret: 'x'.repeat(32), ttlSeconds: 60 }),
-      engineKind: engine.kind,
-      engineStats: () => engine.stats(),
-      broadcasts,
-      playerRoot: fileURLToPath(new URL('../../player', import.meta.url)),
-      webhooks,
-      metrics,
-      metricsPublic: false,
-      openapi: document,
-    };
-    app = createApp(deps as Parameters<typeof createApp>[0]);
-    const has = (method: string, path: string) => app.routes.some((r) => r.method === method && r.path === path);
-    if (!has('GET', '/api/openapi.json')) app.route('/api', openapiRoutes({ document }));
-    if (!has('GET', '/api/webhooks')) app.route('/api', webhookRoutes({ apiKey, webhooks }));
-    if (!has('GET', '/metrics')) app.route('/', metricsRoutes({ metrics, apiKey }));
-    app.route('/', createOriginApp({ getPackager: (roomId) => broadcasts.packager(roomId), storage }));
+    // As app.ts + main.ts wire it (docs/wiring-platform.md).
+    assembled = await assembledApp({ apiKey: 'openapi_test_key_0123456789', schemas, portRange: [45000, 45999] });
+    ({ app, document } = assembled);
   });
-  after(async () => {
-    webhooks.close();
-    await broadcasts.close();
-    await registry.close();
-    await engine.close();
-    await storage.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => assembled.close());
 
   it('passes the OpenAPI validator', async () => {
     const result = await validate(structuredClone(document) as never);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { Hono } from 'hono';
+import { apiKeyAuth } from '../../services/api/middleware/apiKey/index.ts';
 import { notFound, onError } from '../../services/api/middleware/errorHandler/index.ts';
 import { requestId } from '../../services/api/middleware/requestId/index.ts';
 import { webhookRoutes } from '../../services/api/routes/webhooks.ts';
@@ -35,7 +36,8 @@ before(async () => {
   app.use('*', requestId());
   app.onError(onError);
   app.notFound(notFound);
-  app.route('/api', webhookRoutes({ apiKey: API_KEY, webhooks: dispatcher }));
+  app.use('/api/*', apiKeyAuth(API_KEY)); // as app.ts guards every /api route
+  app.route('/api', webhookRoutes({ webhooks: dispatcher }));
 });
 after(async () => {
   dispatcher.close();

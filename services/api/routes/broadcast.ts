@@ -1,19 +1,17 @@
 import { Hono } from 'hono';
 import { ServiceError } from '../../core/errors.ts';
-import { apiKeyAuth } from '../middleware/apiKey/index.ts';
 import type { ApiDeps, AppEnv } from '../types.ts';
 
 /**
- * A room's HLS broadcast, under `/api/rooms/:id/broadcast`:
+ * A room's HLS broadcast, under `/api/rooms/:id/broadcast`, behind the API key (app.ts):
  *   GET    → 200 status `{ roomId, state: 'live'|'ended', startedAt, tracks, ffmpegRestarts, playlist }`, 404 if none
  *   POST   → 201 starts it (409 `invalid_state` if already live)
  *   DELETE → 200 ends it: playlists get ENDLIST (409 if not live)
  */
-export function broadcastRoutes(deps: Pick<ApiDeps, 'apiKey' | 'registry' | 'broadcasts'>) {
+export function broadcastRoutes(deps: Pick<ApiDeps, 'registry' | 'broadcasts'>) {
   const { registry, broadcasts } = deps;
   const playlist = (roomId: string) => `/hls/${roomId}/index.m3u8`;
   return new Hono<AppEnv>()
-    .use('*', apiKeyAuth(deps.apiKey))
     .get('/rooms/:id/broadcast', (c) => {
       const room = registry.require(c.req.param('id'));
       const status = broadcasts.status(room.id);

@@ -4,7 +4,6 @@ import { identitySchema } from '../../auth/tokens.ts';
 import { ServiceError } from '../../core/errors.ts';
 import type { Room } from '../../stage/Room.ts';
 import type { MediaKind } from '../../stage/StageTypes.ts';
-import { apiKeyAuth } from '../middleware/apiKey/index.ts';
 import { validateJson } from '../middleware/validateJson/index.ts';
 import type { ApiDeps, AppEnv } from '../types.ts';
 
@@ -15,7 +14,7 @@ export const blockBody = z.object({ identity: identitySchema, reason: z.string()
 const kindsOf = (kind: MediaKind | undefined): MediaKind[] => (kind ? [kind] : ['audio', 'video']);
 
 /**
- * Moderation under `/api/rooms/:id`, behind the API key (the API acts as a moderator; events
+ * Moderation under `/api/rooms/:id`, behind the API key (app.ts; the API acts as a moderator; events
  * it causes carry no `by`). The same actions exist over the WebSocket for moderator tokens.
  *
  *   GET    /hands                                → 200 { queue: [{ participantId, identity, raisedAt }] } (oldest first)
@@ -32,11 +31,10 @@ const kindsOf = (kind: MediaKind | undefined): MediaKind[] => (kind ? [kind] : [
  * Ending the broadcast is `DELETE /api/rooms/:id/broadcast` (routes/broadcast.ts); signaling
  * tells the room `broadcastEnded`. Unknown rooms and participants are 404 `not_found`.
  */
-export function moderationRoutes(deps: Pick<ApiDeps, 'apiKey' | 'registry'>) {
+export function moderationRoutes(deps: Pick<ApiDeps, 'registry'>) {
   const { registry } = deps;
   const room = (id: string): Room => registry.require(id);
   return new Hono<AppEnv>()
-    .use('*', apiKeyAuth(deps.apiKey))
     .get('/rooms/:id/hands', (c) => c.json({ queue: room(c.req.param('id')).handQueue() }))
     .delete('/rooms/:id/hands/:pid', (c) => c.json({ queue: room(c.req.param('id')).lowerHand(c.req.param('pid'), undefined) }))
     .post('/rooms/:id/participants/:pid/promote', (c) =>

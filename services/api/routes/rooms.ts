@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { identitySchema, ROLES } from '../../auth/tokens.ts';
 import { ROOM_ID_PATTERN } from '../../stage/RoomRegistry.ts';
 import type { Room } from '../../stage/Room.ts';
-import { apiKeyAuth } from '../middleware/apiKey/index.ts';
 import { validateJson } from '../middleware/validateJson/index.ts';
 import type { ApiDeps, AppEnv } from '../types.ts';
 
@@ -19,11 +18,10 @@ function roomDetails(room: Room) {
   };
 }
 
-/** The management API under `/api`, behind the API key. */
-export function roomRoutes(deps: Pick<ApiDeps, 'apiKey' | 'registry' | 'tokens'>) {
+/** The management API under `/api`, behind the API key (app.ts). */
+export function roomRoutes(deps: Pick<ApiDeps, 'registry' | 'tokens'>) {
   const { registry, tokens } = deps;
   return new Hono<AppEnv>()
-    .use('*', apiKeyAuth(deps.apiKey))
     .get('/rooms', (c) => c.json({ rooms: registry.list().map((r) => r.summary()) }))
     .post('/rooms', validateJson(createRoomBody), async (c) => {
       const room = await registry.create(c.get('json').id);

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { ServiceError } from '../../core/errors.ts';
 import type { WebhookDispatcher } from '../../webhooks/WebhookDispatcher.ts';
 import { WEBHOOK_EVENT_TYPES } from '../../webhooks/WebhookTypes.ts';
-import { apiKeyAuth } from '../middleware/apiKey/index.ts';
 import { validateJson } from '../middleware/validateJson/index.ts';
 import type { AppEnv } from '../types.ts';
 
@@ -27,12 +26,11 @@ export const listDeliveriesQuery = z
   .strict();
 
 export interface WebhookRoutesDeps {
-  apiKey: string;
   webhooks: Pick<WebhookDispatcher, 'addEndpoint' | 'listEndpoints' | 'removeEndpoint' | 'listDeliveries' | 'getDelivery' | 'retry' | 'stats'>;
 }
 
 /**
- * Webhook endpoints and deliveries under `/api/webhooks`, behind the API key:
+ * Webhook endpoints and deliveries under `/api/webhooks`, behind the API key (app.ts):
  *   POST   /webhooks                          → 201 endpoint (`secret` echoed once when given)
  *   GET    /webhooks                          → `{ endpoints, stats }`
  *   DELETE /webhooks/:id                      → 200; its pending deliveries fail (409 for WEBHOOK_URLS ones)
@@ -43,8 +41,6 @@ export interface WebhookRoutesDeps {
 export function webhookRoutes(deps: WebhookRoutesDeps) {
   const { webhooks } = deps;
   return new Hono<AppEnv>()
-    .use('/webhooks', apiKeyAuth(deps.apiKey))
-    .use('/webhooks/*', apiKeyAuth(deps.apiKey))
     .get('/webhooks/deliveries', (c) => {
       const parsed = listDeliveriesQuery.safeParse(c.req.query());
       if (!parsed.success) {
