@@ -47,7 +47,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.notFound(notFound);
   app.use('/api/*', except(isPublicApiRoute, apiKeyAuth(deps.apiKey)));
   app.route('/', healthRoutes(deps));
-  if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, apiKey: deps.apiKey, public: deps.metricsPublic ?? false }));
+  if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, apiKey: deps.apiKey, public: deps.metricsPublic }));
   if (deps.openapi) app.route('/api', openapiRoutes({ document: deps.openapi }));
   if (deps.webhooks) app.route('/api', webhookRoutes({ webhooks: deps.webhooks }));
   app.route('/api', statsRoutes(deps));

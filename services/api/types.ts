@@ -35,8 +35,8 @@ export interface ApiDeps {
   metrics?: ServiceMetrics;
   /** ICE servers (with TURN credentials) for an identity, announced to WHIP/WHEP clients as Link headers. Default none. */
   iceServers?: (identity: string) => IceServer[];
-  /** Serve /metrics without the API key. Default false. */
-  metricsPublic?: boolean;
+  /** Serve /metrics without the API key. Config: METRICS_PUBLIC. */
+  metricsPublic: boolean;
   /** The API document (createOpenApiDocument), served at `/api/openapi.json`. Absent: not served. */
   openapi?: Record<string, unknown>;
 }

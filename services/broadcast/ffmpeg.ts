@@ -13,6 +13,7 @@ import type { Readable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
 import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
 import { logger as rootLogger, type Logger } from '../core/logger.ts';
+import { CONFIG_DEFAULTS } from '../core/config.ts';
 
 /** An RTP session described by SDP (the engine's mirror), or a lavfi graph (tests, slates). */
 export type FfmpegInput =
@@ -106,7 +107,7 @@ export type FfmpegProcessEvents = {
 };
 
 export interface FfmpegSpawnOptions {
-  /** ffmpeg binary. Default `FFMPEG_PATH` from the environment, else `ffmpeg` on PATH. */
+  /** ffmpeg binary. Config: FFMPEG_PATH (its default when absent). */
   binary?: string;
   logger?: Logger;
 }
@@ -155,7 +156,7 @@ export class FfmpegProcess extends EnhancedEventEmitter<FfmpegProcessEvents> {
       this.#removeTmp();
       throw err;
     }
-    const binary = options.binary ?? process.env.FFMPEG_PATH ?? 'ffmpeg';
+    const binary = options.binary ?? CONFIG_DEFAULTS.FFMPEG_PATH;
     const stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe', ...spec.outputs.map(() => 'pipe' as const)];
     this.startedAt = Date.now();
     this.child = spawn(binary, this.args, { stdio });

@@ -156,6 +156,13 @@ export class ConfigError extends Error {
 const KNOWN_KEYS = Object.keys(configSchema.shape);
 
 /**
+ * The schema's defaults, for modules used without a Config (tests, benches, embedding): a
+ * module's fallback for a configurable value reads it here, so each default is stated once,
+ * in the schema above.
+ */
+export const CONFIG_DEFAULTS = configSchema.parse({});
+
+/**
  * Validates configuration. With `env` = process.env, only the known keys are read (the
  * environment holds many unrelated variables). With an explicit object, unknown keys fail.
  */

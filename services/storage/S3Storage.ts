@@ -7,17 +7,18 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { validateKey, validatePrefix, type Storage, type StoredObject } from './Storage.ts';
+import { CONFIG_DEFAULTS } from '../core/config.ts';
 
 export interface S3StorageOptions {
   /** S3 endpoint URL, e.g. http://127.0.0.1:9000. Config: S3_ENDPOINT. Default: AWS's, from the region. */
   endpoint?: string;
-  /** Config: S3_REGION. Default us-east-1. */
+  /** Config: S3_REGION (its default when absent). */
   region?: string;
   /** Config: S3_BUCKET. Required. */
   bucket: string;
-  /** Prepended to every key (`live/` → `live/room/index.m3u8`). Config: S3_PREFIX. Default ''. */
+  /** Prepended to every key (`live/` → `live/room/index.m3u8`). Config: S3_PREFIX (its default when absent). */
   prefix?: string;
-  /** Path-style URLs (bucket in the path), which most non-AWS stores need. Config: S3_FORCE_PATH_STYLE. Default true. */
+  /** Path-style URLs (bucket in the path), which most non-AWS stores need. Config: S3_FORCE_PATH_STYLE (its default when absent). */
   forcePathStyle?: boolean;
   /** Config: S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY. Default: the SDK's credential chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
@@ -41,14 +42,14 @@ export class S3Storage implements Storage {
   constructor(options: S3StorageOptions) {
     if (!options.bucket) throw new TypeError('S3Storage: bucket is required');
     this.bucket = options.bucket;
-    this.prefix = options.prefix ?? '';
+    this.prefix = options.prefix ?? CONFIG_DEFAULTS.S3_PREFIX;
     if (this.prefix && !this.prefix.endsWith('/')) this.prefix += '/';
     if (this.prefix) validatePrefix(this.prefix);
     const timeout = options.requestTimeoutMs ?? 10_000;
     this.client = new S3Client({
       endpoint: options.endpoint,
-      region: options.region ?? 'us-east-1',
-      forcePathStyle: options.forcePathStyle ?? true,
+      region: options.region ?? CONFIG_DEFAULTS.S3_REGION,
+      forcePathStyle: options.forcePathStyle ?? CONFIG_DEFAULTS.S3_FORCE_PATH_STYLE,
       credentials: options.credentials,
       maxAttempts: options.maxAttempts ?? 2,
       requestChecksumCalculation: 'WHEN_REQUIRED',

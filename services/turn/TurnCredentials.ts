@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { IceServer, TurnCredential, TurnOptions } from './TurnTypes.ts';
+import { CONFIG_DEFAULTS } from '../core/config.ts';
 
 /**
  * A time-limited TURN credential in the TURN REST shared-secret scheme that coturn checks with
@@ -35,7 +36,7 @@ export class TurnService {
     this.turnUrls = opts.urls.filter((u) => u.startsWith('turn'));
     this.stunUrls = opts.urls.filter((u) => u.startsWith('stun:'));
     this.secret = opts.secret;
-    this.ttlSeconds = opts.ttlSeconds ?? 3600;
+    this.ttlSeconds = opts.ttlSeconds ?? CONFIG_DEFAULTS.TURN_TTL_SECONDS;
     if (this.turnUrls.length > 0 && !this.secret) throw new TypeError('TURN URLs need a TURN secret');
     this.enabled = opts.urls.length > 0;
   }
@@ -55,5 +56,5 @@ export class TurnService {
 /** Builds the service from config (`TURN_URLS` comma-separated, `TURN_SECRET`, `TURN_TTL_SECONDS`). */
 export function createTurnService(cfg: { TURN_URLS?: string; TURN_SECRET?: string; TURN_TTL_SECONDS?: number }): TurnService {
   const urls = (cfg.TURN_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  return new TurnService({ urls, secret: cfg.TURN_SECRET ?? '', ...(cfg.TURN_TTL_SECONDS ? { ttlSeconds: cfg.TURN_TTL_SECONDS } : {}) });
+  return new TurnService({ urls, secret: cfg.TURN_SECRET ?? '', ttlSeconds: cfg.TURN_TTL_SECONDS });
 }

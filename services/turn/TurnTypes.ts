@@ -10,7 +10,7 @@ export interface TurnOptions {
   urls: string[];
   /** coturn's `static-auth-secret`. */
   secret: string;
-  /** Lifetime of issued credentials, seconds. Default 3600. */
+  /** Lifetime of issued credentials, seconds. Config: TURN_TTL_SECONDS (its default when absent). */
   ttlSeconds?: number;
 }
 

@@ -18,6 +18,7 @@ import {
   type WebhookEventType,
   type WebhookStats,
 } from './WebhookTypes.ts';
+import { CONFIG_DEFAULTS } from '../core/config.ts';
 
 const log = logger.child({ mod: 'webhooks' });
 
@@ -55,7 +56,7 @@ export class WebhookDispatcher extends EnhancedEventEmitter<WebhookDispatcherEve
     this.secret = opts.secret;
     this.fetchFn = opts.fetch ?? fetch;
     this.backoff = { ...BACKOFF_DEFAULTS, ...opts.backoff };
-    this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? CONFIG_DEFAULTS.WEBHOOK_TIMEOUT_MS;
     this.concurrency = opts.concurrency ?? 16;
     this.retentionMs = opts.retentionMs ?? 7 * 24 * 3600 * 1000;
     if (this.backoff.initialMs <= 0 || this.backoff.maxMs < this.backoff.initialMs) {

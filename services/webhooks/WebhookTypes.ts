@@ -73,11 +73,11 @@ export interface WebhookDelivery {
 }
 
 export interface BackoffOptions {
-  /** Delay before the first retry, ms. Default 2000. */
+  /** Delay before the first retry, ms. Config: WEBHOOK_RETRY_INITIAL_MS (its default when absent). */
   initialMs?: number;
-  /** Largest delay between attempts, ms. Default 900000 (15 minutes). */
+  /** Largest delay between attempts, ms. Config: WEBHOOK_RETRY_MAX_MS (its default when absent). */
   maxMs?: number;
-  /** A delivery still failing this long after its event is given up (status `failed`), ms. Default 86400000 (24 hours). */
+  /** A delivery still failing this long after its event is given up (status `failed`), ms. Config: WEBHOOK_RETRY_HOURS (its default when absent). */
   maxAgeMs?: number;
 }
 
@@ -91,7 +91,7 @@ export interface WebhookDispatcherOptions {
   /** Default: global fetch. */
   fetch?: typeof fetch;
   backoff?: BackoffOptions;
-  /** Per-attempt HTTP timeout, ms. Default 10000. */
+  /** Per-attempt HTTP timeout, ms. Config: WEBHOOK_TIMEOUT_MS (its default when absent). */
   requestTimeoutMs?: number;
   /** Deliveries in flight at once (at most one per endpoint and room). Default 16. */
   concurrency?: number;

@@ -1,9 +1,11 @@
 import type { BackoffOptions } from './WebhookTypes.ts';
+import { CONFIG_DEFAULTS } from '../core/config.ts';
 
+/** WEBHOOK_RETRY_INITIAL_MS, WEBHOOK_RETRY_MAX_MS and WEBHOOK_RETRY_HOURS's defaults. */
 export const BACKOFF_DEFAULTS: Required<BackoffOptions> = {
-  initialMs: 2000,
-  maxMs: 15 * 60 * 1000,
-  maxAgeMs: 24 * 60 * 60 * 1000,
+  initialMs: CONFIG_DEFAULTS.WEBHOOK_RETRY_INITIAL_MS,
+  maxMs: CONFIG_DEFAULTS.WEBHOOK_RETRY_MAX_MS,
+  maxAgeMs: CONFIG_DEFAULTS.WEBHOOK_RETRY_HOURS * 3600_000,
 };
 
 /**

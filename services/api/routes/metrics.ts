@@ -6,7 +6,7 @@ import type { AppEnv } from '../types.ts';
 export interface MetricsRoutesDeps {
   metrics: Pick<ServiceMetrics, 'render' | 'contentType'>;
   apiKey: string;
-  /** Serve /metrics without the API key (scraping from a private network). Default false. */
+  /** Serve /metrics without the API key (scraping from a private network). Config: METRICS_PUBLIC. */
   public?: boolean;
 }
 
