@@ -13,7 +13,7 @@ import {
   type Rendition,
 } from '../packager/index.ts';
 import type { Storage } from '../storage/Storage.ts';
-import { advancePartLimit, isOutOfRange, isSatisfied, parseBlockingQuery, waitUntil } from './blockingReload.ts';
+import { advancePartLimit, isBelowWindow, isOutOfRange, isSatisfied, parseBlockingQuery, waitUntil } from './blockingReload.ts';
 import { hlsCors } from './cors.ts';
 
 export interface OriginOptions {
@@ -66,6 +66,7 @@ export function createOriginApp(options: OriginOptions): Hono {
     const rendition = liveRendition(getPackager(room), name);
     if (!rendition) return fromStorage(c, storage, `${room}/${name}/${PLAYLIST_NAME}`);
     if (!blocking) return playlistResponse(c, livePlaylist(rendition), PLAYLIST_CACHE_CONTROL);
+    if (isBelowWindow(rendition, blocking)) throw new ServiceError('bad_request', '_HLS_msn is older than the playlist window');
     if (!rendition.ended && !isSatisfied(rendition, blocking) && isOutOfRange(rendition, blocking)) {
       throw new ServiceError('bad_request', '_HLS_msn/_HLS_part too far beyond the live edge');
     }
