@@ -131,6 +131,42 @@ describe('HLS origin over HTTP with a live packager', () => {
     assert.match(pre.headers.get('access-control-allow-methods') ?? '', /GET/);
   });
 
+  it('sends the same CORS headers on playlists, media, errors and preflights', async () => {
+    const list = (value: string | null) => value?.split(',').map((v) => v.trim()) ?? [];
+    const exposed = ['Content-Length', 'Content-Type', 'Cache-Control', 'Age', 'Date'];
+    for (const [path, status] of [
+      ['/hls/room1/index.m3u8', 200],
+      ['/hls/room1/v/index.m3u8', 200],
+      ['/hls/room1/v/init-o-0.mp4', 200],
+      ['/hls/room1/v/seg-o-999999.m4s', 404],
+      ['/hls/room1/v/index.m3u8?_HLS_msn=abc', 400],
+      ['/hls/nosuchroom/nosuch/nosuch', 404],
+    ] as const) {
+      const res = await fetch(`${base}${path}`, { headers: { origin: 'https://player.example' } });
+      assert.equal(res.status, status, path);
+      assert.equal(res.headers.get('access-control-allow-origin'), '*', path);
+      assert.deepEqual(list(res.headers.get('access-control-expose-headers')), exposed, path);
+      assert.equal(res.headers.get('access-control-allow-methods'), null, path);
+      assert.equal(res.headers.get('access-control-allow-credentials'), null, path);
+      await res.body?.cancel();
+    }
+    for (const path of ['/hls/room1/index.m3u8', '/hls/room1/v/index.m3u8?_HLS_msn=1', '/hls/room1/v/part-o-1.m4s']) {
+      const pre = await fetch(`${base}${path}`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://player.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'range' },
+      });
+      assert.equal(pre.status, 204, path);
+      assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+      assert.deepEqual(list(pre.headers.get('access-control-allow-methods')), ['GET', 'HEAD', 'OPTIONS']);
+      assert.deepEqual(list(pre.headers.get('access-control-allow-headers')), ['Range', 'If-None-Match', 'If-Modified-Since']);
+      assert.equal(pre.headers.get('access-control-max-age'), '600');
+      assert.deepEqual(list(pre.headers.get('access-control-expose-headers')), exposed);
+      assert.equal(pre.headers.get('access-control-allow-credentials'), null);
+      assert.equal(pre.headers.get('content-type'), null);
+      assert.equal(await pre.text(), '');
+    }
+  });
+
   it('answers a blocking request for the next part within 50 ms of its publication', async (t) => {
     const delays: number[] = [];
     for (let i = 0; i < 5; i++) {
