@@ -40,6 +40,15 @@ export function isSatisfied(rendition: Rendition, req: BlockingRequest): boolean
   return pos.msn > req.msn || (pos.msn === req.msn && pos.part >= req.part);
 }
 
+/**
+ * Older than the oldest segment the live playlist lists (its MEDIA-SEQUENCE): the segment has
+ * left the window, so no playlist will ever hold it as asked. Answer 400 at once, as for a
+ * request too far ahead, rather than a playlist that does not contain it.
+ */
+export function isBelowWindow(rendition: Rendition, req: BlockingRequest): boolean {
+  return req.msn < rendition.mediaSequence();
+}
+
 /** Too far ahead of the live edge to wait for: answer 400 at once (RFC 8216bis 6.2.5.2). */
 export function isOutOfRange(rendition: Rendition, req: BlockingRequest): boolean {
   const pos = rendition.position();

@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { cors } from 'hono/cors';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ServiceError, toErrorBody } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
@@ -13,8 +14,7 @@ import {
   type Rendition,
 } from '../packager/index.ts';
 import type { Storage } from '../storage/Storage.ts';
-import { advancePartLimit, isOutOfRange, isSatisfied, parseBlockingQuery, waitUntil } from './blockingReload.ts';
-import { hlsCors } from './cors.ts';
+import { advancePartLimit, isBelowWindow, isOutOfRange, isSatisfied, parseBlockingQuery, waitUntil } from './blockingReload.ts';
 
 export interface OriginOptions {
   /** The live packager of a room, if it is broadcasting on this node. */
@@ -30,6 +30,18 @@ const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const BLOCKING_PLAYLIST_CACHE_CONTROL = 'public, max-age=1';
 
 const log = logger.child({ mod: 'origin' });
+
+/**
+ * CORS for HLS: players on any origin fetch playlists and media without credentials. Every
+ * response (errors included) carries the headers, and OPTIONS gets a 204 preflight answer.
+ */
+const HLS_CORS = cors({
+  origin: '*',
+  allowMethods: ['GET', 'HEAD', 'OPTIONS'],
+  allowHeaders: ['Range', 'If-None-Match', 'If-Modified-Since'],
+  exposeHeaders: ['Content-Length', 'Content-Type', 'Cache-Control', 'Age', 'Date'],
+  maxAge: 600,
+});
 
 /**
  * The HLS origin, as a hono app with absolute routes under /hls (mount with
@@ -48,7 +60,7 @@ export function createOriginApp(options: OriginOptions): Hono {
   const timeoutFactor = options.blockingTimeoutTargetDurations ?? 3;
   const app = new Hono();
 
-  app.use('/hls/*', hlsCors());
+  app.use('/hls/*', HLS_CORS);
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => errorResponse(c, new ServiceError('not_found', 'no such resource')));
 
@@ -66,6 +78,7 @@ export function createOriginApp(options: OriginOptions): Hono {
     const rendition = liveRendition(getPackager(room), name);
     if (!rendition) return fromStorage(c, storage, `${room}/${name}/${PLAYLIST_NAME}`);
     if (!blocking) return playlistResponse(c, livePlaylist(rendition), PLAYLIST_CACHE_CONTROL);
+    if (isBelowWindow(rendition, blocking)) throw new ServiceError('bad_request', '_HLS_msn is older than the playlist window');
     if (!rendition.ended && !isSatisfied(rendition, blocking) && isOutOfRange(rendition, blocking)) {
       throw new ServiceError('bad_request', '_HLS_msn/_HLS_part too far beyond the live edge');
     }

@@ -1,4 +1,6 @@
+import type { ObjectNames } from './names.ts';
 import type { Part } from './part.ts';
+import type { PlaylistSegment } from './playlist.ts';
 
 /**
  * A media segment: the parts from one IDR up to (not including) the IDR that starts the next
@@ -20,4 +22,19 @@ export interface Segment {
   complete: boolean;
   /** The concatenated parts, once complete. */
   data?: Buffer;
+}
+
+/** How a segment is listed in a playlist; `withParts` lists its parts too (LL-HLS, near the live edge). */
+export function toPlaylistSegment(s: Segment, names: ObjectNames, withParts: boolean): PlaylistSegment {
+  return {
+    msn: s.msn,
+    uri: names.segment(s.msn),
+    durationSec: s.durationSec,
+    programDateTime: s.programDateTime,
+    discontinuity: s.discontinuity,
+    discontinuitySequence: s.discontinuitySequence,
+    initUri: names.init(s.initGeneration),
+    parts: withParts ? s.parts.map((p) => ({ uri: names.part(p.id), durationSec: p.durationSec, independent: p.independent })) : [],
+    complete: s.complete,
+  };
 }

@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
-import { HlsPackager } from '../../services/packager/index.ts';
+import { HlsPackager, type HlsPackagerOptions } from '../../services/packager/index.ts';
+import { advancePartLimit } from '../../services/origin/blockingReload.ts';
 import { createOriginApp } from '../../services/origin/index.ts';
 import { DiskStorage } from '../../services/storage/DiskStorage.ts';
-import { startFfmpegSource, type FfmpegSource } from '../packager/ffmpegSource.ts';
+import { startFfmpegSource, type FfmpegSource, type FfmpegSourceOptions } from '../packager/ffmpegSource.ts';
 import { parseMedia } from '../packager/hlsCheck.ts';
 
 /** Sends a raw request line, so that the path reaches the server exactly as written. */
@@ -27,42 +28,80 @@ function rawGet(port: number, path: string): Promise<{ status: number; body: str
   });
 }
 
+/**
+ * A live packager with one rendition `v` fed by ffmpeg, storage in a temporary folder and an
+ * origin over them on a free loopback port. `close()` undoes it all.
+ */
+interface LiveOrigin {
+  dir: string;
+  storage: DiskStorage;
+  packager: HlsPackager;
+  port: number;
+  source: FfmpegSource | undefined;
+  /** Starts ffmpeg and feeds rendition `v` with it. */
+  feed(options: FfmpegSourceOptions): FfmpegSource;
+  close(): Promise<void>;
+}
+
+async function startLiveOrigin(options: Omit<HlsPackagerOptions, 'storage'>): Promise<LiveOrigin> {
+  const dir = await mkdtemp(join(tmpdir(), 'stagecast-origin-'));
+  const storage = new DiskStorage({ rootDir: join(dir, 'hls') });
+  const packager = new HlsPackager({ ...options, storage });
+  const app = createOriginApp({ getPackager: (room) => (room === options.roomId ? packager : undefined), storage });
+  const { server, port } = await new Promise<{ server: ServerType; port: number }>((resolve) => {
+    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => resolve({ server, port: info.port }));
+  });
+  const origin: LiveOrigin = {
+    dir,
+    storage,
+    packager,
+    port,
+    source: undefined,
+    feed(sourceOptions) {
+      origin.source = startFfmpegSource(sourceOptions);
+      packager.addRendition('v', { bandwidth: 300_000 }, origin.source.stdout);
+      return origin.source;
+    },
+    async close() {
+      await packager.close();
+      await origin.source?.kill();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await storage.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return origin;
+}
+
+async function expectBadRequest(url: string, message: RegExp): Promise<void> {
+  const t0 = performance.now();
+  const res = await fetch(url);
+  assert.equal(res.status, 400, url);
+  assert.ok(performance.now() - t0 < 200, `${url} answered at once`);
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, 'bad_request');
+  assert.match(body.error.message, message);
+}
+
 describe('HLS origin over HTTP with a live packager', () => {
-  let dir: string;
-  let storage: DiskStorage;
+  let origin: LiveOrigin;
   let packager: HlsPackager;
   let source: FfmpegSource;
-  let server: ServerType;
   let base: string;
   let port: number;
   const published = new Map<string, number>();
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'stagecast-origin-'));
-    await writeFile(join(dir, 'secret.txt'), 'TOP-SECRET-OUTSIDE-ROOT');
-    storage = new DiskStorage({ rootDir: join(dir, 'hls') });
-    packager = new HlsPackager({ roomId: 'room1', storage, epoch: 'o' });
+    origin = await startLiveOrigin({ roomId: 'room1', epoch: 'o' });
+    ({ packager, port } = origin);
+    await writeFile(join(origin.dir, 'secret.txt'), 'TOP-SECRET-OUTSIDE-ROOT');
     packager.on('part', (_r, part) => published.set(`${part.msn}/${part.index}`, performance.now()));
-    source = startFfmpegSource({ width: 320, height: 180 });
-    packager.addRendition('v', { bandwidth: 300_000 }, source.stdout);
-    const app = createOriginApp({ getPackager: (room) => (room === 'room1' ? packager : undefined), storage });
-    await new Promise<void>((resolve) => {
-      server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
-        port = info.port;
-        resolve();
-      });
-    });
+    source = origin.feed({ width: 320, height: 180 });
     base = `http://127.0.0.1:${port}`;
     await new Promise<void>((resolve) => packager.once('ready', resolve));
   });
 
-  after(async () => {
-    await packager.close();
-    await source.kill();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await storage.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => origin.close());
 
   it('serves playlists and media with their content types, cache headers and CORS', async () => {
     const mv = await fetch(`${base}/hls/room1/index.m3u8`);
@@ -90,6 +129,42 @@ describe('HLS origin over HTTP with a live packager', () => {
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get('access-control-allow-origin'), '*');
     assert.match(pre.headers.get('access-control-allow-methods') ?? '', /GET/);
+  });
+
+  it('sends the same CORS headers on playlists, media, errors and preflights', async () => {
+    const list = (value: string | null) => value?.split(',').map((v) => v.trim()) ?? [];
+    const exposed = ['Content-Length', 'Content-Type', 'Cache-Control', 'Age', 'Date'];
+    for (const [path, status] of [
+      ['/hls/room1/index.m3u8', 200],
+      ['/hls/room1/v/index.m3u8', 200],
+      ['/hls/room1/v/init-o-0.mp4', 200],
+      ['/hls/room1/v/seg-o-999999.m4s', 404],
+      ['/hls/room1/v/index.m3u8?_HLS_msn=abc', 400],
+      ['/hls/nosuchroom/nosuch/nosuch', 404],
+    ] as const) {
+      const res = await fetch(`${base}${path}`, { headers: { origin: 'https://player.example' } });
+      assert.equal(res.status, status, path);
+      assert.equal(res.headers.get('access-control-allow-origin'), '*', path);
+      assert.deepEqual(list(res.headers.get('access-control-expose-headers')), exposed, path);
+      assert.equal(res.headers.get('access-control-allow-methods'), null, path);
+      assert.equal(res.headers.get('access-control-allow-credentials'), null, path);
+      await res.body?.cancel();
+    }
+    for (const path of ['/hls/room1/index.m3u8', '/hls/room1/v/index.m3u8?_HLS_msn=1', '/hls/room1/v/part-o-1.m4s']) {
+      const pre = await fetch(`${base}${path}`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://player.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'range' },
+      });
+      assert.equal(pre.status, 204, path);
+      assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+      assert.deepEqual(list(pre.headers.get('access-control-allow-methods')), ['GET', 'HEAD', 'OPTIONS']);
+      assert.deepEqual(list(pre.headers.get('access-control-allow-headers')), ['Range', 'If-None-Match', 'If-Modified-Since']);
+      assert.equal(pre.headers.get('access-control-max-age'), '600');
+      assert.deepEqual(list(pre.headers.get('access-control-expose-headers')), exposed);
+      assert.equal(pre.headers.get('access-control-allow-credentials'), null);
+      assert.equal(pre.headers.get('content-type'), null);
+      assert.equal(await pre.text(), '');
+    }
   });
 
   it('answers a blocking request for the next part within 50 ms of its publication', async (t) => {
@@ -142,6 +217,14 @@ describe('HLS origin over HTTP with a live packager', () => {
     }
     const farPart = await fetch(`${base}/hls/room1/v/part-o-${packager.rendition('v')!.nextPartId + 1000}.m4s`);
     assert.equal(farPart.status, 400);
+  });
+
+  it('answers 400 at once for an _HLS_part beyond the Advance Part Limit of a coming segment', async () => {
+    const r = packager.rendition('v')!;
+    const limit = advancePartLimit(r.partTargetSec!);
+    const pos = r.position()!;
+    await expectBadRequest(`${base}/hls/room1/v/index.m3u8?_HLS_msn=${pos.msn + 1}&_HLS_part=${limit + 1}`, /beyond the live edge/);
+    await expectBadRequest(`${base}/hls/room1/v/index.m3u8?_HLS_msn=${pos.msn + 2}&_HLS_part=${limit + 1}`, /beyond the live edge/);
   });
 
   it('never serves anything outside the room, whatever the path', async () => {
@@ -209,5 +292,61 @@ describe('HLS origin over HTTP with a live packager', () => {
     const part = await fetch(`${base}/hls/room1/v/part-o-1.m4s`);
     assert.equal(part.status, 404);
     await part.body?.cancel();
+  });
+});
+
+/**
+ * Read with a regular expression: hls-parser (strict) refuses these playlists, whose input is
+ * over but not ended (parts on the last three segments, plus a PRELOAD-HINT that it counts as
+ * a fourth segment).
+ */
+const mediaSequenceOf = (text: string): number => Number(/^#EXT-X-MEDIA-SEQUENCE:(\d+)$/m.exec(text)?.[1]);
+
+describe('HLS origin: blocking requests below the playlist window', () => {
+  let origin: LiveOrigin;
+  let packager: HlsPackager;
+  let base: string;
+
+  before(async () => {
+    origin = await startLiveOrigin({ roomId: 'room2', windowSegments: 3, epoch: 'b' });
+    packager = origin.packager;
+    base = `http://127.0.0.1:${origin.port}/hls/room2/v/index.m3u8`;
+    // Not paced: 8 s of media arrive as fast as ffmpeg encodes them, and the window slides.
+    const source = origin.feed({ width: 320, height: 180, durationSec: 8, realtime: false });
+    await source.exited;
+    const r = packager.rendition('v')!;
+    const deadline = performance.now() + 5000;
+    while (r.mediaSequence() < 4 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  });
+
+  after(() => origin.close());
+
+  it('answers 400 with a stable code for an _HLS_msn older than the oldest listed segment', async () => {
+    const first = packager.rendition('v')!.mediaSequence();
+    assert.ok(first >= 4, `the window slid (MEDIA-SEQUENCE ${first})`);
+    assert.equal(mediaSequenceOf(await (await fetch(base)).text()), first);
+    for (const q of [`_HLS_msn=${first - 1}`, `_HLS_msn=${first - 1}&_HLS_part=0`, '_HLS_msn=0', '_HLS_msn=0&_HLS_part=99']) {
+      await expectBadRequest(`${base}?${q}`, /older than the playlist window/);
+    }
+  });
+
+  it('still answers the oldest listed segment at once', async () => {
+    const first = packager.rendition('v')!.mediaSequence();
+    for (const q of [`_HLS_msn=${first}`, `_HLS_msn=${first}&_HLS_part=0`]) {
+      const t0 = performance.now();
+      const res = await fetch(`${base}?${q}`);
+      assert.equal(res.status, 200, q);
+      assert.ok(performance.now() - t0 < 200, `${q} answered at once`);
+      assert.equal(mediaSequenceOf(await res.text()), first);
+    }
+  });
+
+  it('answers 400 below the window after the broadcast ended too', async () => {
+    await packager.end();
+    const first = packager.rendition('v')!.mediaSequence();
+    await expectBadRequest(`${base}?_HLS_msn=${first - 1}`, /older than the playlist window/);
+    const res = await fetch(`${base}?_HLS_msn=${first}`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /#EXT-X-ENDLIST/);
   });
 });
