@@ -167,7 +167,10 @@ describe('HLS origin over HTTP with a live packager', () => {
     }
   });
 
-  it('answers a blocking request for the next part within 50 ms of its publication', async (t) => {
+  // The outcome is that a blocked request is released by the part it waits for, not by its
+  // 503 timeout (3 target durations). Its speed (50 ms on an idle machine) is a benchmark's
+  // figure: a unit test's deadline must hold on a loaded 2-core machine.
+  it('answers a blocking request for the next part once it is published, long before the blocking timeout', async (t) => {
     const delays: number[] = [];
     for (let i = 0; i < 5; i++) {
       const r = packager.rendition('v')!;
@@ -187,7 +190,7 @@ describe('HLS origin over HTTP with a live packager', () => {
       delays.push(answeredAt - at);
     }
     t.diagnostic(`answered ${delays.map((d) => d.toFixed(1)).join(', ')} ms after publication`);
-    assert.ok(Math.max(...delays) < 50, `delays ${delays.map((d) => d.toFixed(1)).join(', ')} ms`);
+    assert.ok(Math.max(...delays) < 1000, `released by the part, not the timeout: ${delays.map((d) => d.toFixed(1)).join(', ')} ms`);
   });
 
   it('serves the PRELOAD-HINT part as soon as it exists', async () => {
