@@ -72,6 +72,8 @@ export const map = (uri: string): string => `#EXT-X-MAP:URI="${uri}"`;
 export const discontinuity = (): string => '#EXT-X-DISCONTINUITY';
 export const programDateTime = (date: Date): string => `#EXT-X-PROGRAM-DATE-TIME:${date.toISOString()}`;
 export const gap = (): string => '#EXT-X-GAP';
+/** The protocol version that defines EXT-X-GAP. */
+const GAP_VERSION = 8;
 export const extinf = (sec: number): string => `#EXTINF:${formatSeconds(sec)},`;
 export const part = (p: PlaylistPart): string =>
   `#EXT-X-PART:DURATION=${formatSeconds(p.durationSec)},URI="${p.uri}"${p.independent ? ',INDEPENDENT=YES' : ''}`;
@@ -89,7 +91,9 @@ export const streamInf = (v: VariantModel): string => {
 /** A media playlist. The first segment's DISCONTINUITY (if any) stays, and the sequence
  * header counts it, so players that increment on the tag agree with the header. */
 export function mediaPlaylist(m: MediaPlaylistModel): string {
-  const lines = [extM3u(), version(m.version), targetDuration(m.targetDurationSec)];
+  // EXT-X-GAP is defined by protocol version 8: a playlist that carries it declares at least that.
+  const declared = m.segments.some((s) => s.gap) ? Math.max(m.version, GAP_VERSION) : m.version;
+  const lines = [extM3u(), version(declared), targetDuration(m.targetDurationSec)];
   if (m.lowLatency) lines.push(serverControl(m.lowLatency.partHoldBackSec), partInf(m.lowLatency.partTargetSec));
   if (m.playlistType) lines.push(playlistType(m.playlistType));
   lines.push(mediaSequence(m.mediaSequence));

@@ -130,8 +130,11 @@ describe('playlist writer: one tag per function, each read back (media playlist)
 
   it('EXT-X-GAP', () => {
     assert.equal(gap(), '#EXT-X-GAP');
-    // hls-parser (strict) wants EXT-X-VERSION 8 for EXT-X-GAP; the stored playlist writes 6.
     roundTrip(playlist({ version: 8, segments: [segment(0), segment(1, { gap: true }), segment(2, { gap: false })] }), gap());
+    // EXT-X-GAP is version 8's: a version 6 model that carries it is written as version 8.
+    const text = mediaPlaylist(playlist({ version: 6, segments: [segment(0), segment(1, { gap: true })] }));
+    assert.equal(text.split('\n')[1], version(8));
+    assert.equal(mediaPlaylist(playlist({ version: 6 })).split('\n')[1], version(6), 'without a gap it stays 6');
   });
 
   it('EXTINF and the segment URI', () => {
