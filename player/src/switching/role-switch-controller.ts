@@ -64,7 +64,9 @@ export interface RoleSwitchControllerConfig {
   programChangeMarginMs?: number;
   /**
    * Longest wait for that, once HLS plays; then the swap happens anyway (the server's clock may
-   * be off, or the program did not change). Default 5000 ms.
+   * be off, or the program did not change). The stage view stays on top meanwhile, so waiting
+   * costs nothing visible, while swapping early (a loaded server restarts ffmpeg slowly) shows
+   * the old program standing still at its restart. Default 10000 ms.
    */
   programChangeCapMs?: number;
   /**
@@ -250,7 +252,7 @@ export class RoleSwitchController extends EventEmitter<RoleSwitchEvents> {
         hls,
         signal,
         wasOnProgram && this.front !== 'hls'
-          ? { after: record.startedAt + (this.config.programChangeMarginMs ?? 1000), capMs: this.config.programChangeCapMs ?? 5000 }
+          ? { after: record.startedAt + (this.config.programChangeMarginMs ?? 1000), capMs: this.config.programChangeCapMs ?? 10000 }
           : undefined,
       );
       record.firstFrameAt = Date.now();
