@@ -16,8 +16,9 @@ export type OfferSection =
   | { type: 'data'; mid: string };
 
 /**
- * The engine's offer to a subscriber. Sections never move or get reused: a departed track's
- * section stays, inactive, so every earlier mid keeps its meaning across renegotiations.
+ * The engine's offer to a subscriber. Sections never move: a departed track's section stays,
+ * inactive, so every earlier mid keeps its meaning across renegotiations. (SubscriberLeg reuses
+ * such a section for a new track, under a new mid, once the client has answered its closing.)
  */
 export function buildOffer(opts: { local: LocalTransport; sections: OfferSection[]; sessionId: string; version: number }): string {
   const { local } = opts;
