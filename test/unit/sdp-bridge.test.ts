@@ -32,7 +32,7 @@ import {
   type OfferSection,
   type SendSection,
 } from '../../services/engine/mediasoup/sdpBridge.ts';
-import { MEDIA_CODECS } from '../../services/engine/mediasoup/MediasoupRoom.ts';
+import { MEDIA_CODECS } from '../../services/engine/mediasoup/RouterSet.ts';
 import { serveBlankPage } from '../helpers/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
 import { installScenarioPeerConnection, type OfferScenario, type ScenarioWindow } from '../helpers/sdpScenarios.ts';
