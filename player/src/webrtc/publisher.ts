@@ -3,7 +3,8 @@ import { EventEmitter } from '../core/event-emitter.ts';
 import type { SignalingClient } from '../signaling/signaling-client.ts';
 import type { ServerMessageOf, TrackInfo } from '../signaling/signaling-types.ts';
 import { connected, iceGatheringComplete } from './ice.ts';
-import { DEFAULT_RECONNECT_DELAYS_MS, checkReconnectDelays, isRecoverable, retryWithBackoff } from './reconnect-policy.ts';
+import { DEFAULT_RECONNECT_DELAYS_MS, isRecoverable } from './reconnect-policy.ts';
+import { Reconnector } from './reconnector.ts';
 import { simulcastEncodings } from './simulcast.ts';
 
 export interface PublisherConfig {
@@ -64,10 +65,8 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private stateValue: PublisherState = 'idle';
   private tracksValue: TrackInfo[] = [];
   private stream: MediaStream | undefined;
-  /** The running start or recovery (every attempt and the backoff between them); stop, destroy and failure abort it. */
-  private run: AbortController | undefined;
-  /** The running attempt alone: the server closing its new leg aborts it, and the next one follows. */
-  private attempt: AbortController | undefined;
+  /** Runs the start and each recovery (every attempt and the backoff between them); stop, destroy and failure cancel it. */
+  private readonly reconnector: Reconnector;
   /** The running attempt got its `published`: a server `unpublished` now concerns its leg. */
   private answered = false;
 
@@ -78,7 +77,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     if (!(this.config.iceGatheringTimeoutMs > 0)) throw new TypeError('Publisher: iceGatheringTimeoutMs must be > 0');
     if (!(this.config.connectTimeoutMs > 0)) throw new TypeError('Publisher: connectTimeoutMs must be > 0');
     if (!Array.isArray(this.config.iceServers)) throw new TypeError('Publisher: iceServers must be an array');
-    checkReconnectDelays(this.config.reconnectDelaysMs, 'Publisher');
+    this.reconnector = new Reconnector(this.config.reconnectDelaysMs, 'Publisher');
     signaling.on('unpublished', this.onServerUnpublished);
   }
 
@@ -102,13 +101,9 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     }
     this.stream = stream;
     this.setState('connecting');
-    const run = new AbortController();
-    this.run = run;
     try {
-      await this.negotiate(stream, run.signal);
-      if (this.run === run) this.setState('live');
+      if (await this.reconnector.once((signal) => this.negotiate(stream, signal))) this.setState('live');
     } catch (err) {
-      if (this.run !== run) return;
       const error = err instanceof PlayerErrorException ? { ...err.data, fatal: true } : this.negotiationError(err).data;
       this.fail(error);
       throw new PlayerErrorException(error);
@@ -127,7 +122,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   /** Stops publishing: `unpublish`, then closes the connection. Idempotent. */
   async stop(): Promise<void> {
     const wasRunning = this.stateValue === 'connecting' || this.stateValue === 'live' || this.stateValue === 'reconnecting';
-    this.cancelAttempt();
+    this.cancel();
     const pc = this.closePc();
     if (!pc && !wasRunning) return;
     if (this.signaling.state === 'joined') await this.signaling.request({ type: 'unpublish' }).catch(() => {});
@@ -136,19 +131,16 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   /** Closes the connection and removes every listener (does not send `unpublish`). Idempotent. */
   destroy(): void {
-    this.cancelAttempt();
+    this.cancel();
     this.closePc();
     this.signaling.off('unpublished', this.onServerUnpublished);
     this.removeAllListeners();
   }
 
   /** One attempt: a new connection for `stream`'s tracks, `publish`, answer, connected. Cleans up after itself when it fails. */
-  private async negotiate(stream: MediaStream, runSignal: AbortSignal): Promise<void> {
+  private async negotiate(stream: MediaStream, signal: AbortSignal): Promise<void> {
     this.closePc();
     this.answered = false;
-    const attempt = new AbortController();
-    this.attempt = attempt;
-    const signal = AbortSignal.any([runSignal, attempt.signal]);
     const pc = new RTCPeerConnection({ iceServers: this.config.iceServers, bundlePolicy: 'max-bundle' });
     this.pcValue = pc;
     pc.addEventListener('connectionstatechange', this.onConnectionState);
@@ -193,32 +185,18 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   }
 
   /** Lost while live: publish the same stream again, with backoff; fatal once every attempt failed. */
-  private recover(reason: string, fatal: PlayerError): void {
+  private async recover(reason: string, fatal: PlayerError): Promise<void> {
     const stream = this.stream;
     if (this.stateValue !== 'live' || !stream) return;
     this.setState('reconnecting');
     this.closePc();
-    const run = new AbortController();
-    this.run = run;
-    retryWithBackoff(() => this.negotiate(stream, run.signal), {
-      delaysMs: this.config.reconnectDelaysMs,
-      signal: run.signal,
-      onAttempt: (n) => this.emit('reconnecting', n, reason),
-    }).then(
-      () => {
-        if (this.run === run) this.setState('live');
-      },
-      () => {
-        if (this.run === run) this.fail(fatal);
-      },
-    );
+    const outcome = await this.reconnector.retry((signal) => this.negotiate(stream, signal), (n) => this.emit('reconnecting', n, reason));
+    if (outcome === 'recovered') this.setState('live');
+    else if (outcome === 'exhausted') this.fail(fatal);
   }
 
-  private cancelAttempt(): void {
-    const run = this.run;
-    this.run = undefined;
-    this.attempt = undefined;
-    run?.abort(new DOMException('publisher stopped', 'AbortError'));
+  private cancel(): void {
+    this.reconnector.cancel(new DOMException('publisher stopped', 'AbortError'));
   }
 
   private closePc(): RTCPeerConnection | undefined {
@@ -233,7 +211,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   }
 
   private fail(error: PlayerError): void {
-    this.cancelAttempt();
+    this.cancel();
     this.closePc();
     this.emit('error', error);
     this.setState('failed');
@@ -252,7 +230,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private readonly onConnectionState = (): void => {
     const pc = this.pcValue;
     if (!pc || this.stateValue !== 'live' || pc.connectionState !== 'failed') return;
-    this.recover('transport_failed', { type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: 'publish connection failed' });
+    void this.recover('transport_failed', { type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: 'publish connection failed' });
   };
 
   /** `unpublished` without `re`: the server ended our publisher leg on its own. */
@@ -263,9 +241,9 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       if (this.pcValue || this.stateValue === 'reconnecting') this.fail(message.reason ? { ...fatal, message: `${fatal.message} (${message.reason})` } : fatal);
       return;
     }
-    if (this.stateValue === 'live') return this.recover(message.reason!, fatal);
+    if (this.stateValue === 'live') return void this.recover(message.reason!, fatal);
     // Connecting or reconnecting: before this attempt's `published` it is the previous leg's
     // news (already replaced); after it, this attempt's leg is gone and the attempt fails now.
-    if (this.answered) this.attempt?.abort(new Error(`the server closed the new connection (${message.reason})`));
+    if (this.answered) this.reconnector.abortAttempt(new Error(`the server closed the new connection (${message.reason})`));
   };
 }

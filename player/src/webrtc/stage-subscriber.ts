@@ -3,7 +3,8 @@ import { EventEmitter } from '../core/event-emitter.ts';
 import type { SignalingClient } from '../signaling/signaling-client.ts';
 import type { ServerMessageOf, TrackInfo } from '../signaling/signaling-types.ts';
 import { connected, iceGatheringComplete } from './ice.ts';
-import { DEFAULT_RECONNECT_DELAYS_MS, checkReconnectDelays, isRecoverable, retryWithBackoff } from './reconnect-policy.ts';
+import { DEFAULT_RECONNECT_DELAYS_MS, isRecoverable } from './reconnect-policy.ts';
+import { Reconnector } from './reconnector.ts';
 
 export interface StageSubscriberConfig {
   /** ICE servers for the connection; pass the `joined` message's list. Default: none (host candidates only). */
@@ -94,10 +95,8 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
   private readonly tilesByParticipant = new Map<string, StageTile>();
   private offers: Promise<void> = Promise.resolve();
   private latestVersion = 0;
-  /** The running recovery; stop, destroy and failure abort it. */
-  private recovery: AbortController | undefined;
-  /** The running recovery attempt alone: the server closing its new leg aborts it, and the next one follows. */
-  private attempt: AbortController | undefined;
+  /** Runs each recovery (every attempt and the backoff between them); stop, destroy and failure cancel it. */
+  private readonly reconnector: Reconnector;
   /** Tiles missing from the subscription are kept until then (ms, performance.now()); 0: not kept. */
   private keepTilesUntil = 0;
   private keepTimer: ReturnType<typeof setTimeout> | undefined;
@@ -113,7 +112,7 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
     this.config = { ...defaultStageSubscriberConfig(), ...config };
     if (!(this.config.iceGatheringTimeoutMs > 0)) throw new TypeError('StageSubscriber: iceGatheringTimeoutMs must be > 0');
     if (!Array.isArray(this.config.iceServers)) throw new TypeError('StageSubscriber: iceServers must be an array');
-    checkReconnectDelays(this.config.reconnectDelaysMs, 'StageSubscriber');
+    this.reconnector = new Reconnector(this.config.reconnectDelaysMs, 'StageSubscriber');
     if (!(this.config.reconnectTimeoutMs > 0)) throw new TypeError('StageSubscriber: reconnectTimeoutMs must be > 0');
     if (!(this.config.keepTilesMs >= 0)) throw new TypeError('StageSubscriber: keepTilesMs must be ≥ 0');
     signaling.on('subscriberOffer', this.onOffer);
@@ -206,54 +205,45 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
     if (!isRecoverable(message.reason)) return;
     // Reconnecting: once the new `subscribe` was answered, this is the new leg, and its attempt has failed.
     if (this.stateValue === 'reconnecting') {
-      if (this.acceptUnsolicited) this.attempt?.abort(new Error(`the server closed the new connection (${message.reason})`));
+      if (this.acceptUnsolicited) this.reconnector.abortAttempt(new Error(`the server closed the new connection (${message.reason})`));
       return;
     }
-    this.recover(message.reason);
+    void this.recover(message.reason);
   };
 
   /** Lost: keep the tiles, subscribe again with backoff; fatal once every attempt failed. */
-  private recover(reason: string): void {
+  private async recover(reason: string): Promise<void> {
     if (this.stateValue !== 'connecting' && this.stateValue !== 'connected') return;
     this.keepTilesUntil = Infinity;
     clearTimeout(this.keepTimer);
     // Announced first: the view keeps each tile's last frame before its track ends.
     this.setState('reconnecting');
     this.closePc({ keepTiles: true });
-    const recovery = new AbortController();
-    this.recovery = recovery;
-    retryWithBackoff(() => this.resubscribe(recovery.signal), {
-      delaysMs: this.config.reconnectDelaysMs,
-      signal: recovery.signal,
-      onAttempt: (n) => this.emit('reconnecting', n, reason),
-    }).then(
-      () => {
-        if (this.recovery !== recovery) return;
-        this.recovery = undefined;
-        this.setState('connected');
-        // Publishers that are not back yet get `keepTilesMs` to return.
-        this.keepTilesUntil = performance.now() + this.config.keepTilesMs;
-        this.keepTimer = setTimeout(() => {
-          this.keepTilesUntil = 0;
-          this.reconcileTiles();
-        }, this.config.keepTilesMs);
-      },
-      () => {
-        if (this.recovery !== recovery) return;
-        this.recovery = undefined;
-        this.keepTilesUntil = 0;
-        this.fail({ type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: `stage connection failed (${reason}); gave up reconnecting` });
-      },
+    const outcome = await this.reconnector.retry(
+      (signal, recoverySignal) => this.resubscribe(signal, recoverySignal),
+      (n) => this.emit('reconnecting', n, reason),
     );
+    if (outcome === 'recovered') {
+      this.setState('connected');
+      // Publishers that are not back yet get `keepTilesMs` to return.
+      this.keepTilesUntil = performance.now() + this.config.keepTilesMs;
+      this.keepTimer = setTimeout(() => {
+        this.keepTilesUntil = 0;
+        this.reconcileTiles();
+      }, this.config.keepTilesMs);
+    } else if (outcome === 'exhausted') {
+      this.keepTilesUntil = 0;
+      this.fail({ type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: `stage connection failed (${reason}); gave up reconnecting` });
+    }
   }
 
-  /** One recovery attempt: `subscribe`, answer, and the new connection comes up. Cleans up after itself when it fails. */
-  private async resubscribe(recoverySignal: AbortSignal): Promise<void> {
+  /**
+   * One recovery attempt: `subscribe`, answer, and the new connection comes up. Cleans up after
+   * itself when it fails, unless the whole recovery was cancelled (`recoverySignal`).
+   */
+  private async resubscribe(signal: AbortSignal, recoverySignal: AbortSignal): Promise<void> {
     this.closePc({ keepTiles: true });
     this.acceptUnsolicited = false;
-    const attempt = new AbortController();
-    this.attempt = attempt;
-    const signal = AbortSignal.any([recoverySignal, attempt.signal]);
     try {
       await this.signaling.request({ type: 'subscribe' });
       await this.offers;
@@ -265,16 +255,11 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
       this.acceptUnsolicited = true;
       if (!recoverySignal.aborted) this.closePc({ keepTiles: true });
       throw err;
-    } finally {
-      if (this.attempt === attempt) this.attempt = undefined;
     }
   }
 
   private cancelRecovery(): void {
-    const recovery = this.recovery;
-    this.recovery = undefined;
-    this.attempt = undefined;
-    recovery?.abort(new DOMException('stage subscriber stopped', 'AbortError'));
+    this.reconnector.cancel(new DOMException('stage subscriber stopped', 'AbortError'));
     this.keepTilesUntil = 0;
     clearTimeout(this.keepTimer);
   }
@@ -392,7 +377,7 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
     // During recovery, the attempt decides (it waits for `connected` itself).
     if (this.stateValue === 'reconnecting') return;
     if (pc.connectionState === 'connected') this.setState('connected');
-    else if (pc.connectionState === 'failed') this.recover('transport_failed');
+    else if (pc.connectionState === 'failed') void this.recover('transport_failed');
   };
 
   private fail(error: PlayerError): void {
