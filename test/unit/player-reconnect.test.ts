@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  AttemptsExhaustedError,
-  DEFAULT_RECONNECT_DELAYS_MS,
-  checkReconnectDelays,
-  isRecoverable,
-  retryWithBackoff,
-} from '../../player/src/webrtc/reconnect-policy.ts';
+import { DEFAULT_RECONNECT_DELAYS_MS, checkReconnectDelays, isRecoverable } from '../../player/src/webrtc/reconnect-policy.ts';
+import { AttemptsExhaustedError, Reconnector, retryWithBackoff } from '../../player/src/webrtc/reconnector.ts';
 import { SIMULCAST_ENCODINGS, simulcastEncodings, spatialLayerForWidth } from '../../player/src/webrtc/simulcast.ts';
 
 /** The player's reconnect and simulcast policies (plain functions, no browser). */
@@ -81,6 +76,143 @@ describe('player: reconnect policy', () => {
     );
     await assert.rejects(inAttempt, /stopped mid-attempt/);
     assert.equal(calls, 1);
+  });
+});
+
+describe('player: Reconnector (the recovery loop of the publisher and the stage subscriber)', () => {
+  /** Lets every promise chain run (attempts settle, the next delay is armed); setImmediate is not mocked. */
+  const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+  /** Real time, for the tests with real timers (a 0 ms delay may still come after setImmediate). */
+  const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+  const pendingTimeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  /** An attempt that fails once its signal aborts, with the signal's reason. */
+  const untilAborted = (signal: AbortSignal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+
+  it('attempts after 250 ms, 1 s, 2 s, 4 s and 8 s, then gives up after the 5th failure', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const reconnector = new Reconnector(DEFAULT_RECONNECT_DELAYS_MS, 'Test');
+    const attempts: number[] = [];
+    const announced: number[] = [];
+    let now = 0;
+    const outcome = reconnector.retry(
+      async () => {
+        attempts.push(now);
+        throw new Error('still down');
+      },
+      (n) => announced.push(n),
+    );
+    for (const [i, delay] of [250, 1000, 2000, 4000, 8000].entries()) {
+      t.mock.timers.tick(delay - 1);
+      now += delay - 1;
+      await settle();
+      assert.equal(attempts.length, i, `attempt ${i + 1} not before ${delay} ms`);
+      t.mock.timers.tick(1);
+      now += 1;
+      await settle();
+      assert.equal(attempts.length, i + 1, `attempt ${i + 1} after ${delay} ms`);
+    }
+    assert.equal(await outcome, 'exhausted');
+    assert.deepEqual(attempts, [250, 1250, 3250, 7250, 15250]);
+    assert.deepEqual(announced, [1, 2, 3, 4, 5]);
+    t.mock.timers.tick(60_000);
+    await settle();
+    assert.equal(attempts.length, 5, 'no 6th attempt');
+  });
+
+  it('stops at the first attempt that succeeds', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const reconnector = new Reconnector(DEFAULT_RECONNECT_DELAYS_MS, 'Test');
+    let calls = 0;
+    const outcome = reconnector.retry(async () => {
+      if (++calls < 3) throw new Error('still down');
+    });
+    for (const delay of [250, 1000, 2000]) {
+      t.mock.timers.tick(delay);
+      await settle();
+    }
+    assert.equal(await outcome, 'recovered');
+    t.mock.timers.tick(60_000);
+    await settle();
+    assert.equal(calls, 3);
+  });
+
+  it('cancel during a delay clears its timer: no attempt, outcome cancelled', async () => {
+    const reconnector = new Reconnector([10_000], 'Test');
+    const before = pendingTimeouts();
+    let calls = 0;
+    const outcome = reconnector.retry(async () => void calls++);
+    assert.equal(pendingTimeouts(), before + 1, 'the first delay is armed at once');
+    reconnector.cancel();
+    reconnector.cancel(); // idempotent
+    assert.equal(pendingTimeouts(), before, 'the delay timer is cleared');
+    assert.equal(await outcome, 'cancelled');
+    assert.equal(calls, 0);
+  });
+
+  it('cancel during an attempt aborts it and its run; whatever it does then is not reported', async () => {
+    const reconnector = new Reconnector([0, 0, 0], 'Test');
+    const signals: { signal: AbortSignal; runSignal: AbortSignal }[] = [];
+    const outcome = reconnector.retry(async (signal, runSignal) => {
+      signals.push({ signal, runSignal });
+      await untilAborted(signal).catch(() => {});
+      // Finishing "successfully" after the cancel must not count as recovered.
+    });
+    await sleep(10);
+    assert.equal(signals.length, 1);
+    reconnector.cancel(new Error('stopped'));
+    assert.equal(await outcome, 'cancelled');
+    assert.equal(signals[0]!.signal.aborted, true);
+    assert.equal(signals[0]!.runSignal.aborted, true);
+    assert.equal((signals[0]!.runSignal.reason as Error).message, 'stopped');
+    await sleep(10);
+    assert.equal(signals.length, 1, 'no further attempt');
+  });
+
+  it('abortAttempt fails the running attempt only: the next one follows after its delay', async () => {
+    const reconnector = new Reconnector([0, 30, 0], 'Test');
+    const runs: { signal: AbortSignal; runSignal: AbortSignal }[] = [];
+    const outcome = reconnector.retry(async (signal, runSignal) => {
+      runs.push({ signal, runSignal });
+      if (runs.length === 1) await untilAborted(signal);
+    });
+    await sleep(10);
+    reconnector.abortAttempt(new Error('the server closed the new leg'));
+    const abortedAt = performance.now();
+    assert.equal(await outcome, 'recovered');
+    assert.ok(performance.now() - abortedAt >= 28, 'the second attempt waited its delay');
+    assert.equal(runs.length, 2);
+    assert.equal(runs[0]!.signal.aborted, true);
+    assert.equal(runs[0]!.runSignal.aborted, false);
+    // Between or after attempts there is nothing to abort.
+    reconnector.abortAttempt(new Error('late'));
+    assert.equal(runs[1]!.signal.aborted, false);
+  });
+
+  it('once: runs at once; true on success, the error on failure, false once cancelled', async () => {
+    const reconnector = new Reconnector([10_000], 'Test');
+    assert.equal(await reconnector.once(async () => {}), true);
+    await assert.rejects(
+      reconnector.once(async () => {
+        throw new Error('publish refused');
+      }),
+      /publish refused/,
+    );
+    const cancelled = reconnector.once((signal) => untilAborted(signal));
+    reconnector.cancel();
+    assert.equal(await cancelled, false);
+  });
+
+  it('a new run cancels the one before it', async () => {
+    const reconnector = new Reconnector([0], 'Test');
+    const first = reconnector.retry((signal) => untilAborted(signal));
+    await sleep(10);
+    const second = reconnector.retry(async () => {});
+    assert.equal(await first, 'cancelled');
+    assert.equal(await second, 'recovered');
+  });
+
+  it('rejects an unusable schedule, naming its owner', () => {
+    assert.throws(() => new Reconnector([], 'StageSubscriber'), /StageSubscriber: reconnectDelaysMs/);
   });
 });
 

@@ -1,9 +1,9 @@
 import { ErrorDetails, ErrorTypes, PlayerErrorException, describe, type PlayerError } from '../core/errors.ts';
-import { EventEmitter } from '../core/event-emitter.ts';
 import type { SignalingClient } from '../signaling/signaling-client.ts';
 import type { ServerMessageOf, TrackInfo } from '../signaling/signaling-types.ts';
 import { connected, iceGatheringComplete } from './ice.ts';
-import { DEFAULT_RECONNECT_DELAYS_MS, checkReconnectDelays, isRecoverable, retryWithBackoff } from './reconnect-policy.ts';
+import { PeerLeg, type PeerLegEvents } from './peer-leg.ts';
+import { DEFAULT_RECONNECT_DELAYS_MS, isRecoverable } from './reconnect-policy.ts';
 import { simulcastEncodings } from './simulcast.ts';
 
 export interface PublisherConfig {
@@ -37,13 +37,8 @@ export const defaultPublisherConfig = (): PublisherConfig => ({
 /** `reconnecting`: live before, lost its connection, publishing again (the same tracks). */
 export type PublisherState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'failed';
 
-export type PublisherEvents = {
-  statechange: [state: PublisherState];
-  /** Before each attempt to publish again; `reason` is what was lost (a close reason). */
-  reconnecting: [attempt: number, reason: string];
-  /** Fatal errors are followed by state `failed`. */
-  error: [error: PlayerError];
-};
+/** `reconnecting`: before each attempt to publish again. */
+export type PublisherEvents = PeerLegEvents<PublisherState>;
 
 /**
  * Publishes a local stream on the stage: a sendonly RTCPeerConnection whose offer (with every
@@ -57,37 +52,16 @@ export type PublisherEvents = {
  * with the configured backoff; when every attempt fails, it fails as before. Any other reason
  * (a demotion) is fatal at once.
  */
-export class Publisher extends EventEmitter<PublisherEvents> {
-  readonly config: PublisherConfig;
-  private readonly signaling: SignalingClient;
-  private pcValue: RTCPeerConnection | undefined;
-  private stateValue: PublisherState = 'idle';
+export class Publisher extends PeerLeg<PublisherConfig, PublisherState, PublisherEvents> {
   private tracksValue: TrackInfo[] = [];
   private stream: MediaStream | undefined;
-  /** The running start or recovery (every attempt and the backoff between them); stop, destroy and failure abort it. */
-  private run: AbortController | undefined;
-  /** The running attempt alone: the server closing its new leg aborts it, and the next one follows. */
-  private attempt: AbortController | undefined;
   /** The running attempt got its `published`: a server `unpublished` now concerns its leg. */
   private answered = false;
 
   constructor(signaling: SignalingClient, config: Partial<PublisherConfig> = {}) {
-    super();
-    this.signaling = signaling;
-    this.config = { ...defaultPublisherConfig(), ...config };
-    if (!(this.config.iceGatheringTimeoutMs > 0)) throw new TypeError('Publisher: iceGatheringTimeoutMs must be > 0');
+    super(signaling, { ...defaultPublisherConfig(), ...config }, 'Publisher');
     if (!(this.config.connectTimeoutMs > 0)) throw new TypeError('Publisher: connectTimeoutMs must be > 0');
-    if (!Array.isArray(this.config.iceServers)) throw new TypeError('Publisher: iceServers must be an array');
-    checkReconnectDelays(this.config.reconnectDelaysMs, 'Publisher');
     signaling.on('unpublished', this.onServerUnpublished);
-  }
-
-  get state(): PublisherState {
-    return this.stateValue;
-  }
-
-  get pc(): RTCPeerConnection | undefined {
-    return this.pcValue;
   }
 
   /** The stage tracks the server created for this publisher. */
@@ -97,18 +71,14 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   /** Starts publishing `stream` (one audio and/or one video track). Resolves once live. */
   async start(stream: MediaStream): Promise<void> {
-    if (this.stateValue === 'connecting' || this.stateValue === 'live' || this.stateValue === 'reconnecting') {
-      throw new Error(`Publisher: already ${this.stateValue}`);
+    if (this.state === 'connecting' || this.state === 'live' || this.state === 'reconnecting') {
+      throw new Error(`Publisher: already ${this.state}`);
     }
     this.stream = stream;
     this.setState('connecting');
-    const run = new AbortController();
-    this.run = run;
     try {
-      await this.negotiate(stream, run.signal);
-      if (this.run === run) this.setState('live');
+      if (await this.reconnector.once((signal) => this.negotiate(stream, signal))) this.setState('live');
     } catch (err) {
-      if (this.run !== run) return;
       const error = err instanceof PlayerErrorException ? { ...err.data, fatal: true } : this.negotiationError(err).data;
       this.fail(error);
       throw new PlayerErrorException(error);
@@ -126,8 +96,8 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   /** Stops publishing: `unpublish`, then closes the connection. Idempotent. */
   async stop(): Promise<void> {
-    const wasRunning = this.stateValue === 'connecting' || this.stateValue === 'live' || this.stateValue === 'reconnecting';
-    this.cancelAttempt();
+    const wasRunning = this.state === 'connecting' || this.state === 'live' || this.state === 'reconnecting';
+    this.cancelRecovery();
     const pc = this.closePc();
     if (!pc && !wasRunning) return;
     if (this.signaling.state === 'joined') await this.signaling.request({ type: 'unpublish' }).catch(() => {});
@@ -135,20 +105,15 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   }
 
   /** Closes the connection and removes every listener (does not send `unpublish`). Idempotent. */
-  destroy(): void {
-    this.cancelAttempt();
-    this.closePc();
+  override destroy(): void {
     this.signaling.off('unpublished', this.onServerUnpublished);
-    this.removeAllListeners();
+    super.destroy();
   }
 
   /** One attempt: a new connection for `stream`'s tracks, `publish`, answer, connected. Cleans up after itself when it fails. */
-  private async negotiate(stream: MediaStream, runSignal: AbortSignal): Promise<void> {
+  private async negotiate(stream: MediaStream, signal: AbortSignal): Promise<void> {
     this.closePc();
     this.answered = false;
-    const attempt = new AbortController();
-    this.attempt = attempt;
-    const signal = AbortSignal.any([runSignal, attempt.signal]);
     const pc = new RTCPeerConnection({ iceServers: this.config.iceServers, bundlePolicy: 'max-bundle' });
     this.pcValue = pc;
     pc.addEventListener('connectionstatechange', this.onConnectionState);
@@ -193,35 +158,17 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   }
 
   /** Lost while live: publish the same stream again, with backoff; fatal once every attempt failed. */
-  private recover(reason: string, fatal: PlayerError): void {
+  private async recover(reason: string, fatal: PlayerError): Promise<void> {
     const stream = this.stream;
-    if (this.stateValue !== 'live' || !stream) return;
+    if (this.state !== 'live' || !stream) return;
     this.setState('reconnecting');
     this.closePc();
-    const run = new AbortController();
-    this.run = run;
-    retryWithBackoff(() => this.negotiate(stream, run.signal), {
-      delaysMs: this.config.reconnectDelaysMs,
-      signal: run.signal,
-      onAttempt: (n) => this.emit('reconnecting', n, reason),
-    }).then(
-      () => {
-        if (this.run === run) this.setState('live');
-      },
-      () => {
-        if (this.run === run) this.fail(fatal);
-      },
-    );
+    const outcome = await this.reconnector.retry((signal) => this.negotiate(stream, signal), (n) => this.emit('reconnecting', n, reason));
+    if (outcome === 'recovered') this.setState('live');
+    else if (outcome === 'exhausted') this.fail(fatal);
   }
 
-  private cancelAttempt(): void {
-    const run = this.run;
-    this.run = undefined;
-    this.attempt = undefined;
-    run?.abort(new DOMException('publisher stopped', 'AbortError'));
-  }
-
-  private closePc(): RTCPeerConnection | undefined {
+  protected closePc(): RTCPeerConnection | undefined {
     const pc = this.pcValue;
     this.pcValue = undefined;
     this.tracksValue = [];
@@ -232,40 +179,27 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     return pc;
   }
 
-  private fail(error: PlayerError): void {
-    this.cancelAttempt();
-    this.closePc();
-    this.emit('error', error);
-    this.setState('failed');
-  }
-
-  private setState(state: PublisherState): void {
-    if (state === this.stateValue) return;
-    this.stateValue = state;
-    this.emit('statechange', state);
-  }
-
   private negotiationError(err: unknown): PlayerErrorException {
     return new PlayerErrorException({ type: ErrorTypes.WEBRTC, details: ErrorDetails.NEGOTIATION_FAILED, fatal: true, message: `publish: ${describe(err)}`, error: err });
   }
 
   private readonly onConnectionState = (): void => {
     const pc = this.pcValue;
-    if (!pc || this.stateValue !== 'live' || pc.connectionState !== 'failed') return;
-    this.recover('transport_failed', { type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: 'publish connection failed' });
+    if (!pc || this.state !== 'live' || pc.connectionState !== 'failed') return;
+    void this.recover('transport_failed', { type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: 'publish connection failed' });
   };
 
   /** `unpublished` without `re`: the server ended our publisher leg on its own. */
   private readonly onServerUnpublished = (message: ServerMessageOf<'unpublished'>): void => {
-    if (message.re !== undefined || this.stateValue === 'idle' || this.stateValue === 'stopped' || this.stateValue === 'failed') return;
+    if (message.re !== undefined || this.state === 'idle' || this.state === 'stopped' || this.state === 'failed') return;
     const fatal: PlayerError = { type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: 'the server ended the publication' };
     if (!isRecoverable(message.reason)) {
-      if (this.pcValue || this.stateValue === 'reconnecting') this.fail(message.reason ? { ...fatal, message: `${fatal.message} (${message.reason})` } : fatal);
+      if (this.pcValue || this.state === 'reconnecting') this.fail(message.reason ? { ...fatal, message: `${fatal.message} (${message.reason})` } : fatal);
       return;
     }
-    if (this.stateValue === 'live') return this.recover(message.reason!, fatal);
+    if (this.state === 'live') return void this.recover(message.reason!, fatal);
     // Connecting or reconnecting: before this attempt's `published` it is the previous leg's
     // news (already replaced); after it, this attempt's leg is gone and the attempt fails now.
-    if (this.answered) this.attempt?.abort(new Error(`the server closed the new connection (${message.reason})`));
+    if (this.answered) this.reconnector.abortAttempt(new Error(`the server closed the new connection (${message.reason})`));
   };
 }

@@ -1,7 +1,7 @@
 /**
  * When and how often a publisher or stage subscriber makes its connection again after the
  * server (or the browser) lost it. One policy for both, so the studio and the stage view
- * behave alike after a media engine restart.
+ * behave alike after a media engine restart; reconnector.ts runs it.
  */
 
 /**
@@ -23,64 +23,4 @@ export function checkReconnectDelays(delays: readonly number[], owner: string): 
   if (!Array.isArray(delays) || delays.length === 0 || !delays.every((d) => Number.isFinite(d) && d >= 0)) {
     throw new TypeError(`${owner}: reconnectDelaysMs must be a non-empty list of delays ≥ 0`);
   }
-}
-
-/** Why `retryWithBackoff` gave up: every attempt failed. `cause` is the last attempt's error. */
-export class AttemptsExhaustedError extends Error {
-  readonly attempts: number;
-  constructor(attempts: number, cause: unknown) {
-    super(`gave up after ${attempts} attempts`, { cause });
-    this.name = 'AttemptsExhaustedError';
-    this.attempts = attempts;
-  }
-}
-
-export interface RetryOptions {
-  /** Wait before each attempt, ms (see DEFAULT_RECONNECT_DELAYS_MS). */
-  delaysMs: readonly number[];
-  /** Aborting stops waiting and attempting; the promise rejects with the signal's reason. */
-  signal: AbortSignal;
-  /** Called before each attempt (1-based), after its delay. */
-  onAttempt?: (attempt: number) => void;
-  /** Called with each failed attempt's error. */
-  onFailure?: (attempt: number, error: unknown) => void;
-}
-
-/**
- * Runs `attempt` after each delay until one resolves. Rejects with AttemptsExhaustedError when
- * every attempt failed, or with the signal's reason once aborted (also between attempts).
- */
-export async function retryWithBackoff(attempt: (n: number) => Promise<void>, options: RetryOptions): Promise<void> {
-  const { delaysMs, signal } = options;
-  let lastError: unknown;
-  for (let i = 0; i < delaysMs.length; i++) {
-    await abortableDelay(delaysMs[i]!, signal);
-    const n = i + 1;
-    options.onAttempt?.(n);
-    try {
-      await attempt(n);
-      signal.throwIfAborted();
-      return;
-    } catch (err) {
-      signal.throwIfAborted();
-      lastError = err;
-      options.onFailure?.(n, err);
-    }
-  }
-  throw new AttemptsExhaustedError(delaysMs.length, lastError);
-}
-
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -1,9 +1,9 @@
 import { ErrorDetails, ErrorTypes, PlayerErrorException, describe, type PlayerError } from '../core/errors.ts';
-import { EventEmitter } from '../core/event-emitter.ts';
 import type { SignalingClient } from '../signaling/signaling-client.ts';
 import type { ServerMessageOf, TrackInfo } from '../signaling/signaling-types.ts';
 import { connected, iceGatheringComplete } from './ice.ts';
-import { DEFAULT_RECONNECT_DELAYS_MS, checkReconnectDelays, isRecoverable, retryWithBackoff } from './reconnect-policy.ts';
+import { PeerLeg, type PeerLegEvents } from './peer-leg.ts';
+import { DEFAULT_RECONNECT_DELAYS_MS, isRecoverable } from './reconnect-policy.ts';
 
 export interface StageSubscriberConfig {
   /** ICE servers for the connection; pass the `joined` message's list. Default: none (host candidates only). */
@@ -56,17 +56,13 @@ export interface TileStats {
  */
 export type StageSubscriberState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed' | 'failed';
 
-export type StageSubscriberEvents = {
-  statechange: [state: StageSubscriberState];
-  /** Before each attempt to subscribe again; `reason` is what was lost (a close reason). */
-  reconnecting: [attempt: number, reason: string];
+/** `reconnecting`: before each attempt to subscribe again. */
+export type StageSubscriberEvents = PeerLegEvents<StageSubscriberState> & {
   /** A publisher appeared on the stage (its stream may get its second track a moment later). */
   tileadded: [tile: StageTile];
   /** A track was added to or removed from a tile's stream. */
   tileupdated: [tile: StageTile];
   tileremoved: [tile: StageTile];
-  /** Fatal errors are followed by state `failed`. */
-  error: [error: PlayerError];
 };
 
 /**
@@ -85,19 +81,11 @@ export type StageSubscriberEvents = {
  * publisher is not back within `keepTilesMs` is removed; when every attempt fails, the
  * subscriber fails as before.
  */
-export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
-  readonly config: StageSubscriberConfig;
-  private readonly signaling: SignalingClient;
-  private pcValue: RTCPeerConnection | undefined;
-  private stateValue: StageSubscriberState = 'idle';
+export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscriberState, StageSubscriberEvents> {
   private mids: Record<string, TrackInfo> = {};
   private readonly tilesByParticipant = new Map<string, StageTile>();
   private offers: Promise<void> = Promise.resolve();
   private latestVersion = 0;
-  /** The running recovery; stop, destroy and failure abort it. */
-  private recovery: AbortController | undefined;
-  /** The running recovery attempt alone: the server closing its new leg aborts it, and the next one follows. */
-  private attempt: AbortController | undefined;
   /** Tiles missing from the subscription are kept until then (ms, performance.now()); 0: not kept. */
   private keepTilesUntil = 0;
   private keepTimer: ReturnType<typeof setTimeout> | undefined;
@@ -108,24 +96,11 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
   private acceptUnsolicited = true;
 
   constructor(signaling: SignalingClient, config: Partial<StageSubscriberConfig> = {}) {
-    super();
-    this.signaling = signaling;
-    this.config = { ...defaultStageSubscriberConfig(), ...config };
-    if (!(this.config.iceGatheringTimeoutMs > 0)) throw new TypeError('StageSubscriber: iceGatheringTimeoutMs must be > 0');
-    if (!Array.isArray(this.config.iceServers)) throw new TypeError('StageSubscriber: iceServers must be an array');
-    checkReconnectDelays(this.config.reconnectDelaysMs, 'StageSubscriber');
+    super(signaling, { ...defaultStageSubscriberConfig(), ...config }, 'StageSubscriber');
     if (!(this.config.reconnectTimeoutMs > 0)) throw new TypeError('StageSubscriber: reconnectTimeoutMs must be > 0');
     if (!(this.config.keepTilesMs >= 0)) throw new TypeError('StageSubscriber: keepTilesMs must be ≥ 0');
     signaling.on('subscriberOffer', this.onOffer);
     signaling.on('subscriberClosed', this.onServerClosed);
-  }
-
-  get state(): StageSubscriberState {
-    return this.stateValue;
-  }
-
-  get pc(): RTCPeerConnection | undefined {
-    return this.pcValue;
   }
 
   get tiles(): StageTile[] {
@@ -134,7 +109,7 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
 
   /** Subscribes. Resolves once the first offer has been answered. */
   async start(): Promise<void> {
-    if (this.stateValue !== 'idle' && this.stateValue !== 'closed') throw new Error(`StageSubscriber: start() in state ${this.stateValue}`);
+    if (this.state !== 'idle' && this.state !== 'closed') throw new Error(`StageSubscriber: start() in state ${this.state}`);
     this.setState('connecting');
     try {
       await this.signaling.request({ type: 'subscribe' });
@@ -182,16 +157,14 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
     this.cancelRecovery();
     const hadPc = this.closePc();
     if (hadPc && this.signaling.state === 'joined') await this.signaling.request({ type: 'unsubscribe' }).catch(() => {});
-    if (this.stateValue !== 'failed') this.setState('closed');
+    if (this.state !== 'failed') this.setState('closed');
   }
 
   /** Closes the connection and removes every listener (does not send `unsubscribe`). Idempotent. */
-  destroy(): void {
-    this.cancelRecovery();
-    this.closePc();
+  override destroy(): void {
     this.signaling.off('subscriberOffer', this.onOffer);
     this.signaling.off('subscriberClosed', this.onServerClosed);
-    this.removeAllListeners();
+    super.destroy();
   }
 
   private readonly onOffer = (message: ServerMessageOf<'subscriberOffer'>): void => {
@@ -205,55 +178,46 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
   private readonly onServerClosed = (message: ServerMessageOf<'subscriberClosed'>): void => {
     if (!isRecoverable(message.reason)) return;
     // Reconnecting: once the new `subscribe` was answered, this is the new leg, and its attempt has failed.
-    if (this.stateValue === 'reconnecting') {
-      if (this.acceptUnsolicited) this.attempt?.abort(new Error(`the server closed the new connection (${message.reason})`));
+    if (this.state === 'reconnecting') {
+      if (this.acceptUnsolicited) this.reconnector.abortAttempt(new Error(`the server closed the new connection (${message.reason})`));
       return;
     }
-    this.recover(message.reason);
+    void this.recover(message.reason);
   };
 
   /** Lost: keep the tiles, subscribe again with backoff; fatal once every attempt failed. */
-  private recover(reason: string): void {
-    if (this.stateValue !== 'connecting' && this.stateValue !== 'connected') return;
+  private async recover(reason: string): Promise<void> {
+    if (this.state !== 'connecting' && this.state !== 'connected') return;
     this.keepTilesUntil = Infinity;
     clearTimeout(this.keepTimer);
     // Announced first: the view keeps each tile's last frame before its track ends.
     this.setState('reconnecting');
     this.closePc({ keepTiles: true });
-    const recovery = new AbortController();
-    this.recovery = recovery;
-    retryWithBackoff(() => this.resubscribe(recovery.signal), {
-      delaysMs: this.config.reconnectDelaysMs,
-      signal: recovery.signal,
-      onAttempt: (n) => this.emit('reconnecting', n, reason),
-    }).then(
-      () => {
-        if (this.recovery !== recovery) return;
-        this.recovery = undefined;
-        this.setState('connected');
-        // Publishers that are not back yet get `keepTilesMs` to return.
-        this.keepTilesUntil = performance.now() + this.config.keepTilesMs;
-        this.keepTimer = setTimeout(() => {
-          this.keepTilesUntil = 0;
-          this.reconcileTiles();
-        }, this.config.keepTilesMs);
-      },
-      () => {
-        if (this.recovery !== recovery) return;
-        this.recovery = undefined;
-        this.keepTilesUntil = 0;
-        this.fail({ type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: `stage connection failed (${reason}); gave up reconnecting` });
-      },
+    const outcome = await this.reconnector.retry(
+      (signal, recoverySignal) => this.resubscribe(signal, recoverySignal),
+      (n) => this.emit('reconnecting', n, reason),
     );
+    if (outcome === 'recovered') {
+      this.setState('connected');
+      // Publishers that are not back yet get `keepTilesMs` to return.
+      this.keepTilesUntil = performance.now() + this.config.keepTilesMs;
+      this.keepTimer = setTimeout(() => {
+        this.keepTilesUntil = 0;
+        this.reconcileTiles();
+      }, this.config.keepTilesMs);
+    } else if (outcome === 'exhausted') {
+      this.keepTilesUntil = 0;
+      this.fail({ type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: `stage connection failed (${reason}); gave up reconnecting` });
+    }
   }
 
-  /** One recovery attempt: `subscribe`, answer, and the new connection comes up. Cleans up after itself when it fails. */
-  private async resubscribe(recoverySignal: AbortSignal): Promise<void> {
+  /**
+   * One recovery attempt: `subscribe`, answer, and the new connection comes up. Cleans up after
+   * itself when it fails, unless the whole recovery was cancelled (`recoverySignal`).
+   */
+  private async resubscribe(signal: AbortSignal, recoverySignal: AbortSignal): Promise<void> {
     this.closePc({ keepTiles: true });
     this.acceptUnsolicited = false;
-    const attempt = new AbortController();
-    this.attempt = attempt;
-    const signal = AbortSignal.any([recoverySignal, attempt.signal]);
     try {
       await this.signaling.request({ type: 'subscribe' });
       await this.offers;
@@ -265,22 +229,17 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
       this.acceptUnsolicited = true;
       if (!recoverySignal.aborted) this.closePc({ keepTiles: true });
       throw err;
-    } finally {
-      if (this.attempt === attempt) this.attempt = undefined;
     }
   }
 
-  private cancelRecovery(): void {
-    const recovery = this.recovery;
-    this.recovery = undefined;
-    this.attempt = undefined;
-    recovery?.abort(new DOMException('stage subscriber stopped', 'AbortError'));
+  protected override cancelRecovery(): void {
+    super.cancelRecovery();
     this.keepTilesUntil = 0;
     clearTimeout(this.keepTimer);
   }
 
   private async applyOffer(message: ServerMessageOf<'subscriberOffer'>): Promise<void> {
-    if (this.stateValue === 'failed' || this.stateValue === 'closed' || this.stateValue === 'idle') return;
+    if (this.state === 'failed' || this.state === 'closed' || this.state === 'idle') return;
     if (message.version <= this.latestVersion) return;
     this.latestVersion = message.version;
     const pc = this.pcValue ?? this.createPc();
@@ -295,7 +254,7 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
     } catch (err) {
       if (this.pcValue !== pc) return;
       // A failed renegotiation during recovery fails that attempt (resubscribe sees no connection), not the subscriber.
-      if (this.stateValue === 'reconnecting') return void this.closePc({ keepTiles: true });
+      if (this.state === 'reconnecting') return void this.closePc({ keepTiles: true });
       this.fail(err instanceof PlayerErrorException ? { ...err.data, fatal: true } : this.negotiationError(err));
     }
   }
@@ -309,7 +268,7 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
   }
 
   /** Closes the connection; its tiles go too, unless `keepTiles` (recovery: they wait for the new connection's tracks). */
-  private closePc({ keepTiles = false }: { keepTiles?: boolean } = {}): boolean {
+  protected closePc({ keepTiles = false }: { keepTiles?: boolean } = {}): boolean {
     const pc = this.pcValue;
     this.pcValue = undefined;
     this.mids = {};
@@ -390,23 +349,10 @@ export class StageSubscriber extends EventEmitter<StageSubscriberEvents> {
     const pc = this.pcValue;
     if (!pc) return;
     // During recovery, the attempt decides (it waits for `connected` itself).
-    if (this.stateValue === 'reconnecting') return;
+    if (this.state === 'reconnecting') return;
     if (pc.connectionState === 'connected') this.setState('connected');
-    else if (pc.connectionState === 'failed') this.recover('transport_failed');
+    else if (pc.connectionState === 'failed') void this.recover('transport_failed');
   };
-
-  private fail(error: PlayerError): void {
-    this.cancelRecovery();
-    this.closePc();
-    this.emit('error', error);
-    this.setState('failed');
-  }
-
-  private setState(state: StageSubscriberState): void {
-    if (state === this.stateValue) return;
-    this.stateValue = state;
-    this.emit('statechange', state);
-  }
 
   private negotiationError(err: unknown): PlayerError {
     return { type: ErrorTypes.WEBRTC, details: ErrorDetails.NEGOTIATION_FAILED, fatal: true, message: `subscribe: ${describe(err)}`, error: err };
