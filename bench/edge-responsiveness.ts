@@ -11,10 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import type { Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { serveBlankPage } from '../test/helpers/blankPage.ts';
-import { launchChromium } from '../test/helpers/chromium.ts';
-import { applyAnswer, inbound, installRtcHelpers, publisherOffer, viewerOffer, waitFor } from '../test/helpers/rtcPage.ts';
-import { startService, type RunningService } from '../test/helpers/service.ts';
+import { serveBlankPage } from '../test/support/blankPage.ts';
+import { launchChromium } from '../test/support/chromium.ts';
+import { applyAnswer, inbound, installRtcHelpers, publisherOffer, viewerOffer, waitFor } from '../test/support/rtcPage.ts';
+import { startService, type RunningService } from '../test/support/service.ts';
 
 const VIEWERS = Number(process.env.VIEWERS ?? 6);
 const SECONDS = Number(process.env.SECONDS ?? 10);

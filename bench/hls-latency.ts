@@ -6,7 +6,7 @@
  *
  * Re-executes itself inside `unshare -n` with only loopback up (bench/lib/harness.ts). In one
  * Chromium, a publisher page (bench/lib/stage-latency.page.ts) paints its clock onto a canvas
- * (bench/lib/latency-pattern.ts) and publishes it with a 440 Hz tone over WHIP to the real
+ * (test/support/latency-pattern.ts) and publishes it with a 440 Hz tone over WHIP to the real
  * service (startService()), which broadcasts the stage. A player page
  * (bench/lib/hls-latency.page.ts) reads the clock back from every presented frame:
  *   ours:     the watch page's HlsView (hls.js, low-latency mode) on /hls/<room>/index.m3u8;
@@ -27,12 +27,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../test/helpers/chromium.ts';
-import { startService, type RunningService } from '../test/helpers/service.ts';
+import { launchChromium, type LaunchedChromium } from '../test/support/chromium.ts';
+import { startService, type RunningService } from '../test/support/service.ts';
 import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages, sleep } from './lib/harness.ts';
 import { startBaseline, type Baseline } from './lib/hls-baseline.ts';
 import type { HlsBenchApi } from './lib/hls-latency.page.ts';
-import { percentile, type LatencyStats } from './lib/latency-pattern.ts';
+import { percentile, type LatencyStats } from '../test/support/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
 
 ensureLoopbackNamespace();

@@ -8,7 +8,7 @@
  *
  * Re-executes itself inside `unshare -n` with only loopback up (bench/lib/harness.ts). The real
  * service (startService()) runs a room whose presenter publishes the latency pattern
- * (bench/lib/latency-pattern.ts, painted at 30 fps with a 440 Hz tone) over WHIP from a bench
+ * (test/support/latency-pattern.ts, painted at 30 fps with a 440 Hz tone) over WHIP from a bench
  * page (bench/lib/stage-latency.page.ts): every frame differs from the last, so a sample equal to
  * the previous one is a real freeze. The viewer is the real /watch page (player/dist: build it
  * first) with a viewer token, watching the LL-HLS broadcast. Its consent prompt is accepted by an
@@ -33,10 +33,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../test/helpers/chromium.ts';
-import { startService, type RunningService } from '../test/helpers/service.ts';
+import { launchChromium, type LaunchedChromium } from '../test/support/chromium.ts';
+import { startService, type RunningService } from '../test/support/service.ts';
 import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages, sleep } from './lib/harness.ts';
-import { percentile } from './lib/latency-pattern.ts';
+import { percentile } from '../test/support/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
 import type { FrameSample } from '../player/src/switching/frame-sampler.ts';
 import type { SwitchRecord } from '../player/src/switching/role-switch-controller.ts';

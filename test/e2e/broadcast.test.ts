@@ -3,8 +3,8 @@ import { execFile } from 'node:child_process';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
-import { describeEngines } from '../helpers/engines.ts';
-import { openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
+import { describeEngines } from '../support/engines.ts';
+import { openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
 import type { HlsViewSnapshot } from '../../player/src/hls/hls-view-types.ts';
 
 const run = promisify(execFile);

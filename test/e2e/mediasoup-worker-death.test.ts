@@ -13,8 +13,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { describeEngines } from '../helpers/engines.ts';
-import { openPlayerPage, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
+import { describeEngines } from '../support/engines.ts';
+import { openPlayerPage, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
 
 /** From the kill until the stage view has decoded frames again. */
 const RECOVERY_MS = 10_000;

@@ -15,12 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeEngines } from '../helpers/engines.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { parsePromText, sumOf, type PromSample } from '../metrics/promText.ts';
-import { peerReport, playWhep, publishWhip, sleep, until } from '../turn/whip.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeEngines } from '../support/engines.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { parsePromText, sumOf, type PromSample } from '../support/promText.ts';
+import { peerReport, playWhep, publishWhip, sleep, until } from '../support/whip.ts';
 
 const run = promisify(execFile);
 

@@ -1,6 +1,6 @@
 /**
  * Roles and moderation, working side, against the spawned service with Chromium pages that use
- * only plain RTCPeerConnection (test/helpers/rtcPage.ts); signaling is driven from Node over
+ * only plain RTCPeerConnection (test/support/rtcPage.ts); signaling is driven from Node over
  * the WebSocket. Hand queue order; promote → the viewer publishes and its tracks reach the
  * stage; demote → its tracks leave and publishing is refused again; mute pauses a track on the
  * server (the receiver stops decoding frames) and unmute resumes it; kick closes with 4010 and
@@ -12,12 +12,12 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import type WebSocket from 'ws';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeEngines } from '../helpers/engines.ts';
-import { applyAnswer, inbound, openRtcPage, publisherOffer, waitFor } from '../helpers/rtcPage.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { connectClient, tryConnect, type JoinedClient, type Msg } from '../helpers/wsClient.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeEngines } from '../support/engines.ts';
+import { applyAnswer, inbound, openRtcPage, publisherOffer, waitFor } from '../support/rtcPage.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { connectClient, tryConnect, type JoinedClient, type Msg } from '../support/wsClient.ts';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -33,7 +33,7 @@ import { createOriginApp } from '../../services/origin/index.ts';
 import { RoomRegistry } from '../../services/stage/RoomRegistry.ts';
 import { DiskStorage } from '../../services/storage/index.ts';
 import { WebhookDispatcher } from '../../services/webhooks/WebhookDispatcher.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
+import { startService, type RunningService } from '../support/service.ts';
 
 /** The route files' request schemas; rooms.ts and moderation.ts must export them (docs/wiring-platform.md). */
 function requestSchemas(): RequestSchemas {

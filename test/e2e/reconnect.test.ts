@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { loopbackShapingUnavailable, restoreLoopback, shapeLoopback } from '../helpers/loopbackShaping.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { connectClient } from '../helpers/wsClient.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { loopbackShapingUnavailable, restoreLoopback, shapeLoopback } from '../support/loopbackShaping.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { connectClient } from '../support/wsClient.ts';
 
 /**
  * A real media transport failure, and the player recovering from it without a reload.

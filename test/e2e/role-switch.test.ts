@@ -19,9 +19,9 @@ import type { IncomingMessage } from 'node:http';
 import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeEngines } from '../helpers/engines.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeEngines } from '../support/engines.ts';
+import { startService, type RunningService } from '../support/service.ts';
 import type { FrameSample } from '../../player/src/switching/frame-sampler.ts';
 import type { SwitchRecord } from '../../player/src/switching/role-switch-controller.ts';
 

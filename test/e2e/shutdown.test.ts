@@ -18,12 +18,12 @@ import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeEngines } from '../helpers/engines.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { publishWhip, until } from '../turn/whip.ts';
-import { acceptedOnce, startReceiver, type TestReceiver } from '../webhooks/receiver.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeEngines } from '../support/engines.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { publishWhip, until } from '../support/whip.ts';
+import { acceptedOnce, startReceiver, type TestReceiver } from '../support/webhookReceiver.ts';
 
 const SECRET = 'whsec_shutdown_0123456789';
 const SHUTDOWN_TIMEOUT_MS = 15000;

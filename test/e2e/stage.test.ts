@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { describeEngines } from '../helpers/engines.ts';
-import { openPlayerPage, pageStatus, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
+import { describeEngines } from '../support/engines.ts';
+import { openPlayerPage, pageStatus, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
 
 /**
  * The player's stage path end to end: the studio page publishes from Chromium's fake camera

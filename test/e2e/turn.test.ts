@@ -12,12 +12,12 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeEngines } from '../helpers/engines.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { startCoturn, TURNSERVER_PATH, type RunningCoturn } from '../turn/coturn.ts';
-import { peerReport, playWhep, publishWhip, sleep, until } from '../turn/whip.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeEngines } from '../support/engines.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { startCoturn, TURNSERVER_PATH, type RunningCoturn } from '../support/coturn.ts';
+import { peerReport, playWhep, publishWhip, sleep, until } from '../support/whip.ts';
 
 const skip = existsSync(TURNSERVER_PATH) ? false : `no coturn at ${TURNSERVER_PATH} (apt-get install coturn)`;
 

@@ -14,9 +14,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { sleep, until } from '../turn/whip.ts';
-import { acceptedOnce, startReceiver, type TestReceiver } from '../webhooks/receiver.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { sleep, until } from '../support/whip.ts';
+import { acceptedOnce, startReceiver, type TestReceiver } from '../support/webhookReceiver.ts';
 
 const SECRET = 'whsec_e2e_0123456789abcdef';
 const OUTAGE_MS = 60_000;

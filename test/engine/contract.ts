@@ -8,10 +8,10 @@ import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { InvalidSdpError } from '../../services/core/errors.ts';
 import type { MediaEngine, SubscriberOffer } from '../../services/engine/EngineTypes.ts';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeUnlessSkipped } from '../helpers/engines.ts';
-import { inbound, openRtcPage, waitFor } from '../helpers/rtcPage.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeUnlessSkipped } from '../support/engines.ts';
+import { inbound, openRtcPage, waitFor } from '../support/rtcPage.ts';
 
 type PageFns = {
   __startPublisher(): Promise<string>;
@@ -21,7 +21,7 @@ type PageFns = {
 
 /**
  * The contract every MediaEngine implementation must meet, driven by real Chromium pages.
- * Run it with a factory, and with `skip` (test/helpers/engines.ts: `testEngine(kind).skip`)
+ * Run it with a factory, and with `skip` (test/support/engines.ts: `testEngine(kind).skip`)
  * where the engine cannot run here: it then shows as one skipped test with the reason.
  */
 export function engineContract(name: string, factory: () => Promise<MediaEngine>, { skip }: { skip?: string | false } = {}): void {

@@ -9,11 +9,11 @@ import { after, before, it } from 'node:test';
 import * as mediasoup from 'mediasoup';
 import type { Page } from 'playwright-core';
 import type { CloseReason, MediaEngine, SubscriberOffer } from '../../services/engine/EngineTypes.ts';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { mediasoupTestEngine } from '../helpers/mediasoupEngine.ts';
-import { describeUnlessSkipped, testEngine } from '../helpers/engines.ts';
-import { applyAnswer, inbound, openRtcPage, publisherOffer, simulcastPublisherOffer, waitFor } from '../helpers/rtcPage.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { mediasoupTestEngine } from '../support/mediasoupEngine.ts';
+import { describeUnlessSkipped, testEngine } from '../support/engines.ts';
+import { applyAnswer, inbound, openRtcPage, publisherOffer, simulcastPublisherOffer, waitFor } from '../support/rtcPage.ts';
 
 const { skip } = testEngine('mediasoup');
 

@@ -7,7 +7,7 @@
  * - a receiver whose offer leaves mediasoup no extension id for a bandwidth estimate (Chromium's
  *   own offer) is squeezed through a slow link: its simulcast layer comes down and it keeps
  *   decoding, where mediasoup alone would keep sending the top layer into a frozen picture.
- * Loopback faults are tc and nft rules in the run's own network namespace (test/helpers/loopbackShaping.ts).
+ * Loopback faults are tc and nft rules in the run's own network namespace (test/support/loopbackShaping.ts).
  * Skips, with the reason, where no mediasoup worker binary exists or loopback cannot be shaped.
  */
 import assert from 'node:assert/strict';
@@ -15,12 +15,12 @@ import { after, afterEach, before, it } from 'node:test';
 import * as mediasoup from 'mediasoup';
 import type { Page } from 'playwright-core';
 import type { MediaEngine } from '../../services/engine/EngineTypes.ts';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeUnlessSkipped, testEngine } from '../helpers/engines.ts';
-import { loopbackShapingUnavailable, loseAtRandom, packetsLostAtRandom, restoreLoopback, shapeLoopback } from '../helpers/loopbackShaping.ts';
-import { mediasoupTestEngine } from '../helpers/mediasoupEngine.ts';
-import { applyAnswer, inbound, openRtcPage, publisherOffer, rewrittenViewerOffer, simulcastPublisherOffer, viewerOffer, waitFor } from '../helpers/rtcPage.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeUnlessSkipped, testEngine } from '../support/engines.ts';
+import { loopbackShapingUnavailable, loseAtRandom, packetsLostAtRandom, restoreLoopback, shapeLoopback } from '../support/loopbackShaping.ts';
+import { mediasoupTestEngine } from '../support/mediasoupEngine.ts';
+import { applyAnswer, inbound, openRtcPage, publisherOffer, rewrittenViewerOffer, simulcastPublisherOffer, viewerOffer, waitFor } from '../support/rtcPage.ts';
 
 const skip = testEngine('mediasoup').skip || loopbackShapingUnavailable({ randomLoss: true });
 

@@ -19,8 +19,8 @@ import { createMetrics, type ServiceMetrics } from '../../services/metrics/index
 import { RoomRegistry } from '../../services/stage/RoomRegistry.ts';
 import { DiskStorage } from '../../services/storage/index.ts';
 import { WebhookDispatcher } from '../../services/webhooks/WebhookDispatcher.ts';
-import { startReceiver, type TestReceiver } from '../webhooks/receiver.ts';
-import { parsePromText, sumOf } from './promText.ts';
+import { startReceiver, type TestReceiver } from '../support/webhookReceiver.ts';
+import { parsePromText, sumOf } from '../support/promText.ts';
 
 const API_KEY = 'metrics_test_key_0123456789';
 let dir: string;

@@ -8,8 +8,8 @@ import { serve, type ServerType } from '@hono/node-server';
 import { HlsPackager } from '../../services/packager/index.ts';
 import { createOriginApp } from '../../services/origin/index.ts';
 import { DiskStorage } from '../../services/storage/DiskStorage.ts';
-import { startFfmpegSource, type FfmpegSource } from '../packager/ffmpegSource.ts';
-import { parseMedia } from '../packager/hlsCheck.ts';
+import { startFfmpegSource, type FfmpegSource } from '../support/ffmpegSource.ts';
+import { parseMedia } from '../support/hlsCheck.ts';
 
 /** Sends a raw request line, so that the path reaches the server exactly as written. */
 function rawGet(port: number, path: string): Promise<{ status: number; body: string }> {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HlsPackager } from '../../services/packager/index.ts';
 import { S3Storage } from '../../services/storage/S3Storage.ts';
-import { startS3Server, type TestS3Server } from '../helpers/s3server.ts';
-import { startFfmpegSource, type FfmpegSource } from './ffmpegSource.ts';
-import { parseMedia, parseMultivariant } from './hlsCheck.ts';
+import { startS3Server, type TestS3Server } from '../support/s3server.ts';
+import { startFfmpegSource, type FfmpegSource } from '../support/ffmpegSource.ts';
+import { parseMedia, parseMultivariant } from '../support/hlsCheck.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ROOM = 's3room';

@@ -16,7 +16,7 @@ import { signWebhook, verifyWebhook } from '../../services/webhooks/signature.ts
 import { retryDelayMs, BACKOFF_DEFAULTS } from '../../services/webhooks/backoff.ts';
 import { WebhookDispatcher } from '../../services/webhooks/WebhookDispatcher.ts';
 import type { WebhookDispatcherOptions } from '../../services/webhooks/WebhookTypes.ts';
-import { acceptedOnce, startReceiver, verifyAsDocumented, type TestReceiver } from './receiver.ts';
+import { acceptedOnce, startReceiver, verifyAsDocumented, type TestReceiver } from '../support/webhookReceiver.ts';
 
 const SECRET = 'whsec_test_0123456789abcdef';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -14,7 +14,7 @@ import { requestId } from '../../services/api/middleware/requestId/index.ts';
 import { webhookRoutes } from '../../services/api/routes/webhooks.ts';
 import type { AppEnv } from '../../services/api/types.ts';
 import { WebhookDispatcher } from '../../services/webhooks/WebhookDispatcher.ts';
-import { startReceiver, type TestReceiver } from './receiver.ts';
+import { startReceiver, type TestReceiver } from '../support/webhookReceiver.ts';
 
 const API_KEY = 'test_api_key_0123456789';
 const SECRET = 'whsec_routes_0123456789';

@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
-import { installRtcHelpers, type RtcFns } from '../helpers/rtcPage.ts';
-import type { RunningService } from '../helpers/service.ts';
+import { installRtcHelpers, type RtcFns } from './rtcPage.ts';
+import type { RunningService } from './service.ts';
 
 /**
  * WHIP publish and WHEP play from a page with a plain RTCPeerConnection (no player code), for

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { whipCors } from '../../../../services/api/middleware/cors/index.ts';
+import { whipCors } from '../../../services/api/middleware/cors/index.ts';
 import { testApp } from './harness.ts';
 
 const app = testApp().use('*', whipCors()).post('/whip/r', (c) => c.text('answer', 201));
