@@ -29,11 +29,12 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../test/support/chromium.ts';
 import { startService, type RunningService } from '../test/support/service.ts';
-import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages, sleep } from './lib/harness.ts';
+import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages } from './lib/harness.ts';
 import { startBaseline, type Baseline } from './lib/hls-baseline.ts';
 import type { HlsBenchApi } from './lib/hls-latency.page.ts';
 import { percentile, type LatencyStats } from '../test/support/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
+import { sleep, waitFor } from '../test/support/wait.ts';
 
 ensureLoopbackNamespace();
 
@@ -61,15 +62,6 @@ async function openPage(chromium: LaunchedChromium, url: string, global: 'latenc
   await page.goto(url);
   await page.waitForFunction((g) => typeof (window as unknown as Record<string, unknown>)[g] === 'object', global);
   return page;
-}
-
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** utime + stime of a process (all threads), microseconds; NaN if it is gone. */

@@ -30,9 +30,10 @@ import { launchChromium, type LaunchedChromium } from '../test/support/chromium.
 import { serviceClient, startService, type RunningService, type ServiceClient } from '../test/support/service.ts';
 
 type Service = ServiceClient;
-import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages, sleep } from './lib/harness.ts';
+import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages } from './lib/harness.ts';
 import { checkRtpConsistency, percentile, type LatencySample, type LatencyStats } from '../test/support/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
+import { sleep, waitFor } from '../test/support/wait.ts';
 
 ensureLoopbackNamespace();
 
@@ -75,15 +76,6 @@ async function openPage(chromium: LaunchedChromium, url: string): Promise<Page> 
   await page.goto(url);
   await page.waitForFunction(() => typeof window.latencyBench === 'object');
   return page;
-}
-
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** Waits for frames, warms up, then collects FRAMES decoded frames on receiver `id`. */

@@ -6,6 +6,7 @@ import type { Page } from 'playwright-core';
 import { describeEngines } from '../support/engines.ts';
 import { openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
 import type { HlsViewSnapshot } from '../../player/src/hls/hls-view-types.ts';
+import { sleep } from '../support/wait.ts';
 
 const run = promisify(execFile);
 
@@ -59,7 +60,7 @@ describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
     // The waiting page picks the broadcast up by itself (it asks for the playlist every second).
     await waitForStatus(viewer, 'playing', 30000);
     const a = await snapshot(viewer);
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
     const b = await snapshot(viewer);
     assert.ok(b.currentTime - a.currentTime >= 2.4, `currentTime advanced ${(b.currentTime - a.currentTime).toFixed(2)} s in 3 s`);
     assert.ok(b.framesDecoded - a.framesDecoded >= 60, `frames decoded grew by ${b.framesDecoded - a.framesDecoded} in 3 s`);
@@ -106,7 +107,7 @@ describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
     let sawDiscontinuity = false;
     let polls = 0;
     while (Date.now() - killedAt < 10000) {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       // The tag leaves the playlist with its segment a few seconds later: look while it is there.
       if (polls++ % 5 === 0 && /^#EXT-X-DISCONTINUITY$/m.test(await mediaPlaylist())) sawDiscontinuity = true;
       last = await snapshot(viewer);

@@ -15,6 +15,7 @@ import { it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { describeEngines } from '../support/engines.ts';
 import { openPlayerPage, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
+import { sleep } from '../support/wait.ts';
 
 /** From the kill until the stage view has decoded frames again. */
 const RECOVERY_MS = 10_000;
@@ -30,8 +31,6 @@ interface TileStats {
 }
 type WatchWindow = { __watch: { tiles(): Promise<TileStats[]> } };
 type MarkedWindow = { __notReloaded?: true };
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Pids of the processes under `root` (children, grandchildren…) running mediasoup's worker:

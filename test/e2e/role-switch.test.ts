@@ -24,6 +24,7 @@ import { describeEngines } from '../support/engines.ts';
 import { startService, type RunningService } from '../support/service.ts';
 import type { FrameSample } from '../../player/src/switching/frame-sampler.ts';
 import type { SwitchRecord } from '../../player/src/switching/role-switch-controller.ts';
+import { sleep } from '../support/wait.ts';
 
 interface TileStats {
   participantId: string;
@@ -44,8 +45,6 @@ interface WatchHooks {
   tiles(): Promise<TileStats[]>;
 }
 type W = { __watch: WatchHooks };
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine) => {
   let svc: RunningService;

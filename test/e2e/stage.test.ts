@@ -3,6 +3,7 @@ import { it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { describeEngines } from '../support/engines.ts';
 import { openPlayerPage, pageStatus, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
+import { sleep } from '../support/wait.ts';
 
 /**
  * The player's stage path end to end: the studio page publishes from Chromium's fake camera
@@ -81,7 +82,7 @@ describeEngines('stage: studio → watch', (engine) => {
     );
     assert.ok(firstFrames, `no frame decoded within 15 s for every one of ${JSON.stringify(ids)}: ${JSON.stringify(await tileStats(page))}`);
     const before = await tileStats(page);
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     const later = await tileStats(page);
     for (const id of ids) {
       const a = before.find((s) => s.participantId === id);

@@ -15,8 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startService, type RunningService } from '../support/service.ts';
-import { sleep, until } from '../support/whip.ts';
+
 import { acceptedOnce, startReceiver, type TestReceiver } from '../support/webhookReceiver.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 const SECRET = 'whsec_e2e_0123456789abcdef';
 const OUTAGE_MS = 60_000;
@@ -90,7 +91,7 @@ describe('webhooks, whole system', () => {
 
   it('signs deliveries the documented way', async () => {
     await svc!.createRoom('wh-a');
-    const got = await until('room.started', 10000, () => rx.received.filter((r) => r.event.room === 'wh-a'), (r) => r.length > 0);
+    const got = await waitFor('room.started', 10000, () => rx.received.filter((r) => r.event.room === 'wh-a'), { until: (r) => r.length > 0 });
     assert.equal(got[0]!.event.type, 'room.started');
     assert.equal(got[0]!.verified, true);
     assert.equal(got[0]!.id, got[0]!.event.id);
@@ -110,7 +111,7 @@ describe('webhooks, whole system', () => {
     const bob = await joinOverSignaling(svc!, await svc!.token('wh-b', 'bob', 'presenter'));
     await bob.leave();
     assert.equal((await svc!.api('/api/rooms/wh-b', { method: 'DELETE' })).status, 200);
-    const pending = await until('failed attempts', 10000, () => deliveries('&status=pending'), (d) => d.some((x) => x.attempts > 0));
+    const pending = await waitFor('failed attempts', 10000, () => deliveries('&status=pending'), { until: (d) => d.some((x) => x.attempts > 0) });
     assert.ok(pending.length >= 8, `pending ${pending.length}`);
     assert.ok(pending.some((d) => d.lastError === 'connection refused'), JSON.stringify(pending[0]));
     const room = await deliveries('&room=wh-b');
@@ -136,7 +137,7 @@ describe('webhooks, whole system', () => {
       return first && n++ % 3 === 0 ? 500 : 200;
     };
     await rx.start();
-    const all = await until('every delivery delivered', 60000, () => deliveries(), (d) => d.length > 0 && d.every((x) => x.status === 'delivered'), 500);
+    const all = await waitFor('every delivery delivered', 60000, () => deliveries(), { until: (d) => d.length > 0 && d.every((x) => x.status === 'delivered'), stepMs: 500 });
 
     const accepted = acceptedOnce(rx.received);
     assert.deepEqual(new Set(accepted.map((r) => r.id)), new Set(all.map((d) => d.eventId)), 'none lost');
@@ -172,7 +173,7 @@ describe('webhooks, whole system', () => {
     const before = rx.received.filter((r) => r.id === latest.eventId).length;
     const res = await svc!.api(`/api/webhooks/deliveries/${latest.id}/retry`, { method: 'POST' });
     assert.equal(res.status, 202);
-    await until('redelivery', 10000, () => rx.received.filter((r) => r.id === latest.eventId).length, (n) => n > before);
+    await waitFor('redelivery', 10000, () => rx.received.filter((r) => r.id === latest.eventId).length, { until: (n) => n > before });
     assert.equal((await svc!.api('/api/webhooks/deliveries/whd_nope/retry', { method: 'POST' })).status, 404);
   });
 });

@@ -7,8 +7,7 @@ import { HlsPackager } from '../../services/packager/index.ts';
 import { DiskStorage } from '../../services/storage/DiskStorage.ts';
 import { startFfmpegSource, type FfmpegSource } from '../support/ffmpegSource.ts';
 import { parseMedia, parseMultivariant, startsWithKeyFrame } from '../support/hlsCheck.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../support/wait.ts';
 
 /**
  * A live run with real ffmpeg: two renditions for a few seconds, an ffmpeg crash and restart

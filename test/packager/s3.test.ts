@@ -5,8 +5,8 @@ import { S3Storage } from '../../services/storage/S3Storage.ts';
 import { startS3Server, type TestS3Server } from '../support/s3server.ts';
 import { startFfmpegSource, type FfmpegSource } from '../support/ffmpegSource.ts';
 import { parseMedia, parseMultivariant } from '../support/hlsCheck.ts';
+import { sleep } from '../support/wait.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ROOM = 's3room';
 const RENDITIONS = ['hi', 'lo'];
 const OUTAGE_MS = 20_000;

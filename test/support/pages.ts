@@ -3,6 +3,7 @@ import { after, before } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from './chromium.ts';
 import { startService, type RunningService, type StartServiceOptions } from './service.ts';
+import { sleep } from './wait.ts';
 
 /** A spawned service, Chromium and one room, for tests that open the player's pages. */
 export interface PlayerRoom {
@@ -87,6 +88,6 @@ export async function pollPage<A>(page: Page, fn: (arg: A) => Promise<boolean>, 
     // The argument is plain JSON here, which Playwright passes through unchanged (its Unboxed<A> is A).
     if (await page.evaluate(fn as (arg: unknown) => Promise<boolean>, arg as unknown).catch(() => false)) return true;
     if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }
