@@ -2,7 +2,7 @@
  * Webhooks through the whole service (passes once wired: docs/wiring-platform.md), against a
  * real HTTP receiver the test starts:
  * - deliveries verify with the documented recipe;
- * - the receiver is down for 60 s, with a service restart (SIGTERM, exit 0, same outbox) in
+ * - the receiver is down for 60 s (TEST_WEBHOOK_OUTAGE_MS), with a service restart (SIGTERM, exit 0, same outbox) in
  *   between; afterwards every event is delivered, in order within each room, none lost, and
  *   duplicates (the receiver answers 500 to some first deliveries) carry the same id;
  * - the API lists deliveries by room and status and retries one.
@@ -17,10 +17,12 @@ import { after, before, describe, it } from 'node:test';
 import { startService, type RunningService } from '../support/service.ts';
 
 import { acceptedOnce, startReceiver, type TestReceiver } from '../support/webhookReceiver.ts';
+import { msFromEnv } from '../support/env.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 
 const SECRET = 'whsec_e2e_0123456789abcdef';
-const OUTAGE_MS = 60_000;
+/** How long the receiver stays down; 60 s unless TEST_WEBHOOK_OUTAGE_MS says otherwise. */
+const OUTAGE_MS = msFromEnv('TEST_WEBHOOK_OUTAGE_MS', 60_000);
 
 interface Delivery {
   id: string;
@@ -97,7 +99,7 @@ describe('webhooks, whole system', () => {
     assert.equal(got[0]!.id, got[0]!.event.id);
   });
 
-  it('receiver down 60 s with a restart in between: everything arrives, in order per room, duplicates share the id', { timeout: 240_000 }, async () => {
+  it(`receiver down ${OUTAGE_MS / 1000} s with a restart in between: everything arrives, in order per room, duplicates share the id`, { timeout: OUTAGE_MS + 180_000 }, async () => {
     await rx.stop();
     const downAt = Date.now();
     // Run 1: room and participant events while the receiver is down.
@@ -127,7 +129,7 @@ describe('webhooks, whole system', () => {
     const carol = await joinOverSignaling(svc, await svc.token('wh-c', 'carol', 'presenter'));
     await carol.leave();
 
-    // The receiver comes back after 60 s, answering 500 to the first delivery of every third event.
+    // The receiver comes back after the outage, answering 500 to the first delivery of every third event.
     await sleep(Math.max(0, OUTAGE_MS - (Date.now() - downAt)));
     let n = 0;
     const seen = new Set<string>();
