@@ -4,7 +4,7 @@ import { it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { describeEngines } from '../support/engines.ts';
-import { openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
+import { clickGoLive, openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
 import type { HlsViewSnapshot } from '../../player/src/hls/hls-view-types.ts';
 import { sleep } from '../support/wait.ts';
 
@@ -51,10 +51,7 @@ describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
 
   it('plays the broadcast once a presenter goes live: picture advances, frames and audio decode, no fatal error', async () => {
     const studio = await open('/studio', 'alice', 'presenter');
-    const goLive = studio.locator('[data-testid="go-live"]');
-    await goLive.waitFor();
-    await studio.waitForFunction(() => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled);
-    await goLive.click();
+    await clickGoLive(studio);
     await waitForStatus(studio, 'live');
 
     // The waiting page picks the broadcast up by itself (it asks for the playlist every second).

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { describeEngines } from '../support/engines.ts';
-import { openPlayerPage, pageStatus, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
+import { clickGoLive, openPlayerPage, pageStatus, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
 import { sleep } from '../support/wait.ts';
 
 /**
@@ -37,10 +37,7 @@ describeEngines('stage: studio → watch', (engine) => {
 
   async function goLive(identity: string): Promise<{ page: Page; participantId: string }> {
     const page = await open('/studio', identity, 'presenter');
-    const goLiveButton = page.locator('[data-testid="go-live"]');
-    await goLiveButton.waitFor();
-    await page.waitForFunction(() => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled);
-    await goLiveButton.click();
+    await clickGoLive(page);
     await waitForStatus(page, 'live');
     const participantId = await page.evaluate(() => (window as unknown as StudioWindow).__studio.participantId);
     assert.ok(participantId, 'studio knows its participant id');

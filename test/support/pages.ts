@@ -68,6 +68,14 @@ export async function openPlayerPage(
 /** The text of the player's status line. */
 export const pageStatus = (page: Page) => page.locator('[data-testid="status"]').textContent();
 
+/** Clicks the studio's Go live button once it is enabled (the camera is up); the caller waits for `live`. */
+export async function clickGoLive(studio: Page): Promise<void> {
+  const button = studio.locator('[data-testid="go-live"]');
+  await button.waitFor();
+  await studio.waitForFunction(() => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled);
+  await button.click();
+}
+
 /** Waits until the status line reads `expected`; fails with the status and `pageErrors`. */
 export async function waitForStatus(page: Page, expected: string, pageErrors: string[], timeout = 20000): Promise<void> {
   try {
