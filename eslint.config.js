@@ -20,7 +20,7 @@ export default tseslint.config(
         'error',
         {
           selector: "CallExpression[callee.property.name='waitForFunction'] > :matches(ArrowFunctionExpression, FunctionExpression)[async=true]",
-          message: 'waitForFunction does not await an async predicate (a promise is truthy): poll with pollPage (test/helpers/pages.ts) instead.',
+          message: 'waitForFunction does not await an async predicate (a promise is truthy): poll with pollPage (test/support/pages.ts) instead.',
         },
       ],
     },

@@ -11,10 +11,11 @@ import { spawnSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import type { Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { serveBlankPage } from '../test/helpers/blankPage.ts';
-import { launchChromium } from '../test/helpers/chromium.ts';
-import { applyAnswer, inbound, installRtcHelpers, publisherOffer, viewerOffer, waitFor } from '../test/helpers/rtcPage.ts';
-import { startService, type RunningService } from '../test/helpers/service.ts';
+import { serveBlankPage } from '../test/support/blankPage.ts';
+import { launchChromium } from '../test/support/chromium.ts';
+import { applyAnswer, inbound, installRtcHelpers, publisherOffer, viewerOffer } from '../test/support/rtcPage.ts';
+import { startService, type RunningService } from '../test/support/service.ts';
+import { sleep, waitFor } from '../test/support/wait.ts';
 
 const VIEWERS = Number(process.env.VIEWERS ?? 6);
 const SECONDS = Number(process.env.SECONDS ?? 10);
@@ -58,7 +59,7 @@ async function probe(service: RunningService, token: string, seconds: number) {
     t = performance.now();
     await request({ v: 1, type: 'ping', id: `p${n++}` });
     ws.push(performance.now() - t);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   socket.close();
   return { http, ws };
@@ -88,7 +89,7 @@ try {
       });
       if (whip.status !== 201) throw new Error(`WHIP ${whip.status}: ${await whip.text()}`);
       await applyAnswer(pubPage, '__pub', await whip.text());
-      await new Promise((r) => setTimeout(r, 1500));
+      await sleep(1500);
       const viewers: Page[] = [];
       for (let i = 0; i < VIEWERS; i++) {
         const page = await chromium.context.newPage();
@@ -104,8 +105,7 @@ try {
         await applyAnswer(page, '__sub', await whep.text());
         viewers.push(page);
       }
-      const flowing = await waitFor(async () => (await inbound(viewers.at(-1)!)).framesDecoded > 30, 20000);
-      if (!flowing) throw new Error('media did not flow to the last viewer');
+      await waitFor('media flowing to the last viewer', 20000, async () => (await inbound(viewers.at(-1)!)).framesDecoded > 30);
       const statsBefore = (await (await service.api('/api/stats')).json()) as { packetsForwarded: number; cpuMicros: number };
       const loaded = await probe(service, await service.token(room, 'probe', 'viewer'), SECONDS);
       const statsAfter = (await (await service.api('/api/stats')).json()) as { packetsForwarded: number; cpuMicros: number };

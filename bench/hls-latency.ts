@@ -6,7 +6,7 @@
  *
  * Re-executes itself inside `unshare -n` with only loopback up (bench/lib/harness.ts). In one
  * Chromium, a publisher page (bench/lib/stage-latency.page.ts) paints its clock onto a canvas
- * (bench/lib/latency-pattern.ts) and publishes it with a 440 Hz tone over WHIP to the real
+ * (test/support/latency-pattern.ts) and publishes it with a 440 Hz tone over WHIP to the real
  * service (startService()), which broadcasts the stage. A player page
  * (bench/lib/hls-latency.page.ts) reads the clock back from every presented frame:
  *   ours:     the watch page's HlsView (hls.js, low-latency mode) on /hls/<room>/index.m3u8;
@@ -27,13 +27,14 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../test/helpers/chromium.ts';
-import { startService, type RunningService } from '../test/helpers/service.ts';
-import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages, sleep } from './lib/harness.ts';
+import { launchChromium, type LaunchedChromium } from '../test/support/chromium.ts';
+import { startService, type RunningService } from '../test/support/service.ts';
+import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages } from './lib/harness.ts';
 import { startBaseline, type Baseline } from './lib/hls-baseline.ts';
 import type { HlsBenchApi } from './lib/hls-latency.page.ts';
-import { percentile, type LatencyStats } from './lib/latency-pattern.ts';
+import { percentile, type LatencyStats } from '../test/support/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
+import { sleep, waitFor } from '../test/support/wait.ts';
 
 ensureLoopbackNamespace();
 
@@ -61,15 +62,6 @@ async function openPage(chromium: LaunchedChromium, url: string, global: 'latenc
   await page.goto(url);
   await page.waitForFunction((g) => typeof (window as unknown as Record<string, unknown>)[g] === 'object', global);
   return page;
-}
-
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** utime + stime of a process (all threads), microseconds; NaN if it is gone. */

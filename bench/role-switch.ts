@@ -8,7 +8,7 @@
  *
  * Re-executes itself inside `unshare -n` with only loopback up (bench/lib/harness.ts). The real
  * service (startService()) runs a room whose presenter publishes the latency pattern
- * (bench/lib/latency-pattern.ts, painted at 30 fps with a 440 Hz tone) over WHIP from a bench
+ * (test/support/latency-pattern.ts, painted at 30 fps with a 440 Hz tone) over WHIP from a bench
  * page (bench/lib/stage-latency.page.ts): every frame differs from the last, so a sample equal to
  * the previous one is a real freeze. The viewer is the real /watch page (player/dist: build it
  * first) with a viewer token, watching the LL-HLS broadcast. Its consent prompt is accepted by an
@@ -33,13 +33,14 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../test/helpers/chromium.ts';
-import { startService, type RunningService } from '../test/helpers/service.ts';
-import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages, sleep } from './lib/harness.ts';
-import { percentile } from './lib/latency-pattern.ts';
+import { launchChromium, type LaunchedChromium } from '../test/support/chromium.ts';
+import { startService, type RunningService } from '../test/support/service.ts';
+import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages } from './lib/harness.ts';
+import { percentile } from '../test/support/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
 import type { FrameSample } from '../player/src/switching/frame-sampler.ts';
 import type { SwitchRecord } from '../player/src/switching/role-switch-controller.ts';
+import { sleep, waitFor } from '../test/support/wait.ts';
 
 ensureLoopbackNamespace();
 
@@ -50,7 +51,6 @@ const STRICT = process.env.BENCH_STRICT === '1';
 const SAMPLE_TAIL_MS = 1200;
 /** Engines to run, one after the other in this run (e.g. `embedded,mediasoup`); default: the service's own choice. */
 const ENGINES = (process.env.BENCH_ENGINES ?? '').split(',').map((e) => e.trim()).filter(Boolean);
-
 
 interface SwitchResult {
   /** API call → the new view shown, ms. */
@@ -73,15 +73,6 @@ function callSender<K extends keyof LatencyBenchApi>(page: Page, fn: K, ...args:
     ([name, a]) => ((window as unknown as { latencyBench: Record<string, (...x: unknown[]) => unknown> }).latencyBench[name]!)(...(a as unknown[])),
     [fn, args] as const,
   ) as Promise<Awaited<ReturnType<LatencyBenchApi[K]>>>;
-}
-
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 const watchState = (page: Page) =>
@@ -107,7 +98,7 @@ async function runSwitch(service: RunningService, room: string, viewer: Page, pi
     record = (await watchState(viewer)).switches[index];
     if (record?.abandoned) throw new Error(`${action} #${index} abandoned: ${record.abandoned}`);
     return record?.doneAt !== undefined;
-  });
+  }, { stepMs: 50 });
   await sleep(SAMPLE_TAIL_MS);
   const samples = await samplesOf(viewer, index);
   const r = record!;
@@ -148,7 +139,7 @@ async function runEngine(chromium: LaunchedChromium, pageUrl: string, engine: st
     const whip = await callSender(sender, 'postSdp', `${service.url}/whip/${encodeURIComponent(room)}`, await service.token(room, 'bench-pub', 'presenter'), offer);
     if (whip.status !== 201) throw new Error(`WHIP POST → ${whip.status} ${whip.body.slice(0, 300)}`);
     await callSender(sender, 'applyAnswer', 'pub', whip.body);
-    await waitFor('publisher connected', 15000, async () => (await callSender(sender, 'connectionState', 'pub')) === 'connected');
+    await waitFor('publisher connected', 15000, async () => (await callSender(sender, 'connectionState', 'pub')) === 'connected', { stepMs: 50 });
 
     const viewer = await chromium.context.newPage();
     pagesOpen.push(viewer);
@@ -165,14 +156,14 @@ async function runEngine(chromium: LaunchedChromium, pageUrl: string, engine: st
     await waitFor('the viewer playing HLS', 45000, async () => {
       const st = await watchState(viewer);
       return st.mode === 'hls' && st.hls?.state === 'playing';
-    });
+    }, { stepMs: 50 });
     const pid = await viewer.evaluate(() => (window as unknown as { __watch: { participantId: string } }).__watch.participantId);
     await sleep(3000);
 
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       const p = await runSwitch(service, room, viewer, pid, 'promote', cycle * 2);
       promotes.push(p);
-      await waitFor('publishing live', 15000, async () => (await watchState(viewer)).publishing === 'live');
+      await waitFor('publishing live', 15000, async () => (await watchState(viewer)).publishing === 'live', { stepMs: 50 });
       await sleep(Math.max(0, STAGE_MS - SAMPLE_TAIL_MS));
       const onStageTracks = await broadcastTracks(service, room);
       if (onStageTracks !== 4) problems.push(`[${kind}] cycle ${cycle + 1}: the program has ${onStageTracks} tracks with the guest on stage (expected 4)`);

@@ -26,9 +26,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { ensureLoopbackNamespace, sleep } from './lib/harness.ts';
+import { ensureLoopbackNamespace } from './lib/harness.ts';
 import { BotFleet, type BotCounters } from './lib/sfu-bots.ts';
 import type { Forwarder } from './lib/forwarder.ts';
+import { sleep } from '../test/support/wait.ts';
 
 ensureLoopbackNamespace();
 // The logger reads LOG_LEVEL when first imported: set it before loading project code.

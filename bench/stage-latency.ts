@@ -6,7 +6,7 @@
  *
  * It re-executes itself inside `unshare -n` with only loopback up unless it already runs in
  * such a namespace. In one Chromium, a sender page paints its clock onto a canvas
- * (bench/lib/latency-pattern.ts) and sends it with a 440 Hz tone in one MediaStream; a receiver
+ * (test/support/latency-pattern.ts) and sends it with a 440 Hz tone in one MediaStream; a receiver
  * page reads the clock back from every presented frame.
  *   direct: RTCPeerConnection → RTCPeerConnection, SDP exchanged through this process.
  *   sfu:    the real service (startService(), ENGINE from BENCH_ENGINE or the service default):
@@ -26,13 +26,14 @@
  * on missed targets.
  */
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../test/helpers/chromium.ts';
-import { serviceClient, startService, type RunningService, type ServiceClient } from '../test/helpers/service.ts';
+import { launchChromium, type LaunchedChromium } from '../test/support/chromium.ts';
+import { serviceClient, startService, type RunningService, type ServiceClient } from '../test/support/service.ts';
 
 type Service = ServiceClient;
-import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages, sleep } from './lib/harness.ts';
-import { checkRtpConsistency, percentile, type LatencySample, type LatencyStats } from './lib/latency-pattern.ts';
+import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages } from './lib/harness.ts';
+import { checkRtpConsistency, percentile, type LatencySample, type LatencyStats } from '../test/support/latency-pattern.ts';
 import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
+import { sleep, waitFor } from '../test/support/wait.ts';
 
 ensureLoopbackNamespace();
 
@@ -75,15 +76,6 @@ async function openPage(chromium: LaunchedChromium, url: string): Promise<Page> 
   await page.goto(url);
   await page.waitForFunction(() => typeof window.latencyBench === 'object');
   return page;
-}
-
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** Waits for frames, warms up, then collects FRAMES decoded frames on receiver `id`. */

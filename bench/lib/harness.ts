@@ -96,8 +96,6 @@ export async function serveBenchPages(entries: string[]): Promise<BenchServer> {
   };
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /**
  * The end of a bench: writes `samples()` to BENCH_DUMP when set, prints each problem, and
  * returns the exit code (1 when there were problems).

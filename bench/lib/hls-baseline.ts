@@ -21,6 +21,7 @@ import { RTCPeerConnection, type MediaStreamTrack as WeriftTrack } from 'werift'
 import { composeStage, DEFAULT_LADDER } from '../../services/broadcast/composition.ts';
 import { buildFfmpegArgs } from '../../services/broadcast/ffmpeg.ts';
 import { CODECS } from '../../services/engine/embedded/peerConfig.ts';
+import { sleep } from '../../test/support/wait.ts';
 
 export interface BaselineOptions {
   /** Service origin, e.g. http://127.0.0.1:40000 */
@@ -209,7 +210,7 @@ export async function startBaseline(opts: BaselineOptions): Promise<Baseline> {
     const bindDeadline = Date.now() + 10000;
     while (!udpPortBound(opts.videoPort) || !udpPortBound(opts.audioPort)) {
       if (ffmpeg.exitCode !== null || Date.now() > bindDeadline) throw new Error(`baseline ffmpeg did not bind its RTP ports: ${stderr.slice(-800)}`);
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
     let asking = false;
@@ -230,7 +231,7 @@ export async function startBaseline(opts: BaselineOptions): Promise<Baseline> {
       if (Date.now() > deadline) {
         throw new Error(`baseline ffmpeg wrote no segment in 20 s (RTP forwarded per port ${JSON.stringify(forwarded)}, video SSRC ${videoSsrc}, ICE ${pc.iceConnectionState}): ${stderr.slice(process.env.BASELINE_DEBUG ? -4000 : -800)}`);
       }
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
     clearInterval(keyframeTimer);
     return { playlistUrl: `${files.url}/index.m3u8`, ffmpegPid: ffmpeg.pid, stderr: () => stderr, close };

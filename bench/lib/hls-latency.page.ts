@@ -4,13 +4,13 @@
  *   - `ours`: the watch page's own HlsView (player/src/hls), i.e. hls.js in low-latency mode
  *     with the player's config, exactly what an audience member runs;
  *   - `baseline`: plain hls.js with its defaults (lowLatencyMode false), for a plain HLS stream.
- * Each presented frame's latency pattern (bench/lib/latency-pattern.ts) is read back with
+ * Each presented frame's latency pattern (test/support/latency-pattern.ts) is read back with
  * requestVideoFrameCallback. The broadcast letterboxes the 4:3 pattern into a 16:9 stage, so
  * the reader crops the pattern's rectangle before decoding it.
  */
 import Hls from 'hls.js';
 import { HlsView } from '../../player/src/hls/hls-view.ts';
-import { startPatternReader, type LatencyStats, type PatternReader } from './latency-pattern.ts';
+import { startPatternReader, type LatencyStats, type PatternReader } from '../../test/support/latency-pattern.ts';
 
 interface Player {
   video: HTMLVideoElement;

@@ -6,7 +6,7 @@
  *
  * Peer connections, readers and video elements are kept under string ids.
  */
-import { startPatternReader, startPatternSender, type LatencyStats, type PatternReader, type PatternSender } from './latency-pattern.ts';
+import { startPatternReader, startPatternSender, type LatencyStats, type PatternReader, type PatternSender } from '../../test/support/latency-pattern.ts';
 
 interface RecvSummary {
   framesDecoded: number;

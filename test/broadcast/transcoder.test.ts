@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { Transcoder, type RenditionInfo, type StageInput } from '../../services/broadcast/Transcoder.ts';
 import { Fmp4Watcher } from './fmp4.ts';
 import { audioSdp, freeRtpPort, RtpSource, videoSdp } from './rtpSource.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 interface Delivered {
   rendition: string;
@@ -21,22 +22,6 @@ function collect(transcoder: Transcoder): Delivered[] {
     delivered.push({ rendition, info, generation, watcher: new Fmp4Watcher(stream) });
   });
   return delivered;
-}
-
-function waitFor<T>(predicate: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      const value = predicate();
-      if (value !== undefined) {
-        clearInterval(poll);
-        resolve(value);
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(poll);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      }
-    }, 10);
-  });
 }
 
 function sdpDir(transcoder: Transcoder): string | undefined {
@@ -72,7 +57,7 @@ describe('Transcoder with live RTP from a real ffmpeg', () => {
     const wallStart = performance.now();
     transcoder.start();
     // Like the engine's keyframe request on 'ready': the source's first frame is a keyframe.
-    await waitFor(() => (ready.length ? true : undefined), 5000, "'ready'");
+    await waitFor("'ready'", 5000, () => (ready.length ? true : undefined), { stepMs: 10 });
     const source = new RtpSource({ videoPort, audioPort });
     opened.push(source);
 
@@ -96,7 +81,7 @@ describe('Transcoder with live RTP from a real ffmpeg', () => {
     // Let it run a little to measure steady-state CPU.
     const cpuFrom = transcoder.stats().ffmpegCpuMicros;
     const wallFrom = performance.now();
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
     const cpuShare = (transcoder.stats().ffmpegCpuMicros - cpuFrom) / 1000 / (performance.now() - wallFrom);
     t.diagnostic(`ffmpeg CPU share (2 renditions, 1 VP8 480x360 + 1 Opus input): ${(cpuShare * 100).toFixed(0)}% of one core`);
     assert.ok(cpuShare > 0.05, 'CPU time is read from /proc');
@@ -105,14 +90,11 @@ describe('Transcoder with live RTP from a real ffmpeg', () => {
     const pid = transcoder.stats().pid!;
     const killedAt = performance.now();
     process.kill(pid, 'SIGKILL');
-    const gen2 = await waitFor(() => {
-      const d = delivered.filter((x) => x.generation === 2);
-      return d.length === 2 ? d : undefined;
-    }, 2000, 'generation 2 outputs');
+    const gen2 = await waitFor('generation 2 outputs', 2000, () => delivered.filter((x) => x.generation === 2), { until: (d) => d.length === 2, stepMs: 10 });
     const respawnMs = performance.now() - killedAt;
     assert.deepEqual(exits[0], [null, 'SIGKILL', true]);
     assert.deepEqual(restarts, [[2, 'crash']]);
-    await waitFor(() => (ready.includes(2) ? true : undefined), 2000, "'ready' of generation 2");
+    await waitFor("'ready' of generation 2", 2000, () => (ready.includes(2) ? true : undefined), { stepMs: 10 });
     assert.ok(hd!.watcher.ended && sd!.watcher.ended, 'generation 1 streams end');
     for (const d of gen2) await d.watcher.until((w) => w.initAt !== undefined, 2000 - (performance.now() - killedAt), `${d.rendition} init segment after restart`);
     const initMs = Math.max(...gen2.map((d) => d.watcher.initAt!)) - killedAt;
@@ -230,7 +212,7 @@ describe('Transcoder supervision', () => {
     });
     transcoder.on('exit', (_c, _s, willRestart) => exits.push(willRestart));
     transcoder.start();
-    await waitFor(() => (spawnedAt.length >= 6 ? true : undefined), 5000, '6 starts');
+    await waitFor('6 starts', 5000, () => (spawnedAt.length >= 6 ? true : undefined), { stepMs: 10 });
     const gaps = spawnedAt.slice(1).map((t, i) => t - spawnedAt[i]!);
     // 0, 100, 200, 400 (cap), 400 ms, plus the time `false` takes to start and exit.
     assert.ok(gaps[0]! < 150, `first restart at once (${gaps[0]!.toFixed(0)} ms)`);
@@ -239,7 +221,7 @@ describe('Transcoder supervision', () => {
     assert.ok(exits.every((w) => w));
     await transcoder.close('test done');
     const generation = transcoder.generation;
-    await new Promise((r) => setTimeout(r, 600));
+    await sleep(600);
     assert.equal(transcoder.generation, generation, 'no restart after close');
     assert.equal(transcoder.stats().crashes, exits.filter((w) => w).length);
   });
@@ -255,11 +237,11 @@ describe('Transcoder supervision', () => {
     const delivered = collect(transcoder);
     transcoder.start();
     // Nothing is sent: ffmpeg waits for a first frame forever, so it is replaced.
-    await waitFor(() => (transcoder.stats().stalls >= 1 && transcoder.generation >= 2 ? true : undefined), 4000, 'a stall restart');
+    await waitFor('a stall restart', 4000, () => (transcoder.stats().stalls >= 1 && transcoder.generation >= 2 ? true : undefined), { stepMs: 10 });
     const source = new RtpSource({ videoPort: port, size: '320x240' });
     try {
       // The generation running (or next started) when packets flow delivers output.
-      await waitFor(() => delivered.find((d) => d.watcher.moofs >= 2), 8000, 'fragments once the track flows');
+      await waitFor('fragments once the track flows', 8000, () => delivered.find((d) => d.watcher.moofs >= 2), { stepMs: 10 });
     } finally {
       await transcoder.close();
       await source.close();
@@ -281,14 +263,14 @@ describe('Transcoder supervision', () => {
     transcoder.on('keyframeneeded', () => asks.push(Date.now()));
     transcoder.start();
     // Nothing is sent: the keyframe ffmpeg needs never comes, so it is asked for again and again.
-    await waitFor(() => (asks.length >= 2 ? true : undefined), 5000, 'two repeated keyframe requests');
+    await waitFor('two repeated keyframe requests', 5000, () => (asks.length >= 2 ? true : undefined), { stepMs: 10 });
     assert.ok(readyAt > 0 && asks[0]! - readyAt >= 900, `first repeat ${asks[0]! - readyAt} ms after ready`);
     assert.ok(asks[1]! - asks[0]! >= 900, `repeats ${asks[1]! - asks[0]!} ms apart`);
     const source = new RtpSource({ videoPort: port, size: '320x240' });
     try {
-      await waitFor(() => delivered.find((d) => d.watcher.moofs >= 2), 8000, 'fragments once the track flows');
+      await waitFor('fragments once the track flows', 8000, () => delivered.find((d) => d.watcher.moofs >= 2), { stepMs: 10 });
       const count = asks.length;
-      await new Promise((r) => setTimeout(r, 2500));
+      await sleep(2500);
       assert.equal(asks.length, count, 'no more keyframe requests while output flows');
       assert.equal(transcoder.generation, 1, 'the same ffmpeg carried on (no stall restart)');
     } finally {

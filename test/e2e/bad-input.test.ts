@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { SignJWT } from 'jose';
 import type WebSocket from 'ws';
-import { describeEngines } from '../helpers/engines.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { connectClient, tryConnect as tryConnectWs, type Msg } from '../helpers/wsClient.ts';
+import { describeEngines } from '../support/engines.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { connectClient, tryConnect as tryConnectWs, type Msg } from '../support/wsClient.ts';
 
 /**
  * Hostile and malformed input against the real service (spawned): every refusal has a stable

@@ -3,9 +3,10 @@ import { execFile } from 'node:child_process';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
-import { describeEngines } from '../helpers/engines.ts';
-import { openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
+import { describeEngines } from '../support/engines.ts';
+import { clickGoLive, openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
 import type { HlsViewSnapshot } from '../../player/src/hls/hls-view-types.ts';
+import { sleep } from '../support/wait.ts';
 
 const run = promisify(execFile);
 
@@ -50,16 +51,13 @@ describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
 
   it('plays the broadcast once a presenter goes live: picture advances, frames and audio decode, no fatal error', async () => {
     const studio = await open('/studio', 'alice', 'presenter');
-    const goLive = studio.locator('[data-testid="go-live"]');
-    await goLive.waitFor();
-    await studio.waitForFunction(() => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled);
-    await goLive.click();
+    await clickGoLive(studio);
     await waitForStatus(studio, 'live');
 
     // The waiting page picks the broadcast up by itself (it asks for the playlist every second).
     await waitForStatus(viewer, 'playing', 30000);
     const a = await snapshot(viewer);
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
     const b = await snapshot(viewer);
     assert.ok(b.currentTime - a.currentTime >= 2.4, `currentTime advanced ${(b.currentTime - a.currentTime).toFixed(2)} s in 3 s`);
     assert.ok(b.framesDecoded - a.framesDecoded >= 60, `frames decoded grew by ${b.framesDecoded - a.framesDecoded} in 3 s`);
@@ -106,7 +104,7 @@ describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
     let sawDiscontinuity = false;
     let polls = 0;
     while (Date.now() - killedAt < 10000) {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       // The tag leaves the playlist with its segment a few seconds later: look while it is there.
       if (polls++ % 5 === 0 && /^#EXT-X-DISCONTINUITY$/m.test(await mediaPlaylist())) sawDiscontinuity = true;
       last = await snapshot(viewer);

@@ -13,8 +13,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { describeEngines } from '../helpers/engines.ts';
-import { openPlayerPage, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
+import { describeEngines } from '../support/engines.ts';
+import { clickGoLive, openPlayerPage, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
+import { sleep } from '../support/wait.ts';
 
 /** From the kill until the stage view has decoded frames again. */
 const RECOVERY_MS = 10_000;
@@ -30,8 +31,6 @@ interface TileStats {
 }
 type WatchWindow = { __watch: { tiles(): Promise<TileStats[]> } };
 type MarkedWindow = { __notReloaded?: true };
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Pids of the processes under `root` (children, grandchildren…) running mediasoup's worker:
@@ -79,10 +78,7 @@ describeEngines(
       watch = await openPlayerPage(ctx, '/watch', 'watcher', 'moderator');
       await waitForStatus(watch, 'watching');
       studio = await openPlayerPage(ctx, '/studio', 'alice', 'presenter');
-      const goLive = studio.locator('[data-testid="go-live"]');
-      await goLive.waitFor();
-      await studio.waitForFunction(() => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled);
-      await goLive.click();
+      await clickGoLive(studio);
       await waitForStatus(studio, 'live');
       const decoding = await pollPage(watch, async () => (await (window as unknown as WatchWindow).__watch.tiles()).some((t) => t.framesDecoded > 0), undefined, 15000);
       assert.ok(decoding, `the stage view decodes no frame within 15 s; page errors: ${ctx.pageErrors.join(' | ') || 'none'}`);

@@ -15,12 +15,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeEngines } from '../helpers/engines.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { parsePromText, sumOf, type PromSample } from '../metrics/promText.ts';
-import { peerReport, playWhep, publishWhip, sleep, until } from '../turn/whip.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeEngines } from '../support/engines.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { parsePromText, sumOf, type PromSample } from '../support/promText.ts';
+import { peerReport, playWhep, publishWhip } from '../support/whip.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
 
@@ -64,16 +65,16 @@ describeEngines('metrics during a broadcast', (engine) => {
     assert.equal((await publishWhip(publisher, svc, room, await svc.token(room, 'alice', 'presenter'))).status, 201);
     const player = await chromium.context.newPage();
     await player.goto(blank.url);
-    await until('stage track', 15000, async () => (await (await svc.api(`/api/rooms/${room}`)).json()) as { tracks: number }, (r) => r.tracks >= 2);
+    await waitFor('stage track', 15000, async () => (await (await svc.api(`/api/rooms/${room}`)).json()) as { tracks: number }, { until: (r) => r.tracks >= 2 });
     assert.equal((await playWhep(player, svc, room, await svc.token(room, 'mod', 'moderator'))).status, 201);
-    await until('WHEP frames', 20000, () => peerReport(player, 'sub'), (r) => r.framesDecoded > 10);
-    await until('HLS segments', 60000, scrape, (s) => sumOf(s, 'stagecast_hls_segments_total') >= 2, 1000);
+    await waitFor('WHEP frames', 20000, () => peerReport(player, 'sub'), { until: (r) => r.framesDecoded > 10 });
+    await waitFor('HLS segments', 60000, scrape, { until: (s) => sumOf(s, 'stagecast_hls_segments_total') >= 2, stepMs: 1000 });
 
     // Two scrapes at least 3 s apart, the second once a few more parts are out (an ffmpeg
     // restart on a loaded machine can pause parts for a few seconds).
     const a = await scrape();
     await sleep(3000);
-    const b = await until('more parts', 20000, scrape, (s) => sumOf(s, 'stagecast_hls_parts_total') - sumOf(a, 'stagecast_hls_parts_total') >= 4, 500);
+    const b = await waitFor('more parts', 20000, scrape, { until: (s) => sumOf(s, 'stagecast_hls_parts_total') - sumOf(a, 'stagecast_hls_parts_total') >= 4, stepMs: 500 });
     assert.equal(sumOf(b, 'stagecast_rooms'), 1);
     assert.equal(sumOf(b, 'stagecast_participants', { transport: 'whip' }), 1);
     assert.equal(sumOf(b, 'stagecast_participants', { transport: 'whep' }), 1);
@@ -97,7 +98,7 @@ describeEngines('metrics during a broadcast', (engine) => {
     const pid = Number(stdout.trim().split('\n')[0]);
     assert.ok(pid > 0);
     process.kill(pid, 'SIGKILL');
-    await until('restart counted', 20000, scrape, (s) => sumOf(s, 'stagecast_ffmpeg_restarts_total') > before, 500);
+    await waitFor('restart counted', 20000, scrape, { until: (s) => sumOf(s, 'stagecast_ffmpeg_restarts_total') > before, stepMs: 500 });
   });
 });
 
@@ -130,7 +131,7 @@ describe('request ids', () => {
       });
     await open({ 'x-request-id': 'ws-session-1' });
     await open({});
-    const connected = await until('websocket logs', 5000, () => svc.logs.filter((l) => l.msg === 'websocket connected'), (l) => l.length >= 2);
+    const connected = await waitFor('websocket logs', 5000, () => svc.logs.filter((l) => l.msg === 'websocket connected'), { until: (l) => l.length >= 2 });
     assert.ok(svc.logs.some((l) => l.msg === 'request' && l.reqId === 'http-req-1'), 'HTTP request logged with its id');
     assert.equal(connected[0]!.reqId, 'ws-session-1', 'WebSocket session logged with the caller\'s id');
     assert.match(String(connected[1]!.reqId), /^[0-9a-f-]{36}$/, 'a fresh id otherwise');

@@ -1,6 +1,6 @@
 /**
  * Roles and moderation, working side, against the spawned service with Chromium pages that use
- * only plain RTCPeerConnection (test/helpers/rtcPage.ts); signaling is driven from Node over
+ * only plain RTCPeerConnection (test/support/rtcPage.ts); signaling is driven from Node over
  * the WebSocket. Hand queue order; promote → the viewer publishes and its tracks reach the
  * stage; demote → its tracks leave and publishing is refused again; mute pauses a track on the
  * server (the receiver stops decoding frames) and unmute resumes it; kick closes with 4010 and
@@ -12,14 +12,13 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import type WebSocket from 'ws';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeEngines } from '../helpers/engines.ts';
-import { applyAnswer, inbound, openRtcPage, publisherOffer, waitFor } from '../helpers/rtcPage.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { connectClient, tryConnect, type JoinedClient, type Msg } from '../helpers/wsClient.ts';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeEngines } from '../support/engines.ts';
+import { applyAnswer, inbound, openRtcPage, publisherOffer } from '../support/rtcPage.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { connectClient, tryConnect, type JoinedClient, type Msg } from '../support/wsClient.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 describeEngines('moderation', (engine) => {
   let svc: RunningService;
@@ -151,7 +150,7 @@ describeEngines('moderation', (engine) => {
     // The presenter's page receives the guest's camera.
     const presenterPage = await rtcPage();
     await subscribe(presenter, presenterPage);
-    assert.ok(await waitFor(async () => (await inbound(presenterPage)).framesDecoded > 10, 15000), 'presenter decodes the guest video');
+    await waitFor('the presenter decoding the guest video', 15000, async () => (await inbound(presenterPage)).framesDecoded > 10);
 
     // Demote over the HTTP API this time.
     const demoted = await api('POST', `/api/rooms/stage/participants/${viewer.pid}/demote`);
@@ -182,7 +181,7 @@ describeEngines('moderation', (engine) => {
     const modPage = await rtcPage();
     await mod.next((m) => m.type === 'trackPublished' && (m.track as { kind: string }).kind === 'video', 15000);
     await subscribe(mod, modPage);
-    assert.ok(await waitFor(async () => (await inbound(modPage)).framesDecoded > 10, 15000), 'frames flow before mute');
+    await waitFor('frames before mute', 15000, async () => (await inbound(modPage)).framesDecoded > 10);
 
     assert.equal((await mod.request({ type: 'mute', participantId: presenter.pid, kind: 'video' })).type, 'ok');
     for (const c of [mod, presenter]) {
@@ -202,7 +201,7 @@ describeEngines('moderation', (engine) => {
     const unmuted = await api('POST', `/api/rooms/mute/participants/${presenter.pid}/unmute`, { kind: 'video' });
     assert.equal(unmuted.status, 200);
     await presenter.next((m) => m.type === 'trackUnmuted');
-    assert.ok(await waitFor(async () => (await inbound(modPage)).framesDecoded > b + 15, 10000), 'frames resume after unmute');
+    await waitFor('frames resuming after unmute', 10000, async () => (await inbound(modPage)).framesDecoded > b + 15);
     for (const c of [mod, presenter]) c.ws.close();
   });
 
@@ -260,7 +259,7 @@ describeEngines('moderation', (engine) => {
     await v2.request({ type: 'raiseHand' });
     await v1.request({ type: 'raiseHand' });
     const queue = () => page.$$eval('[data-testid="hand"]', (els) => els.map((e) => e.getAttribute('data-identity')));
-    assert.ok(await waitFor(async () => (await queue()).join() === 'second,first'), `queue: ${await queue()}`);
+    assert.ok(await waitFor('the queue second,first', 10000, async () => (await queue()).join() === 'second,first', { throwOnTimeout: false }), `queue: ${await queue()}`);
     const row = (pid: string) => `[data-testid="participant"][data-participant-id="${pid}"]`;
     assert.equal(await page.getAttribute(row(v1.pid), 'data-role'), 'viewer');
 
@@ -281,7 +280,7 @@ describeEngines('moderation', (engine) => {
     await page.waitForSelector('[data-testid="block"][data-identity="second"]');
     assert.equal(await page.$(row(v2.pid)), null);
     await page.click('[data-testid="block"][data-identity="second"] [data-testid="unblock"]');
-    assert.ok(await waitFor(async () => (await page.$$('[data-testid="block"]')).length === 0));
+    await waitFor('no block left', 10000, async () => (await page.$$('[data-testid="block"]')).length === 0);
     assert.equal(await upgradeStatus(await svc.token('console', 'second', 'viewer')), 101);
     // No moderator token, no console.
     await page.goto(`${svc.url}/console?room=console&token=${await svc.token('console', 'nosy', 'viewer')}`);

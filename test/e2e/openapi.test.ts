@@ -18,8 +18,8 @@ import * as moderationModule from '../../services/api/routes/moderation.ts';
 import * as roomsModule from '../../services/api/routes/rooms.ts';
 import { createWebhookBody } from '../../services/api/routes/webhooks.ts';
 import type { AppEnv } from '../../services/api/types.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { assembledApp, type AssembledApp } from '../unit/api/assembledApp.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { assembledApp, type AssembledApp } from '../api/assembledApp.ts';
 
 /** The route files' request schemas; rooms.ts and moderation.ts must export them (docs/wiring-platform.md). */
 function requestSchemas(): RequestSchemas {

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { loopbackShapingUnavailable, restoreLoopback, shapeLoopback } from '../helpers/loopbackShaping.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { connectClient } from '../helpers/wsClient.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { loopbackShapingUnavailable, restoreLoopback, shapeLoopback } from '../support/loopbackShaping.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { connectClient } from '../support/wsClient.ts';
+import { sleep } from '../support/wait.ts';
 
 /**
  * A real media transport failure, and the player recovering from it without a reload.
@@ -84,7 +85,7 @@ else describe(TITLE, () => {
     return page;
   }
 
-  async function waitFor(page: Page, what: string, fn: () => boolean, timeout: number): Promise<void> {
+  async function waitForInPage(page: Page, what: string, fn: () => boolean, timeout: number): Promise<void> {
     try {
       await page.waitForFunction(fn, undefined, { timeout, polling: 100 });
     } catch {
@@ -101,7 +102,7 @@ else describe(TITLE, () => {
     const deadline = Date.now() + withinMs;
     let now = start;
     while (Date.now() < deadline && now - start < minFrames) {
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
       now = await frames();
     }
     assert.ok(now - start >= minFrames, `${participantId}: ${now - start} frames decoded in ${withinMs} ms, expected ≥ ${minFrames}`);
@@ -109,12 +110,12 @@ else describe(TITLE, () => {
 
   it('publisher and stage view reconnect on their own after the engine closed their legs with transport_failed', async () => {
     const watch = await open('/watch', 'mod', 'moderator');
-    await waitFor(watch, 'watch page watching', () => document.querySelector('[data-testid="status"]')?.textContent === 'watching', 20000);
+    await waitForInPage(watch, 'watch page watching', () => document.querySelector('[data-testid="status"]')?.textContent === 'watching', 20000);
 
     const studio = await open('/studio', 'alice', 'presenter');
-    await waitFor(studio, 'Go live enabled', () => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled, 20000);
+    await waitForInPage(studio, 'Go live enabled', () => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled, 20000);
     await studio.locator('[data-testid="go-live"]').click();
-    await waitFor(studio, 'studio live', () => document.querySelector('[data-testid="status"]')?.textContent === 'live', 20000);
+    await waitForInPage(studio, 'studio live', () => document.querySelector('[data-testid="status"]')?.textContent === 'live', 20000);
     const alice = await studio.evaluate(() => (window as unknown as StudioWindow).__studio.participantId);
     assert.ok(alice);
 
@@ -153,7 +154,7 @@ else describe(TITLE, () => {
       while (Date.now() < deadline) {
         const closed = closedLegs();
         if (closed.some((c) => c.startsWith('publisher:')) && closed.some((c) => c.startsWith('subscriber:'))) break;
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     } finally {
       restoreLoopback();
@@ -164,18 +165,18 @@ else describe(TITLE, () => {
     const detectedMs = Date.now() - faultAt;
 
     // Both come back on their own.
-    await waitFor(studio, 'studio live again', () => {
+    await waitForInPage(studio, 'studio live again', () => {
       const s = (window as unknown as StudioWindow).__studio;
       return s.reconnects >= 1 && s.state === 'live';
     }, 30000);
-    await waitFor(watch, 'stage view reconnected', () => (window as unknown as WatchWindow).__watch.stageReconnects >= 1, 30000);
+    await waitForInPage(watch, 'stage view reconnected', () => (window as unknown as WatchWindow).__watch.stageReconnects >= 1, 30000);
     await assertDecoding(watch, alice, 20, 20000);
 
     // No reload, the same tile element, and its held last frame came and went.
     assert.equal(await studio.evaluate(() => (window as unknown as WatchWindow).__loadMark), 'before-fault', 'studio not reloaded');
     assert.equal(await watch.evaluate(() => (window as unknown as WatchWindow).__loadMark), 'before-fault', 'watch page not reloaded');
     assert.equal(await watch.$eval(tile, (v) => (v as HTMLVideoElement & { __mark?: string }).__mark), 'original', 'the tile element was kept');
-    await waitFor(watch, 'held frame removed', () => document.querySelectorAll('canvas.frozen').length === 0, 10000);
+    await waitForInPage(watch, 'held frame removed', () => document.querySelectorAll('canvas.frozen').length === 0, 10000);
     assert.deepEqual(await watch.evaluate(() => (window as unknown as WatchWindow).__frozenLog), ['shown', 'removed'], 'last frame held until the new track played');
     const size = await watch.$eval(tile, (v) => [(v as HTMLVideoElement).videoWidth, (v as HTMLVideoElement).readyState]);
     assert.ok(size[0]! > 0 && size[1]! >= 2, `tile shows a picture (width ${size[0]}, readyState ${size[1]})`);

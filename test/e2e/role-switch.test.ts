@@ -19,11 +19,13 @@ import type { IncomingMessage } from 'node:http';
 import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeEngines } from '../helpers/engines.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeEngines } from '../support/engines.ts';
+import { startService, type RunningService } from '../support/service.ts';
 import type { FrameSample } from '../../player/src/switching/frame-sampler.ts';
 import type { SwitchRecord } from '../../player/src/switching/role-switch-controller.ts';
+import { sleep } from '../support/wait.ts';
+import { clickGoLive } from '../support/pages.ts';
 
 interface TileStats {
   participantId: string;
@@ -44,8 +46,6 @@ interface WatchHooks {
   tiles(): Promise<TileStats[]>;
 }
 type W = { __watch: WatchHooks };
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine) => {
   let svc: RunningService;
@@ -134,10 +134,7 @@ describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine
 
   it('the viewer watches the broadcast of a live presenter; raising a hand reaches the moderator\'s queue', async () => {
     const studio = await open('/studio', 'alice', 'presenter');
-    const goLive = studio.locator('[data-testid="go-live"]');
-    await goLive.waitFor();
-    await studio.waitForFunction(() => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled);
-    await goLive.click();
+    await clickGoLive(studio);
     await studio.waitForFunction(() => document.querySelector('[data-testid="status"]')?.textContent === 'live', undefined, { timeout: 20000 });
 
     presenterView = await open('/watch', 'alice-view', 'presenter');

@@ -11,8 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { clientMessageSchemas } from '../../services/signaling/protocol.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { connectClient, tryConnect as tryConnectWs, type WsClient } from '../helpers/wsClient.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { connectClient, tryConnect as tryConnectWs, type WsClient } from '../support/wsClient.ts';
 
 const OFFER = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n';
 

@@ -18,12 +18,13 @@ import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeEngines } from '../helpers/engines.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { publishWhip, until } from '../turn/whip.ts';
-import { acceptedOnce, startReceiver, type TestReceiver } from '../webhooks/receiver.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeEngines } from '../support/engines.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { publishWhip } from '../support/whip.ts';
+import { acceptedOnce, startReceiver, type TestReceiver } from '../support/webhookReceiver.ts';
+import { waitFor } from '../support/wait.ts';
 
 const SECRET = 'whsec_shutdown_0123456789';
 const SHUTDOWN_TIMEOUT_MS = 15000;
@@ -68,11 +69,11 @@ describeEngines('graceful shutdown during a broadcast', (engine) => {
     await page.goto(blank.url);
     const pub = await publishWhip(page, svc!, room, await svc!.token(room, 'alice', 'presenter'));
     assert.equal(pub.status, 201);
-    await until('HLS ready webhook', 60000, () => rx.received.some((r) => r.event.type === 'broadcast.hls_ready' && r.event.room === room), Boolean, 500);
-    await until('a few segments', 30000, async () => {
+    await waitFor('HLS ready webhook', 60000, () => rx.received.some((r) => r.event.type === 'broadcast.hls_ready' && r.event.room === room), { stepMs: 500 });
+    await waitFor('a few segments', 30000, async () => {
       const res = await fetch(`${svc!.url}/hls/${room}/720p/index.m3u8`);
       return res.status === 200 ? ((await res.text()).match(/#EXTINF/g) ?? []).length : 0;
-    }, (n) => n >= 2, 500);
+    }, { until: (n) => n >= 2, stepMs: 500 });
 
     await rx.stop();
     const child = svc!.child;
@@ -113,10 +114,10 @@ describeEngines('graceful shutdown during a broadcast', (engine) => {
     // Restart on the same outbox, receiver back: nothing lost.
     svc = await startService(env(), { engine });
     await rx.start();
-    const all = await until('every delivery delivered', 30000, async () => {
+    const all = await waitFor('every delivery delivered', 30000, async () => {
       const res = await svc!.api('/api/webhooks/deliveries?limit=1000');
       return ((await res.json()) as { deliveries: { eventId: string; type: string; status: string; room: string }[] }).deliveries;
-    }, (d) => d.length > 0 && d.every((x) => x.status === 'delivered'), 500);
+    }, { until: (d) => d.length > 0 && d.every((x) => x.status === 'delivered'), stepMs: 500 });
     const accepted = acceptedOnce(rx.received);
     assert.deepEqual(new Set(accepted.map((r) => r.id)), new Set(all.map((d) => d.eventId)), 'every event of both runs reached the receiver');
     assert.ok(rx.received.every((r) => r.verified));

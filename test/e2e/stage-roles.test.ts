@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../services/core/config.ts';
 import { startServer, type RunningServer } from '../../services/server/main.ts';
-import { connectClient, type JoinedClient } from '../helpers/wsClient.ts';
+import { connectClient, type JoinedClient } from '../support/wsClient.ts';
 
 const PUBLISH_OFFER = new URL('../fixtures/sdp/chrome-publish-single.sdp', import.meta.url);
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { describeEngines } from '../helpers/engines.ts';
-import { openPlayerPage, pageStatus, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../helpers/pages.ts';
+import { describeEngines } from '../support/engines.ts';
+import { clickGoLive, openPlayerPage, pageStatus, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
+import { sleep } from '../support/wait.ts';
 
 /**
  * The player's stage path end to end: the studio page publishes from Chromium's fake camera
@@ -36,10 +37,7 @@ describeEngines('stage: studio → watch', (engine) => {
 
   async function goLive(identity: string): Promise<{ page: Page; participantId: string }> {
     const page = await open('/studio', identity, 'presenter');
-    const goLiveButton = page.locator('[data-testid="go-live"]');
-    await goLiveButton.waitFor();
-    await page.waitForFunction(() => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled);
-    await goLiveButton.click();
+    await clickGoLive(page);
     await waitForStatus(page, 'live');
     const participantId = await page.evaluate(() => (window as unknown as StudioWindow).__studio.participantId);
     assert.ok(participantId, 'studio knows its participant id');
@@ -81,7 +79,7 @@ describeEngines('stage: studio → watch', (engine) => {
     );
     assert.ok(firstFrames, `no frame decoded within 15 s for every one of ${JSON.stringify(ids)}: ${JSON.stringify(await tileStats(page))}`);
     const before = await tileStats(page);
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     const later = await tileStats(page);
     for (const id of ids) {
       const a = before.find((s) => s.participantId === id);

@@ -12,12 +12,13 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeEngines } from '../helpers/engines.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
-import { startCoturn, TURNSERVER_PATH, type RunningCoturn } from '../turn/coturn.ts';
-import { peerReport, playWhep, publishWhip, sleep, until } from '../turn/whip.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeEngines } from '../support/engines.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { startCoturn, TURNSERVER_PATH, type RunningCoturn } from '../support/coturn.ts';
+import { peerReport, playWhep, publishWhip } from '../support/whip.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 const skip = existsSync(TURNSERVER_PATH) ? false : `no coturn at ${TURNSERVER_PATH} (apt-get install coturn)`;
 
@@ -93,12 +94,12 @@ describeEngines('TURN relay through the SFU', (engine) => {
     const pub = await publishWhip(publisher, svc, room, await svc.token(room, 'alice', 'presenter'), { iceServers: pubIce, relay: true });
     assert.equal(pub.status, 201);
     assert.ok(pub.candidates.length > 0 && pub.candidates.every((c) => c.includes(' typ relay')), JSON.stringify(pub.candidates));
-    await until('publisher connected', 15000, () => peerReport(publisher, 'pub'), (r) => r.connectionState === 'connected');
+    await waitFor('publisher connected', 15000, () => peerReport(publisher, 'pub'), { until: (r) => r.connectionState === 'connected' });
     await sleep(1000);
     const viewer = await newPage();
     const sub = await playWhep(viewer, svc, room, await svc.token(room, 'mod', 'moderator'), { iceServers: subIce, relay: true });
     assert.equal(sub.status, 201);
-    const a = await until('frames through the relay', 20000, () => peerReport(viewer, 'sub'), (r) => r.framesDecoded > 30);
+    const a = await waitFor('frames through the relay', 20000, () => peerReport(viewer, 'sub'), { until: (r) => r.framesDecoded > 30 });
     await sleep(2000);
     const b = await peerReport(viewer, 'sub');
     assert.ok(b.framesDecoded - a.framesDecoded > 20, `frames keep coming (${a.framesDecoded} → ${b.framesDecoded})`);

@@ -9,10 +9,11 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeEngines } from '../helpers/engines.ts';
-import { startService, type RunningService } from '../helpers/service.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeEngines } from '../support/engines.ts';
+import { startService, type RunningService } from '../support/service.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 interface HttpResult {
   status: number;
@@ -20,19 +21,6 @@ interface HttpResult {
   contentType: string | null;
   body: string;
   error?: string;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last = await fn();
-  while (!ok(last)) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await sleep(200);
-    last = await fn();
-  }
-  return last;
 }
 
 /** Installs tiny RTCPeerConnection + fetch helpers in a page (the page's only code). */
@@ -175,7 +163,7 @@ describeEngines('WHIP ingest and WHEP playback', (engine) => {
     assert.ok(whip.location, 'WHIP 201 carries a Location');
     assert.match(whip.body, /^v=0/);
     await pub.evaluate((sdp) => (window as unknown as Fns).applyAnswer(sdp), whip.body);
-    await until('publisher connected', 15000, () => pub.evaluate(() => (window as unknown as Fns).state()), (s) => s === 'connected');
+    await waitFor('publisher connected', 15000, () => pub.evaluate(() => (window as unknown as Fns).state()), { until: (s) => s === 'connected' });
 
     // WHEP answers with the stage's current tracks; they go live once the engine sees media.
     const viewer = await page();
@@ -197,7 +185,7 @@ describeEngines('WHIP ingest and WHEP playback', (engine) => {
     await viewer.evaluate((sdp) => (window as unknown as Fns).applyAnswer(sdp), whep.body);
 
     const inbound = () => viewer.evaluate(() => (window as unknown as Fns).inbound());
-    const first = await until('WHEP frames decoded', 20000, inbound, (s) => s.framesDecoded > 0 && s.audioBytes > 0);
+    const first = await waitFor('WHEP frames decoded', 20000, inbound, { until: (s) => s.framesDecoded > 0 && s.audioBytes > 0 });
     await sleep(1500);
     const later = await inbound();
     assert.ok(later.framesDecoded > first.framesDecoded + 10, `frames keep decoding: ${first.framesDecoded} → ${later.framesDecoded}`);

@@ -8,10 +8,11 @@ import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { InvalidSdpError } from '../../services/core/errors.ts';
 import type { MediaEngine, SubscriberOffer } from '../../services/engine/EngineTypes.ts';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeUnlessSkipped } from '../helpers/engines.ts';
-import { inbound, openRtcPage, waitFor } from '../helpers/rtcPage.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeUnlessSkipped } from '../support/engines.ts';
+import { inbound, openRtcPage } from '../support/rtcPage.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 type PageFns = {
   __startPublisher(): Promise<string>;
@@ -21,7 +22,7 @@ type PageFns = {
 
 /**
  * The contract every MediaEngine implementation must meet, driven by real Chromium pages.
- * Run it with a factory, and with `skip` (test/helpers/engines.ts: `testEngine(kind).skip`)
+ * Run it with a factory, and with `skip` (test/support/engines.ts: `testEngine(kind).skip`)
  * where the engine cannot run here: it then shows as one skipped test with the reason.
  */
 export function engineContract(name: string, factory: () => Promise<MediaEngine>, { skip }: { skip?: string | false } = {}): void {
@@ -81,11 +82,11 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
         }
       };
       // Two tracks go live (audio, video): answer the offers as they come.
-      const live = await waitFor(async () => {
+      const live = await waitFor('alice decoded', 20000, async () => {
         await answerNext();
         const s = await inbound(sub);
         return s.framesDecoded > 10 && s.audioBytes > 1000;
-      }, 20000, 500);
+      }, { stepMs: 500, throwOnTimeout: false });
       const s1 = await inbound(sub);
       assert.ok(live, `subscriber should decode alice: ${JSON.stringify(s1)}`);
       const tracks = await engine.listTracks('r1');
@@ -96,18 +97,18 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
       const b = fns(pubB);
       const rb = await engine.publish('r1', 'bob', await b.startPublisher());
       await b.applyAnswer('__pub', rb.answer);
-      const both = await waitFor(async () => {
+      const both = await waitFor('two video tracks', 20000, async () => {
         await answerNext();
         const s = await inbound(sub);
         return s.videoTracks >= 2;
-      }, 20000, 500);
+      }, { stepMs: 500, throwOnTimeout: false });
       assert.ok(both, 'subscriber should receive two video tracks');
       const before = (await inbound(sub)).framesDecoded;
-      await new Promise((r) => setTimeout(r, 1500));
+      await sleep(1500);
       assert.ok((await inbound(sub)).framesDecoded > before + 20, 'frames keep decoding with two publishers');
 
       await engine.closePublisher('r1', 'bob', 'client_request');
-      assert.ok(await waitFor(async () => (await engine.listTracks('r1')).every((t) => t.peerId === 'alice')));
+      await waitFor("only alice's tracks", 10000, async () => (await engine.listTracks('r1')).every((t) => t.peerId === 'alice'));
       const stats = await engine.stats();
       assert.ok(stats.packetsForwarded > 100, `packets forwarded: ${stats.packetsForwarded}`);
       assert.ok(stats.cpuMicros > 0);
@@ -121,7 +122,7 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
       const p = fns(pub);
       const res = await engine.publish('r2', 'alice', await p.startPublisher());
       await p.applyAnswer('__pub', res.answer);
-      assert.ok(await waitFor(async () => (await engine.listTracks('r2')).length === 2, 10000));
+      await waitFor('the two tracks of r2', 10000, async () => (await engine.listTracks('r2')).length === 2);
 
       const viewer = await newPage();
       const offer = await viewer.evaluate(async () => {
@@ -137,10 +138,10 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
       const { answer, tracks } = await engine.subscribeWithOffer('r2', 'whep', offer);
       assert.equal(tracks.length, 2);
       await fns(viewer).applyAnswer('__sub', answer);
-      assert.ok(await waitFor(async () => {
+      assert.ok(await waitFor('the whep viewer decoding', 15000, async () => {
         const s = await inbound(viewer);
         return s.framesDecoded > 10 && s.audioBytes > 1000;
-      }, 15000), `whep viewer decodes: ${JSON.stringify(await inbound(viewer))}`);
+      }, { throwOnTimeout: false }), `whep viewer decodes: ${JSON.stringify(await inbound(viewer))}`);
       await engine.closeRoom('r2', 'client_request');
       await Promise.all([pub.close(), viewer.close()]);
     });
@@ -151,7 +152,7 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
       const p = fns(pub);
       const res = await engine.publish('r3', 'alice', await p.startPublisher());
       await p.applyAnswer('__pub', res.answer);
-      assert.ok(await waitFor(async () => (await engine.listTracks('r3')).length === 2, 10000));
+      await waitFor('the two tracks of r3', 10000, async () => (await engine.listTracks('r3')).length === 2);
       const tracks = await engine.listTracks('r3');
       const dir = await mkdtemp(join(tmpdir(), 'mirror-'));
       try {
@@ -165,7 +166,7 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
             const ff = spawn('ffmpeg', ['-hide_banner', '-nostats', '-protocol_whitelist', 'file,udp,rtp', '-i', file, '-t', '3', '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'pipe'] });
             let log = '';
             ff.stderr.on('data', (d: Buffer) => (log += d.toString()));
-            await new Promise((r) => setTimeout(r, 500));
+            await sleep(500);
             // Retarget once ffmpeg listens: the mirror asks the publisher for a keyframe again.
             await engine.mirrorTrack('r3', track.trackId, target);
             const code = await new Promise<number | null>((resolve) => ff.on('exit', resolve));
@@ -192,7 +193,7 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
       const p = fns(pub);
       const res = await engine.publish('r4', 'alice', await p.startPublisher());
       await p.applyAnswer('__pub', res.answer);
-      assert.ok(await waitFor(async () => (await engine.listTracks('r4')).length === 2, 10000));
+      await waitFor('the two tracks of r4', 10000, async () => (await engine.listTracks('r4')).length === 2);
       const tracks = await engine.listTracks('r4');
       const sockets: Socket[] = [];
       try {
@@ -213,10 +214,10 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
               if (msg.length >= 12) packets.push({ seq: msg.readUInt16BE(2), ts: msg.readUInt32BE(4), after: retargeted });
             });
             await engine.mirrorTrack('r4', track.trackId, target);
-            await waitFor(async () => packets.length >= 20, 10000, 100);
+            await waitFor('20 mirrored packets', 10000, () => packets.length >= 20, { stepMs: 100, throwOnTimeout: false });
             await engine.mirrorTrack('r4', track.trackId, target);
             retargeted = true;
-            await waitFor(async () => packets.filter((x) => x.after).length >= 20, 10000, 100);
+            await waitFor('20 packets after the second mirrorTrack', 10000, () => packets.filter((x) => x.after).length >= 20, { stepMs: 100, throwOnTimeout: false });
             return { kind: track.kind, clockRate: track.kind === 'audio' ? 48000 : 90000, packets };
           }),
         );

@@ -1,6 +1,6 @@
 import { EmbeddedEngine } from '../../services/engine/embedded/EmbeddedEngine.ts';
 import { ThreadedEngine } from '../../services/engine/worker/ThreadedEngine.ts';
-import { testEngine } from '../helpers/engines.ts';
+import { testEngine } from '../support/engines.ts';
 import { engineContract } from './contract.ts';
 
 const options = { listenIp: '127.0.0.1', portRange: [41000, 41999] as [number, number] };

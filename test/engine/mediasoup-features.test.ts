@@ -9,11 +9,12 @@ import { after, before, it } from 'node:test';
 import * as mediasoup from 'mediasoup';
 import type { Page } from 'playwright-core';
 import type { CloseReason, MediaEngine, SubscriberOffer } from '../../services/engine/EngineTypes.ts';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { mediasoupTestEngine } from '../helpers/mediasoupEngine.ts';
-import { describeUnlessSkipped, testEngine } from '../helpers/engines.ts';
-import { applyAnswer, inbound, openRtcPage, publisherOffer, simulcastPublisherOffer, waitFor } from '../helpers/rtcPage.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { mediasoupTestEngine } from '../support/mediasoupEngine.ts';
+import { describeUnlessSkipped, testEngine } from '../support/engines.ts';
+import { applyAnswer, inbound, openRtcPage, publisherOffer, simulcastPublisherOffer } from '../support/rtcPage.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 const { skip } = testEngine('mediasoup');
 
@@ -89,20 +90,20 @@ describeUnlessSkipped('mediasoup engine: simulcast, pipes, active speaker, worke
     const offer = await simulcastPublisherOffer(pub);
     const res = await engine.publish('sim', 'alice', offer);
     await applyAnswer(pub, '__pub', res.answer);
-    assert.ok(await waitFor(async () => (await engine.listTracks('sim')).length === 1, 10000));
+    await waitFor('the simulcast track', 10000, async () => (await engine.listTracks('sim')).length === 1);
     const trackId = res.tracks[0]!.trackId;
 
     const low = await subscribeFollowing(engine, 'sim', 'low');
     const high = await subscribeFollowing(engine, 'sim', 'high');
-    assert.ok(await waitFor(async () => (await low.answerAll(), await high.answerAll(), (await inbound(low.page)).framesDecoded > 10 && (await inbound(high.page)).framesDecoded > 10), 20000, 300));
+    await waitFor('both subscribers decoding', 20000, async () => (await low.answerAll(), await high.answerAll(), (await inbound(low.page)).framesDecoded > 10 && (await inbound(high.page)).framesDecoded > 10), { stepMs: 300 });
 
     await engine.setSubscriberLayers('sim', 'low', trackId, { spatialLayer: 0 });
     await engine.setSubscriberLayers('sim', 'high', trackId, { spatialLayer: 2 });
     // Chromium's encoder needs a few seconds of bandwidth estimate before it sends its top layer.
-    const settled = await waitFor(async () => {
+    const settled = await waitFor('each subscriber on its layer', 25000, async () => {
       const [l, h] = [await frameWidth(low.page), await frameWidth(high.page)];
       return l > 0 && l <= 400 && h >= 960;
-    }, 25000, 500);
+    }, { stepMs: 500, throwOnTimeout: false });
     const widths = { low: await frameWidth(low.page), high: await frameWidth(high.page) };
     assert.ok(settled, `low should get the quarter layer and high the full one: ${JSON.stringify(widths)}`);
     await engine.closeRoom('sim', 'client_request');
@@ -118,15 +119,15 @@ describeUnlessSkipped('mediasoup engine: simulcast, pipes, active speaker, worke
     const pub = await newPage();
     const res = await engine.publish('pipe', 'alice', await publisherOffer(pub));
     await applyAnswer(pub, '__pub', res.answer);
-    assert.ok(await waitFor(async () => (await engine.listTracks('pipe')).length === 2, 10000));
+    await waitFor('the two tracks of pipe', 10000, async () => (await engine.listTracks('pipe')).length === 2);
 
     // Audio + video = two consumers each: the first subscriber fills the budget of the room's worker.
     const subs = [await subscribeFollowing(engine, 'pipe', 's1'), await subscribeFollowing(engine, 'pipe', 's2'), await subscribeFollowing(engine, 'pipe', 's3')];
-    const all = await waitFor(async () => {
+    const all = await waitFor('every subscriber decoding', 20000, async () => {
       for (const s of subs) await s.answerAll();
       const stats = await Promise.all(subs.map((s) => inbound(s.page)));
       return stats.every((s) => s.framesDecoded > 20 && s.audioBytes > 2000);
-    }, 20000, 300);
+    }, { stepMs: 300, throwOnTimeout: false });
     assert.ok(all, `every subscriber decodes: ${JSON.stringify(await Promise.all(subs.map((s) => inbound(s.page))))}`);
     const roomRouters = routers.filter((r) => (r.appData as { roomId?: string }).roomId === 'pipe');
     assert.equal(roomRouters.length, 2, 'the room should have a second, piped router');
@@ -145,7 +146,7 @@ describeUnlessSkipped('mediasoup engine: simulcast, pipes, active speaker, worke
     const res = await engine.publish('talk', 'alice', await publisherOffer(pub));
     await applyAnswer(pub, '__pub', res.answer);
     // Chromium's fake microphone beeps: alice is the only one making sound.
-    assert.ok(await waitFor(async () => speakers.length > 0, 15000), 'an activespeaker event should arrive');
+    await waitFor('an activespeaker event', 15000, () => speakers.length > 0);
     assert.equal(speakers[0], 'alice');
     await engine.closeRoom('talk', 'client_request');
     await pub.close();
@@ -163,11 +164,11 @@ describeUnlessSkipped('mediasoup engine: simulcast, pipes, active speaker, worke
     const res = await engine.publish('crash', 'alice', await publisherOffer(pub));
     await applyAnswer(pub, '__pub', res.answer);
     const sub = await subscribeFollowing(engine, 'crash', 'viewer');
-    assert.ok(await waitFor(async () => (await sub.answerAll(), (await inbound(sub.page)).framesDecoded > 10), 20000, 300));
+    await waitFor('the subscriber decoding', 20000, async () => (await sub.answerAll(), (await inbound(sub.page)).framesDecoded > 10), { stepMs: 300 });
 
     const victim = workers.at(-1)!;
     process.kill(victim.pid, 'SIGKILL');
-    assert.ok(await waitFor(async () => closed.length >= 2, 10000), `legs should close: ${JSON.stringify(closed)}`);
+    assert.ok(await waitFor('closed legs', 10000, () => closed.length >= 2, { throwOnTimeout: false }), `legs should close: ${JSON.stringify(closed)}`);
     assert.deepEqual(closed.map(([peer, leg, reason]) => `${peer}/${leg}/${reason}`).sort(), ['alice/publisher/engine_died', 'viewer/subscriber/engine_died']);
     assert.equal(died, false, 'one dead worker is replaced, not fatal');
     assert.equal((await engine.listTracks('crash')).length, 0);
@@ -182,7 +183,7 @@ describeUnlessSkipped('mediasoup engine: simulcast, pipes, active speaker, worke
         res2 = await engine.publish('crash', 'alice', await publisherOffer(pub));
       } catch (err) {
         if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 250));
+        await sleep(250);
       }
     }
     await applyAnswer(pub, '__pub', res2.answer);
@@ -192,7 +193,7 @@ describeUnlessSkipped('mediasoup engine: simulcast, pipes, active speaker, worke
       delete w.__sub;
     });
     const again = await subscribeFollowing(engine, 'crash', 'viewer');
-    assert.ok(await waitFor(async () => (await again.answerAll(), (await inbound(again.page)).framesDecoded > 10), 20000, 300), 'media flows again after the worker was replaced');
+    await waitFor('media flowing again after the worker was replaced', 20000, async () => (await again.answerAll(), (await inbound(again.page)).framesDecoded > 10), { stepMs: 300 });
     assert.notEqual(workers.at(-1)!.pid, victim.pid, 'a new worker process runs');
     await engine.closeRoom('crash', 'client_request');
     await Promise.all([pub.close(), sub.page.close(), again.page.close()]);

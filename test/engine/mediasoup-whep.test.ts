@@ -7,7 +7,7 @@
  * - a receiver whose offer leaves mediasoup no extension id for a bandwidth estimate (Chromium's
  *   own offer) is squeezed through a slow link: its simulcast layer comes down and it keeps
  *   decoding, where mediasoup alone would keep sending the top layer into a frozen picture.
- * Loopback faults are tc and nft rules in the run's own network namespace (test/helpers/loopbackShaping.ts).
+ * Loopback faults are tc and nft rules in the run's own network namespace (test/support/loopbackShaping.ts).
  * Skips, with the reason, where no mediasoup worker binary exists or loopback cannot be shaped.
  */
 import assert from 'node:assert/strict';
@@ -15,12 +15,13 @@ import { after, afterEach, before, it } from 'node:test';
 import * as mediasoup from 'mediasoup';
 import type { Page } from 'playwright-core';
 import type { MediaEngine } from '../../services/engine/EngineTypes.ts';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { describeUnlessSkipped, testEngine } from '../helpers/engines.ts';
-import { loopbackShapingUnavailable, loseAtRandom, packetsLostAtRandom, restoreLoopback, shapeLoopback } from '../helpers/loopbackShaping.ts';
-import { mediasoupTestEngine } from '../helpers/mediasoupEngine.ts';
-import { applyAnswer, inbound, openRtcPage, publisherOffer, rewrittenViewerOffer, simulcastPublisherOffer, viewerOffer, waitFor } from '../helpers/rtcPage.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { describeUnlessSkipped, testEngine } from '../support/engines.ts';
+import { loopbackShapingUnavailable, loseAtRandom, packetsLostAtRandom, restoreLoopback, shapeLoopback } from '../support/loopbackShaping.ts';
+import { mediasoupTestEngine } from '../support/mediasoupEngine.ts';
+import { applyAnswer, inbound, openRtcPage, publisherOffer, rewrittenViewerOffer, simulcastPublisherOffer, viewerOffer } from '../support/rtcPage.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 const skip = testEngine('mediasoup').skip || loopbackShapingUnavailable({ randomLoss: true });
 
@@ -59,7 +60,7 @@ function candidatePort(sdp: string): string {
 /** Frames the viewer decodes within `ms`. */
 async function framesWithin(page: Page, ms: number): Promise<number> {
   const before = (await inbound(page)).framesDecoded;
-  await new Promise((r) => setTimeout(r, ms));
+  await sleep(ms);
   return (await inbound(page)).framesDecoded - before;
 }
 
@@ -101,7 +102,7 @@ describeUnlessSkipped('mediasoup engine: WHEP viewers (numbering, NACK, layers w
     const pub = await newPage();
     const res = await engine.publish(room, 'alice', simulcast ? await simulcastPublisherOffer(pub, { audio: true }) : await publisherOffer(pub));
     await applyAnswer(pub, '__pub', res.answer);
-    assert.ok(await waitFor(async () => (await engine.listTracks(room)).length === 2, 10000), 'alice is live');
+    await waitFor('alice live', 10000, async () => (await engine.listTracks(room)).length === 2);
     return pub;
   }
 
@@ -119,10 +120,10 @@ describeUnlessSkipped('mediasoup engine: WHEP viewers (numbering, NACK, layers w
     assert.match(answer, /m=video \d+ UDP\/TLS\/RTP\/SAVPF 98\r\n/, 'VP8 is answered under the number the receiver gave it');
     assert.match(answer, /m=audio \d+ UDP\/TLS\/RTP\/SAVPF 63\r\n/);
     await applyAnswer(viewer, '__sub', answer);
-    assert.ok(await waitFor(async () => {
+    assert.ok(await waitFor('the receiver decoding', 15000, async () => {
       const s = await inbound(viewer);
       return s.framesDecoded > 20 && s.audioBytes > 2000;
-    }, 15000), `the receiver decodes: ${JSON.stringify(await inbound(viewer))}`);
+    }, { throwOnTimeout: false }), `the receiver decodes: ${JSON.stringify(await inbound(viewer))}`);
     const own = routers.filter((r) => !r.closed && (r.appData as { roomId?: string; numbering?: string }).roomId === 'numbering');
     assert.equal(own.length, 2, 'the room has a second router, numbered the receiver\'s way');
     assert.ok(own.some((r) => r.rtpCapabilities.codecs!.some((c) => c.mimeType === 'video/VP8' && c.preferredPayloadType === 98)));
@@ -138,9 +139,9 @@ describeUnlessSkipped('mediasoup engine: WHEP viewers (numbering, NACK, layers w
     assert.match(answer, /a=rtcp-fb:\d+ nack\r\n/, 'the answer offers plain NACK');
     assert.doesNotMatch(answer, /rtx\/90000/, 'no rtx: retransmissions go in the media stream itself');
     await applyAnswer(viewer, '__sub', answer);
-    assert.ok(await waitFor(async () => (await inbound(viewer)).framesDecoded > 20, 15000), 'decoding before the loss');
+    await waitFor('decoding before the loss', 15000, async () => (await inbound(viewer)).framesDecoded > 20);
     loseAtRandom({ sport: PORT_BASE, dport: Number(candidatePort(offer)), percent: 2 });
-    await new Promise((r) => setTimeout(r, 8000));
+    await sleep(8000);
     const frames = await framesWithin(viewer, 4000);
     const stat = (await videoConsumer('whep-lossy')!.getStats()).find((s) => s.type === 'outbound-rtp')!;
     const received = await viewer.evaluate(async () => {
@@ -174,16 +175,16 @@ describeUnlessSkipped('mediasoup engine: WHEP viewers (numbering, NACK, layers w
     // mediasoup sends it with nothing to go by.
     const layers = () => ({ preferred: videoConsumer('whep-slow')?.preferredLayers, current: videoConsumer('whep-slow')?.currentLayers });
     assert.ok(
-      await waitFor(async () => (layers().current?.spatialLayer ?? -1) >= 1 && (await inbound(viewer)).framesDecoded > 20, 20000),
+      await waitFor('a layer above the lowest', 20000, async () => (layers().current?.spatialLayer ?? -1) >= 1 && (await inbound(viewer)).framesDecoded > 20, { throwOnTimeout: false }),
       `a layer above the lowest flows first: ${JSON.stringify(layers())}`,
     );
     shapeLoopback({ match: ['match', 'ip', 'sport', String(PORT_BASE), '0xffff', 'match', 'ip', 'dport', candidatePort(offer), '0xffff'], rate: '400kbit', queue: 30 });
     // 400 kbit/s holds the quarter layer (150 kbit/s) and audio, not the half one (500 kbit/s).
-    const down = await waitFor(async () => layers().preferred?.spatialLayer === 0 && layers().current?.spatialLayer === 0, 30000, 500);
+    const down = await waitFor('the lowest layer', 30000, () => layers().preferred?.spatialLayer === 0 && layers().current?.spatialLayer === 0, { stepMs: 500, throwOnTimeout: false });
     assert.ok(down, `the layer comes down to the lowest: ${JSON.stringify(layers())}`);
     // Decoding again, steadily, at the lower layer.
     let frames = 0;
-    const steady = await waitFor(async () => (frames = await framesWithin(viewer, 3000)) >= 20, 20000, 0);
+    const steady = await waitFor('steady decoding', 20000, async () => (frames = await framesWithin(viewer, 3000)) >= 20, { stepMs: 0, throwOnTimeout: false });
     console.log(`# 400 kbit/s: layers ${JSON.stringify(layers())}, ${frames} frames in 3 s`);
     assert.ok(steady, `the receiver decodes steadily behind the slow link (last window: ${frames} frames in 3 s)`);
     await engine.closeRoom('slow', 'client_request');

@@ -1,5 +1,5 @@
-import { mediasoupTestEngine } from '../helpers/mediasoupEngine.ts';
-import { testEngine } from '../helpers/engines.ts';
+import { mediasoupTestEngine } from '../support/mediasoupEngine.ts';
+import { testEngine } from '../support/engines.ts';
 import { engineContract } from './contract.ts';
 
 // Built the way the service builds it (config → createEngine), so worker lookup and options

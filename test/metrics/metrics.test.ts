@@ -19,8 +19,9 @@ import { createMetrics, type ServiceMetrics } from '../../services/metrics/index
 import { RoomRegistry } from '../../services/stage/RoomRegistry.ts';
 import { DiskStorage } from '../../services/storage/index.ts';
 import { WebhookDispatcher } from '../../services/webhooks/WebhookDispatcher.ts';
-import { startReceiver, type TestReceiver } from '../webhooks/receiver.ts';
-import { parsePromText, sumOf } from './promText.ts';
+import { startReceiver, type TestReceiver } from '../support/webhookReceiver.ts';
+import { parsePromText, sumOf } from '../support/promText.ts';
+import { sleep } from '../support/wait.ts';
 
 const API_KEY = 'metrics_test_key_0123456789';
 let dir: string;
@@ -95,7 +96,7 @@ it('rooms and participants follow the registry; webhook queue depth and failures
   dispatcher.enqueue('room.started', 'm-a', {});
   dispatcher.enqueue('room.started', 'm-b', {});
   const end = Date.now() + 3000;
-  while (dispatcher.stats().attemptFailures < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  while (dispatcher.stats().attemptFailures < 4 && Date.now() < end) await sleep(20);
   let { samples } = parsePromText(await (await scrape()).text());
   assert.equal(sumOf(samples, 'stagecast_rooms'), 2);
   assert.equal(sumOf(samples, 'stagecast_participants', { transport: 'signaling' }), 1);
@@ -104,7 +105,7 @@ it('rooms and participants follow the registry; webhook queue depth and failures
   assert.ok(sumOf(samples, 'stagecast_webhook_attempt_failures_total') >= 4);
   assert.equal(sumOf(samples, 'stagecast_publishers'), 0);
   rx.respond = () => 200;
-  while (dispatcher.stats().queueDepth > 0 && Date.now() < end + 3000) await new Promise((r) => setTimeout(r, 20));
+  while (dispatcher.stats().queueDepth > 0 && Date.now() < end + 3000) await sleep(20);
   await registry.delete('m-b');
   ({ samples } = parsePromText(await (await scrape()).text()));
   assert.equal(sumOf(samples, 'stagecast_rooms'), 1);

@@ -9,8 +9,9 @@ import { HlsPackager, type HlsPackagerOptions } from '../../services/packager/in
 import { advancePartLimit } from '../../services/origin/blockingReload.ts';
 import { createOriginApp } from '../../services/origin/index.ts';
 import { DiskStorage } from '../../services/storage/DiskStorage.ts';
-import { startFfmpegSource, type FfmpegSource, type FfmpegSourceOptions } from '../packager/ffmpegSource.ts';
-import { parseMedia } from '../packager/hlsCheck.ts';
+import { startFfmpegSource, type FfmpegSource, type FfmpegSourceOptions } from '../support/ffmpegSource.ts';
+import { parseMedia } from '../support/hlsCheck.ts';
+import { sleep } from '../support/wait.ts';
 
 /** Sends a raw request line, so that the path reaches the server exactly as written. */
 function rawGet(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -265,7 +266,7 @@ describe('HLS origin over HTTP with a live packager', () => {
   it('answers 503 when a blocked request waits more than three target durations', async () => {
     await source.kill(); // no more parts will come
     const r = packager.rendition('v')!;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     const pos = r.position()!;
     const t0 = performance.now();
     const res = await fetch(`${base}/hls/room1/v/index.m3u8?_HLS_msn=${pos.msn + 1}&_HLS_part=0`);
@@ -279,7 +280,7 @@ describe('HLS origin over HTTP with a live packager', () => {
     const r = packager.rendition('v')!;
     const pos = r.position()!;
     const pending = fetch(`${base}/hls/room1/v/index.m3u8?_HLS_msn=${pos.msn + 1}&_HLS_part=0`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     await packager.end();
     const res = await pending;
     assert.equal(res.status, 200);

@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HlsPackager } from '../../services/packager/index.ts';
 import { DiskStorage } from '../../services/storage/DiskStorage.ts';
-import { startFfmpegSource, type FfmpegSource } from './ffmpegSource.ts';
-import { parseMedia, parseMultivariant, startsWithKeyFrame } from './hlsCheck.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { startFfmpegSource, type FfmpegSource } from '../support/ffmpegSource.ts';
+import { parseMedia, parseMultivariant, startsWithKeyFrame } from '../support/hlsCheck.ts';
+import { sleep } from '../support/wait.ts';
 
 /**
  * A live run with real ffmpeg: two renditions for a few seconds, an ffmpeg crash and restart

@@ -26,7 +26,7 @@ import {
   type PlaylistSegment,
   type VariantModel,
 } from '../../services/packager/playlist.ts';
-import { parseMedia, parseMultivariant } from './hlsCheck.ts';
+import { parseMedia, parseMultivariant } from '../support/hlsCheck.ts';
 import { asWritten, parseMediaPlaylist, parseMultivariantPlaylist } from './playlistParser.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { S3Storage } from '../../services/storage/S3Storage.ts';
-import { startS3Server, type TestS3Server } from '../helpers/s3server.ts';
+import { startS3Server, type TestS3Server } from '../support/s3server.ts';
 import { storageContract } from './contract.ts';
 
 function s3StorageFor(server: TestS3Server, prefix = 'live'): S3Storage {

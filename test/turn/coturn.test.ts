@@ -15,9 +15,9 @@ import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { TurnService, turnCredential } from '../../services/turn/TurnCredentials.ts';
 import type { IceServer } from '../../services/turn/TurnTypes.ts';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { startCoturn, TURNSERVER_PATH, type RunningCoturn } from './coturn.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { startCoturn, TURNSERVER_PATH, type RunningCoturn } from '../support/coturn.ts';
 
 const skip = existsSync(TURNSERVER_PATH) ? false : `no coturn at ${TURNSERVER_PATH} (apt-get install coturn)`;
 

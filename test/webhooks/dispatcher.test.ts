@@ -16,19 +16,11 @@ import { signWebhook, verifyWebhook } from '../../services/webhooks/signature.ts
 import { retryDelayMs, BACKOFF_DEFAULTS } from '../../services/webhooks/backoff.ts';
 import { WebhookDispatcher } from '../../services/webhooks/WebhookDispatcher.ts';
 import type { WebhookDispatcherOptions } from '../../services/webhooks/WebhookTypes.ts';
-import { acceptedOnce, startReceiver, verifyAsDocumented, type TestReceiver } from './receiver.ts';
+import { acceptedOnce, startReceiver, verifyAsDocumented, type TestReceiver } from '../support/webhookReceiver.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 const SECRET = 'whsec_test_0123456789abcdef';
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const FAST = { initialMs: 50, maxMs: 300, maxAgeMs: 60_000 };
-
-async function until(what: string, timeoutMs: number, ok: () => boolean): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 let dir: string;
 const open: { close(): unknown }[] = [];
@@ -57,7 +49,7 @@ describe('signature', () => {
     const d = dispatcher({ endpoints: [rx.url] });
     d.start();
     const event = d.enqueue('room.started', 'sig-room', { hello: 'world' });
-    await until('delivery', 5000, () => rx.received.length === 1);
+    await waitFor('delivery', 5000, () => rx.received.length === 1, { stepMs: 20 });
     const got = rx.received[0]!;
     assert.equal(got.verified, true);
     assert.equal(got.id, event.id);
@@ -84,7 +76,7 @@ describe('signature', () => {
     const d = dispatcher({ endpoints: [rx.url] });
     d.start();
     d.enqueue('room.ended', 'r', {});
-    await until('two attempts', 5000, () => rx.received.length === 2);
+    await waitFor('two attempts', 5000, () => rx.received.length === 2, { stepMs: 20 });
     assert.ok(rx.received.every((r) => r.verified));
     assert.equal(rx.received[0]!.id, rx.received[1]!.id, 'same event id on the retry');
     d.close();
@@ -140,7 +132,7 @@ describe('delivery', () => {
     };
     await rx.start();
     second.start();
-    await until('all accepted', 15000, () => acceptedOnce(rx.received).length === sent.length);
+    await waitFor('all accepted', 15000, () => acceptedOnce(rx.received).length === sent.length, { stepMs: 20 });
     assert.equal(await second.flush(2000), 0);
     assert.ok(rx.received.every((r) => r.verified));
     const accepted = acceptedOnce(rx.received);
@@ -173,12 +165,12 @@ describe('delivery', () => {
     d.enqueue('track.published', 'slow', {});
     d.enqueue('track.published', 'slow', { second: true });
     for (let i = 0; i < 5; i++) d.enqueue('track.published', 'fast', { i });
-    await until('fast room delivered', 3000, () => rx.received.filter((r) => r.event.room === 'fast').length === 5);
+    await waitFor('fast room delivered', 3000, () => rx.received.filter((r) => r.event.room === 'fast').length === 5, { stepMs: 20 });
     assert.equal(rx.received.filter((r) => r.event.room === 'slow' && r.event.data.second).length, 0, 'slow room: second waits');
-    await until('a timed-out attempt', 3000, () => d.stats().attemptFailures >= 1);
+    await waitFor('a timed-out attempt', 3000, () => d.stats().attemptFailures >= 1, { stepMs: 20 });
     assert.equal(d.listDeliveries({ room: 'slow' }).find((x) => x.lastError)?.lastError, 'timeout');
     hang = false;
-    await until('slow room delivered', 5000, () => d.listDeliveries({ room: 'slow', status: 'delivered' }).length === 2);
+    await waitFor('slow room delivered', 5000, () => d.listDeliveries({ room: 'slow', status: 'delivered' }).length === 2, { stepMs: 20 });
     d.close();
   });
 
@@ -191,8 +183,8 @@ describe('delivery', () => {
     d.start();
     const poison = d.enqueue('broadcast.started', 'r1', { poison: true });
     const next = d.enqueue('broadcast.stopped', 'r1', {});
-    await until('abandoned', 3000, () => abandoned.length === 1);
-    await until('next delivered', 3000, () => rx.received.some((r) => r.id === next.id && r.status === 200));
+    await waitFor('abandoned', 3000, () => abandoned.length === 1, { stepMs: 20 });
+    await waitFor('next delivered', 3000, () => rx.received.some((r) => r.id === next.id && r.status === 200), { stepMs: 20 });
     const [failed] = d.listDeliveries({ room: 'r1', status: 'failed' });
     assert.equal(failed?.eventId, poison.id);
     assert.equal(failed.lastStatus, 500);
@@ -202,7 +194,7 @@ describe('delivery', () => {
     rx.respond = () => 200;
     const retried = d.retry(failed.id);
     assert.equal(retried.status, 'pending');
-    await until('retried delivery', 3000, () => d.getDelivery(failed.id)?.status === 'delivered');
+    await waitFor('retried delivery', 3000, () => d.getDelivery(failed.id)?.status === 'delivered', { stepMs: 20 });
     assert.throws(() => d.retry('whd_nope'), { code: 'not_found' });
     d.close();
   });
@@ -218,14 +210,14 @@ describe('delivery', () => {
     assert.deepEqual(ep.events, ['room.ended']);
     d.enqueue('room.started', 'x', {});
     d.enqueue('room.ended', 'x', {});
-    await until('deliveries', 3000, () => rxEnv.received.length === 2 && rxApi.received.length === 1);
+    await waitFor('deliveries', 3000, () => rxEnv.received.length === 2 && rxApi.received.length === 1, { stepMs: 20 });
     assert.equal(rxApi.received[0]!.event.type, 'room.ended');
     assert.ok(rxApi.received[0]!.verified, 'signed with the endpoint secret');
     const envEndpoint = d.listEndpoints().find((e) => e.source === 'env')!;
     assert.throws(() => d.removeEndpoint(envEndpoint.id), { code: 'conflict' });
     await rxApi.stop();
     d.enqueue('room.ended', 'y', {});
-    await until('a failed attempt', 3000, () => d.listDeliveries({ room: 'y' }).some((x) => x.endpointId === ep.id && x.attempts > 0));
+    await waitFor('a failed attempt', 3000, () => d.listDeliveries({ room: 'y' }).some((x) => x.endpointId === ep.id && x.attempts > 0), { stepMs: 20 });
     d.removeEndpoint(ep.id);
     const gone = d.listDeliveries({ room: 'y' }).find((x) => x.endpointId === ep.id)!;
     assert.equal(gone.status, 'failed');

@@ -12,7 +12,7 @@ import { EmbeddedEngine } from '../../services/engine/embedded/EmbeddedEngine.ts
 import { RoomRegistry } from '../../services/stage/RoomRegistry.ts';
 import { followForWebhooks } from '../../services/webhooks/follow.ts';
 import { WebhookDispatcher } from '../../services/webhooks/WebhookDispatcher.ts';
-import { startReceiver, type TestReceiver } from './receiver.ts';
+import { startReceiver, type TestReceiver } from '../support/webhookReceiver.ts';
 
 const SECRET = 'whsec_follow_0123456789';
 let dir: string;

@@ -15,7 +15,8 @@ import { requestId } from '../../services/api/middleware/requestId/index.ts';
 import { webhookRoutes } from '../../services/api/routes/webhooks.ts';
 import type { AppEnv } from '../../services/api/types.ts';
 import { WebhookDispatcher } from '../../services/webhooks/WebhookDispatcher.ts';
-import { startReceiver, type TestReceiver } from './receiver.ts';
+import { startReceiver, type TestReceiver } from '../support/webhookReceiver.ts';
+import { sleep } from '../support/wait.ts';
 
 const API_KEY = 'test_api_key_0123456789';
 const SECRET = 'whsec_routes_0123456789';
@@ -82,7 +83,7 @@ it('lists deliveries by room and status, and retries one', async () => {
   dispatcher.enqueue('room.started', 'api-room', {});
   dispatcher.enqueue('room.started', 'other-room', {});
   const end = Date.now() + 3000;
-  while (rx.received.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  while (rx.received.length < 2 && Date.now() < end) await sleep(20);
   let res = await call('/webhooks/deliveries?room=api-room&status=pending');
   const { deliveries } = (await res.json()) as { deliveries: { id: string; room: string; status: string; attempts: number; lastError: string }[] };
   assert.equal(deliveries.length, 1);
@@ -94,7 +95,7 @@ it('lists deliveries by room and status, and retries one', async () => {
   while (Date.now() < end + 3000) {
     res = await call(`/webhooks/deliveries/${deliveries[0]!.id}`);
     if (((await res.json()) as { status: string }).status === 'delivered') break;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   res = await call('/webhooks/deliveries?room=api-room&status=delivered');
   assert.equal(((await res.json()) as { deliveries: unknown[] }).deliveries.length, 1);

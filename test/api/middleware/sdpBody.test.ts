@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { assertSdpShape, sdpBody } from '../../../../services/api/middleware/sdpBody/index.ts';
+import { assertSdpShape, sdpBody } from '../../../services/api/middleware/sdpBody/index.ts';
 import { errorOf, testApp } from './harness.ts';
 
 const OFFER = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n';

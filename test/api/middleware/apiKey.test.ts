@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { apiKeyAuth } from '../../../../services/api/middleware/apiKey/index.ts';
+import { apiKeyAuth } from '../../../services/api/middleware/apiKey/index.ts';
 import { errorOf, testApp } from './harness.ts';
 
 const KEY = 'test_key_0123456789abcdef';

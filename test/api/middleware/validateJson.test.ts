@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { validateJson } from '../../../../services/api/middleware/validateJson/index.ts';
+import { validateJson } from '../../../services/api/middleware/validateJson/index.ts';
 import { errorOf, testApp } from './harness.ts';
 
 const schema = z.object({ name: z.string().min(1), count: z.number().int().optional() }).strict();

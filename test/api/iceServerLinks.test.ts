@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { iceServerLinks } from '../../../services/api/routes/ingest.ts';
-import { createTurnService } from '../../../services/turn/index.ts';
+import { iceServerLinks } from '../../services/api/routes/ingest.ts';
+import { createTurnService } from '../../services/turn/index.ts';
 
 test('WHIP/WHEP Link headers carry every ICE server URL with its TURN credential (RFC 9725 §4.6)', () => {
   const turn = createTurnService({ TURN_URLS: 'stun:127.0.0.1:3478,turn:127.0.0.1:3478?transport=udp', TURN_SECRET: 's'.repeat(32), TURN_TTL_SECONDS: 600 });

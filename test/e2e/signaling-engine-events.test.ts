@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../services/core/config.ts';
 import { startServer, type RunningServer } from '../../services/server/main.ts';
 import type { Room } from '../../services/stage/Room.ts';
-import { connectClient, type JoinedClient } from '../helpers/wsClient.ts';
+import { connectClient, type JoinedClient } from '../support/wsClient.ts';
 
 /**
  * Revision 3 of the signaling protocol, in-process with the real server, stage and embedded

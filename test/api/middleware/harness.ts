@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
-import { notFound, onError } from '../../../../services/api/middleware/errorHandler/index.ts';
-import type { AppEnv } from '../../../../services/api/types.ts';
+import { notFound, onError } from '../../../services/api/middleware/errorHandler/index.ts';
+import type { AppEnv } from '../../../services/api/types.ts';
 
 /** A bare app with the production error mapping, for testing one middleware at a time. */
 export function testApp(): Hono<AppEnv> {

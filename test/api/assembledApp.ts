@@ -3,17 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
-import { createApp } from '../../../services/api/app.ts';
-import { createOpenApiDocument, type RequestSchemas } from '../../../services/api/openapi/index.ts';
-import type { ApiDeps, AppEnv } from '../../../services/api/types.ts';
-import { TokenService } from '../../../services/auth/tokens.ts';
-import { BroadcastManager } from '../../../services/broadcast/BroadcastManager.ts';
-import { EmbeddedEngine } from '../../../services/engine/embedded/EmbeddedEngine.ts';
-import { createMetrics } from '../../../services/metrics/index.ts';
-import { createOriginApp } from '../../../services/origin/index.ts';
-import { RoomRegistry } from '../../../services/stage/RoomRegistry.ts';
-import { DiskStorage } from '../../../services/storage/index.ts';
-import { WebhookDispatcher } from '../../../services/webhooks/WebhookDispatcher.ts';
+import { createApp } from '../../services/api/app.ts';
+import { createOpenApiDocument, type RequestSchemas } from '../../services/api/openapi/index.ts';
+import type { ApiDeps, AppEnv } from '../../services/api/types.ts';
+import { TokenService } from '../../services/auth/tokens.ts';
+import { BroadcastManager } from '../../services/broadcast/BroadcastManager.ts';
+import { EmbeddedEngine } from '../../services/engine/embedded/EmbeddedEngine.ts';
+import { createMetrics } from '../../services/metrics/index.ts';
+import { createOriginApp } from '../../services/origin/index.ts';
+import { RoomRegistry } from '../../services/stage/RoomRegistry.ts';
+import { DiskStorage } from '../../services/storage/index.ts';
+import { WebhookDispatcher } from '../../services/webhooks/WebhookDispatcher.ts';
 
 export interface AssembledApp {
   /** createApp over every dependency, with the HLS origin mounted after it. */
@@ -47,7 +47,7 @@ export async function assembledApp(options: { apiKey: string; schemas: RequestSc
     engineKind: engine.kind,
     engineStats: () => engine.stats(),
     broadcasts,
-    playerRoot: fileURLToPath(new URL('../../../player', import.meta.url)),
+    playerRoot: fileURLToPath(new URL('../../player', import.meta.url)),
     webhooks,
     metrics: createMetrics({ processMetrics: false }),
     metricsPublic: false,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HTTPException } from 'hono/http-exception';
-import { InvalidSdpError, ServiceError } from '../../../../services/core/errors.ts';
+import { InvalidSdpError, ServiceError } from '../../../services/core/errors.ts';
 import { errorOf, testApp } from './harness.ts';
 
 const app = testApp()

@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 
 /**
  * A WebSocket test client for the signaling endpoint (`/ws`) of a spawned service
- * (test/helpers/service.ts): open a socket or see the HTTP refusal of the upgrade, then send,
+ * (test/support/service.ts): open a socket or see the HTTP refusal of the upgrade, then send,
  * wait for messages and make request/response pairs (`id` → `re`).
  */
 

@@ -172,13 +172,3 @@ export interface InboundSummary {
 export function inbound(page: Page, pcName = '__sub'): Promise<InboundSummary> {
   return page.evaluate((name) => (window as unknown as { __inbound(n: string): Promise<InboundSummary> }).__inbound(name), pcName);
 }
-
-/** Polls `fn` until it returns true or `timeoutMs` passes; returns the last value's truthiness. */
-export async function waitFor(fn: () => Promise<boolean>, timeoutMs = 10000, stepMs = 200): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  return fn();
-}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CloseReason, ParticipantSummary } from '../../services/stage/StageTypes.ts';
-import { closeStage, createStage, errorCode as code, useStage } from '../helpers/stageFixture.ts';
+import { closeStage, createStage, errorCode as code, useStage } from '../support/stageFixture.ts';
 
 /** Stage logic against the real embedded engine, without media: permissions, events, close cascade. */
 describe('stage: RoomRegistry and Room', () => {

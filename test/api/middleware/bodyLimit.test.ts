@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodyLimit } from '../../../../services/api/middleware/bodyLimit/index.ts';
+import { bodyLimit } from '../../../services/api/middleware/bodyLimit/index.ts';
 import { errorOf, testApp } from './harness.ts';
 
 const app = testApp().use('*', bodyLimit(1024)).post('/x', async (c) => c.text(String((await c.req.text()).length)));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { roomToken } from '../../../../services/api/middleware/roomToken/index.ts';
-import { TokenService } from '../../../../services/auth/tokens.ts';
+import { roomToken } from '../../../services/api/middleware/roomToken/index.ts';
+import { TokenService } from '../../../services/auth/tokens.ts';
 import { errorOf, testApp } from './harness.ts';
 
 const tokens = new TokenService({ secret: 'z'.repeat(40), ttlSeconds: 60 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { whipCors } from '../../../../services/api/middleware/cors/index.ts';
-import { ServiceError } from '../../../../services/core/errors.ts';
+import { whipCors } from '../../../services/api/middleware/cors/index.ts';
+import { ServiceError } from '../../../services/core/errors.ts';
 import { testApp } from './harness.ts';
 
 const app = testApp()

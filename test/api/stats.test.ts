@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Hono } from 'hono';
-import { EmbeddedEngine } from '../../../services/engine/embedded/EmbeddedEngine.ts';
-import { apiKeyAuth } from '../../../services/api/middleware/apiKey/index.ts';
-import { onError } from '../../../services/api/middleware/errorHandler/index.ts';
-import { statsRoutes } from '../../../services/api/routes/stats.ts';
+import { EmbeddedEngine } from '../../services/engine/embedded/EmbeddedEngine.ts';
+import { apiKeyAuth } from '../../services/api/middleware/apiKey/index.ts';
+import { onError } from '../../services/api/middleware/errorHandler/index.ts';
+import { statsRoutes } from '../../services/api/routes/stats.ts';
 
 test('GET /api/stats returns the engine counters behind the API key', async () => {
   const engine = new EmbeddedEngine({ listenIp: '127.0.0.1', portRange: [43000, 43999] });

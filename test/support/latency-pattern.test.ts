@@ -11,7 +11,7 @@ import {
   percentile,
   renderPattern,
   restoreTimestamp,
-} from '../../bench/lib/latency-pattern.ts';
+} from './latency-pattern.ts';
 
 /** Box-filter downscale of an RGBA buffer, like drawImage onto a small canvas. */
 function downscale(src: Uint8ClampedArray, sw: number, sh: number, dw: number, dh: number): Uint8ClampedArray {

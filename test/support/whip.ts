@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
-import { installRtcHelpers, type RtcFns } from '../helpers/rtcPage.ts';
-import type { RunningService } from '../helpers/service.ts';
+import { installRtcHelpers, type RtcFns } from './rtcPage.ts';
+import type { RunningService } from './service.ts';
 
 /**
  * WHIP publish and WHEP play from a page with a plain RTCPeerConnection (no player code), for
@@ -82,16 +82,3 @@ export function peerReport(page: Page, role: 'pub' | 'sub'): Promise<PeerReport>
   }, role);
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls `fn` until `ok` holds, or fails with the last value. */
-export async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T> | T, ok: (v: T) => boolean, stepMs = 200): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last = await fn();
-  while (!ok(last)) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 500)}`);
-    await sleep(stepMs);
-    last = await fn();
-  }
-  return last;
-}

@@ -3,6 +3,7 @@ import { after, before } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from './chromium.ts';
 import { startService, type RunningService, type StartServiceOptions } from './service.ts';
+import { sleep } from './wait.ts';
 
 /** A spawned service, Chromium and one room, for tests that open the player's pages. */
 export interface PlayerRoom {
@@ -67,6 +68,14 @@ export async function openPlayerPage(
 /** The text of the player's status line. */
 export const pageStatus = (page: Page) => page.locator('[data-testid="status"]').textContent();
 
+/** Clicks the studio's Go live button once it is enabled (the camera is up); the caller waits for `live`. */
+export async function clickGoLive(studio: Page): Promise<void> {
+  const button = studio.locator('[data-testid="go-live"]');
+  await button.waitFor();
+  await studio.waitForFunction(() => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled);
+  await button.click();
+}
+
 /** Waits until the status line reads `expected`; fails with the status and `pageErrors`. */
 export async function waitForStatus(page: Page, expected: string, pageErrors: string[], timeout = 20000): Promise<void> {
   try {
@@ -87,6 +96,6 @@ export async function pollPage<A>(page: Page, fn: (arg: A) => Promise<boolean>, 
     // The argument is plain JSON here, which Playwright passes through unchanged (its Unboxed<A> is A).
     if (await page.evaluate(fn as (arg: unknown) => Promise<boolean>, arg as unknown).catch(() => false)) return true;
     if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CloseReason } from '../../services/stage/StageTypes.ts';
-import { errorCode as code, useStage } from '../helpers/stageFixture.ts';
+import { errorCode as code, useStage } from '../support/stageFixture.ts';
 
 /** Roles and moderation in the stage layer, against the real embedded engine (no media). */
 describe('stage: roles and moderation', () => {

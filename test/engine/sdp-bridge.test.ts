@@ -4,7 +4,7 @@
  * ORTC functions as the judge of the parameters it produces (no worker needed), and, at the end,
  * Debian's Chromium as the judge of the SDP it writes.
  *
- * Run: node scripts/test.mjs test/unit/sdp-bridge.test.ts
+ * Run: node scripts/test.mjs test/engine/sdp-bridge.test.ts
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -33,9 +33,9 @@ import {
   type SendSection,
 } from '../../services/engine/mediasoup/sdpBridge.ts';
 import { MEDIA_CODECS } from '../../services/engine/mediasoup/RouterSet.ts';
-import { serveBlankPage } from '../helpers/blankPage.ts';
-import { launchChromium, type LaunchedChromium } from '../helpers/chromium.ts';
-import { installScenarioPeerConnection, type OfferScenario, type ScenarioWindow } from '../helpers/sdpScenarios.ts';
+import { serveBlankPage } from '../support/blankPage.ts';
+import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
+import { installScenarioPeerConnection, type OfferScenario, type ScenarioWindow } from '../support/sdpScenarios.ts';
 
 const { ortc } = mediasoup;
 

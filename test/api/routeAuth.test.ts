@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Hono } from 'hono';
-import { PUBLIC_API_ROUTES } from '../../../services/api/app.ts';
-import { toOpenApiPath } from '../../../services/api/openapi/index.ts';
-import { blockBody, kickBody, muteBody } from '../../../services/api/routes/moderation.ts';
-import { createRoomBody, createTokenBody } from '../../../services/api/routes/rooms.ts';
-import type { AppEnv } from '../../../services/api/types.ts';
+import { PUBLIC_API_ROUTES } from '../../services/api/app.ts';
+import { toOpenApiPath } from '../../services/api/openapi/index.ts';
+import { blockBody, kickBody, muteBody } from '../../services/api/routes/moderation.ts';
+import { createRoomBody, createTokenBody } from '../../services/api/routes/rooms.ts';
+import type { AppEnv } from '../../services/api/types.ts';
 import { assembledApp, type AssembledApp } from './assembledApp.ts';
 
 const API_KEY = 'route_auth_test_key_0123456789';

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { loadConfig } from '../../services/core/config.ts';
 import { startServer, type RunningServer } from '../../services/server/main.ts';
+import { sleep } from '../support/wait.ts';
 
 /** Signaling timing behaviour, in-process with the real server and engine (no media). */
 describe('signaling heartbeat and shutdown', () => {
@@ -48,7 +49,7 @@ describe('signaling heartbeat and shutdown', () => {
     const elapsed = Date.now() - started;
     assert.equal(code, 1006, 'terminated without a close frame');
     assert.ok(elapsed >= 2 * HEARTBEAT_MS && elapsed < 6 * HEARTBEAT_MS, `closed after ${elapsed} ms`);
-    await new Promise((r) => setTimeout(r, 4 * HEARTBEAT_MS));
+    await sleep(4 * HEARTBEAT_MS);
     assert.equal(lively.readyState, WebSocket.OPEN);
     lively.close();
     await once(lively, 'close');
@@ -59,7 +60,7 @@ describe('signaling heartbeat and shutdown', () => {
     const frames: string[] = [];
     ws.on('message', (d) => frames.push(d.toString()));
     ws.send(JSON.stringify({ v: 1, type: 'join' }));
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const closed = once(ws, 'close');
     await Promise.all([server.close(), server.close()]);
     const [code, reason] = (await closed) as [number, Buffer];

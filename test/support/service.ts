@@ -34,7 +34,7 @@ export interface StartServiceOptions {
  * port, with fresh secrets and its own data directory (HLS storage, webhook outbox; removed
  * on stop unless the caller chose the paths), and waits for its `listening` log line.
  * MEDIASOUP_WORKER_BIN is passed on from this process, so the service finds the same worker
- * binary the tests' engine list (test/helpers/engines.ts) found.
+ * binary the tests' engine list (test/support/engines.ts) found.
  */
 let servicesStarted = 0;
 
