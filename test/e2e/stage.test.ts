@@ -3,7 +3,7 @@ import { it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { describeEngines } from '../support/engines.ts';
 import { clickGoLive, openPlayerPage, pageStatus, pollPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
-import { sleep } from '../support/wait.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * The player's stage path end to end: the studio page publishes from Chromium's fake camera
@@ -20,6 +20,9 @@ interface TileStats {
 
 type StudioWindow = { __studio: { state: string; participantId?: string } };
 type WatchWindow = { __watch: { tiles(): Promise<TileStats[]> } };
+
+/** How long a tile may take to decode 20 more frames: 2 s at the stream's rate, far longer on a loaded machine. */
+const DECODING_DEADLINE_MS = 10_000;
 
 describeEngines('stage: studio → watch', (engine) => {
   const ctx = usePlayerRoom({ engine });
@@ -65,7 +68,11 @@ describeEngines('stage: studio → watch', (engine) => {
 
   const tileStats = (page: Page) => page.evaluate(() => (window as unknown as WatchWindow).__watch.tiles());
 
-  /** Over two seconds, every listed publisher's tile decodes video frames and receives audio. */
+  /**
+   * Every listed publisher's tile keeps decoding video frames and receiving audio: 20 more
+   * frames and 2000 more audio bytes each (2 s of a 30 fps stream on an idle machine), within a
+   * deadline a loaded 2-core machine meets. The rate itself is a benchmark's figure.
+   */
   async function assertDecoding(page: Page, ids: string[]): Promise<void> {
     // Let the first keyframe arrive before measuring growth.
     const firstFrames = await pollPage(
@@ -79,14 +86,20 @@ describeEngines('stage: studio → watch', (engine) => {
     );
     assert.ok(firstFrames, `no frame decoded within 15 s for every one of ${JSON.stringify(ids)}: ${JSON.stringify(await tileStats(page))}`);
     const before = await tileStats(page);
-    await sleep(2000);
-    const later = await tileStats(page);
+    const grown = (later: TileStats[]) =>
+      ids.every((id) => {
+        const a = before.find((s) => s.participantId === id);
+        const b = later.find((s) => s.participantId === id);
+        return a && b && b.framesDecoded - a.framesDecoded >= 20 && b.audioBytes - a.audioBytes >= 2000;
+      });
+    const startedAt = Date.now();
+    const later = await waitFor('tiles to keep decoding', DECODING_DEADLINE_MS, () => tileStats(page), { until: grown, stepMs: 250, throwOnTimeout: false });
     for (const id of ids) {
       const a = before.find((s) => s.participantId === id);
       const b = later.find((s) => s.participantId === id);
       assert.ok(a && b, `stats for ${id}`);
-      assert.ok(b.framesDecoded - a.framesDecoded >= 20, `${id}: frames decoded grew by ${b.framesDecoded - a.framesDecoded} in 2 s`);
-      assert.ok(b.audioBytes - a.audioBytes >= 2000, `${id}: audio bytes grew by ${b.audioBytes - a.audioBytes} in 2 s`);
+      assert.ok(b.framesDecoded - a.framesDecoded >= 20, `${id}: frames decoded grew by ${b.framesDecoded - a.framesDecoded} in ${Date.now() - startedAt} ms`);
+      assert.ok(b.audioBytes - a.audioBytes >= 2000, `${id}: audio bytes grew by ${b.audioBytes - a.audioBytes} in ${Date.now() - startedAt} ms`);
     }
     // The elements themselves render: a decoded picture with a size.
     for (const id of ids) {
