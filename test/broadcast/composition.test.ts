@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { composeStage, DEFAULT_LADDER, gridFor, layoutTiles, type Tile } from '../../services/broadcast/composition.ts';
 import { FfmpegProcess } from '../../services/broadcast/ffmpeg.ts';
+import { DEFAULT_X264_PRESET } from '../../services/core/config.ts';
 import { Fmp4Watcher } from './fmp4.ts';
 
 function overlaps(a: Tile, b: Tile): boolean {
@@ -81,7 +82,8 @@ describe('stage filter graph', () => {
     assert.match(c.filterComplex, /\[stage\]split=2\[vs0\]\[vs1\];\[vs0\]null\[v0\];\[vs1\]scale=640:360\[v1\]/);
     for (const o of c.outputs) {
       const opts = o.options.join(' ');
-      assert.match(opts, /-c:v libx264 -preset veryfast -tune zerolatency/);
+      // The preset defaults to BROADCAST_X264_PRESET's default, stated once in config.ts.
+      assert.match(opts, new RegExp(`-c:v libx264 -preset ${DEFAULT_X264_PRESET} -tune zerolatency`));
       assert.match(opts, /-g 30 -keyint_min 30 -sc_threshold 0 -force_key_frames expr:gte\(t,n_forced\*1\)/);
       assert.match(opts, /-movflags empty_moov\+default_base_moof\+frag_keyframe\+cmaf -frag_duration 200000/);
       assert.match(opts, /-c:a aac .*-ar 48000 -ac 2/);
