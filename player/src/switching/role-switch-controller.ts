@@ -360,14 +360,18 @@ export class RoleSwitchController extends EventEmitter<RoleSwitchEvents> {
 }
 
 /**
- * Resolves once the HLS playhead advances with a picture (HlsView state `playing`). With
+ * Resolves once the HLS playhead advances with a picture and data ahead of it (HlsView state
+ * `playing`, the element at HAVE_FUTURE_DATA). With
  * `programChange`, only once it plays media dated after `after` (server clock), or `capMs`
  * after it started playing.
  */
 function whenPlaying(hls: HlsView, signal: AbortSignal, programChange?: { after: number; capMs: number }): Promise<void> {
   let playingSince: number | undefined;
   const ready = () => {
-    const playing = hls.state === 'playing' && (hls.videoElement?.videoWidth ?? 0) > 0;
+    // Not only "playing": with data ahead of the playhead, so that the swap never puts an element
+    // on top that stands still waiting for its buffer (HAVE_FUTURE_DATA or better).
+    const video = hls.videoElement;
+    const playing = hls.state === 'playing' && (video?.videoWidth ?? 0) > 0 && (video?.readyState ?? 0) >= HTMLMediaElement.HAVE_FUTURE_DATA;
     if (!playing) return false;
     if (!programChange) return true;
     playingSince ??= Date.now();
