@@ -202,7 +202,6 @@ async function main(): Promise<void> {
   const running = await startServer(cfg);
   // The one line tooling waits for; printed whatever LOG_LEVEL is.
   logger.child({}, { level: 'info' }).info({ url: running.url, publicUrl: running.publicUrl, engine: running.engine.kind }, 'listening');
-  if (cfg.DEV) await printDevLinks(running, cfg);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -227,6 +226,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // After the handlers: a SIGTERM right after `listening` must shut down, not kill mid-print
+  // (and a demo room refused by a registry already closing is no failure then).
+  if (cfg.DEV) {
+    await printDevLinks(running, cfg).catch((err: unknown) => {
+      if (!stopping) throw err;
+    });
+  }
 }
 
 if (import.meta.main) {
