@@ -174,6 +174,7 @@ export const CONFIG_DEFAULTS = configSchema.parse({});
 /**
  * Validates configuration. With `env` = process.env, only the known keys are read (the
  * environment holds many unrelated variables). With an explicit object, unknown keys fail.
+ * TLS_CERT_FILE/TLS_KEY_FILE are read here too, so that a bad file fails the start by name.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env, opts: { strict?: boolean } = {}): Config {
   const strict = opts.strict ?? env !== process.env;
