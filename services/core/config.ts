@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -26,8 +27,16 @@ export const configSchema = z
     PORT: int(0, 65535).default(8080),
     /** Address the HTTP server listens on. Default 127.0.0.1. */
     HOST: z.string().min(1).default('127.0.0.1'),
-    /** Public base URL printed in dev mode and used in WHIP/WHEP Location headers. Default derived from HOST and PORT. */
+    /** Public base URL printed in dev mode and used in WHIP/WHEP Location headers. Default derived from HOST and PORT: https://… with TLS, else http://…. */
     PUBLIC_URL: z.url().optional(),
+    /** PEM certificate (chain) file: with TLS_KEY_FILE, PORT serves HTTPS and WSS instead of HTTP and WS. Default none (plain HTTP). */
+    TLS_CERT_FILE: z.string().min(1).optional(),
+    /** PEM private key file of TLS_CERT_FILE, unencrypted. Required with TLS_CERT_FILE. */
+    TLS_KEY_FILE: z.string().min(1).optional(),
+    /** Dev mode only: serve HTTPS and WSS with a self-signed certificate for localhost and this machine's addresses, made (and reused while valid) under DEV_TLS_DIR. Default false. */
+    DEV_TLS: bool.default(false),
+    /** Where DEV_TLS keeps its certificate and key. Default ./.data/tls. */
+    DEV_TLS_DIR: z.string().min(1).default('./.data/tls'),
     /** Bearer key for the HTTP API. Default: none, and the service refuses to start unless DEV=true, which generates one and prints it. */
     API_KEY: z.string().min(16).optional(),
     /** Secret that signs the JWT room tokens (HS256). Default: none; DEV=true generates one per process. */
@@ -165,6 +174,7 @@ export const CONFIG_DEFAULTS = configSchema.parse({});
 /**
  * Validates configuration. With `env` = process.env, only the known keys are read (the
  * environment holds many unrelated variables). With an explicit object, unknown keys fail.
+ * TLS_CERT_FILE/TLS_KEY_FILE are read here too, so that a bad file fails the start by name.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env, opts: { strict?: boolean } = {}): Config {
   const strict = opts.strict ?? env !== process.env;
@@ -193,11 +203,44 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (Boolean(cfg.S3_ACCESS_KEY_ID) !== Boolean(cfg.S3_SECRET_ACCESS_KEY)) {
     throw new ConfigError(`missing ${cfg.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID'} (set both or neither)`);
   }
+  checkTls(cfg);
+  const scheme = cfg.TLS_CERT_FILE || cfg.DEV_TLS ? 'https' : 'http';
   const host = cfg.HOST === '0.0.0.0' || cfg.HOST === '::' ? '127.0.0.1' : cfg.HOST;
   return {
     ...cfg,
     API_KEY: cfg.API_KEY ?? `dev_${randomBytes(18).toString('base64url')}`,
     JWT_SECRET: cfg.JWT_SECRET ?? randomBytes(32).toString('base64url'),
-    PUBLIC_URL: (cfg.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${cfg.PORT}`).replace(/\/$/, ''),
+    PUBLIC_URL: (cfg.PUBLIC_URL ?? `${scheme}://${host.includes(':') ? `[${host}]` : host}:${cfg.PORT}`).replace(/\/$/, ''),
   };
+}
+
+/**
+ * TLS settings come as a pair, and the files must hold what the HTTPS server will need: a
+ * certificate, an unencrypted private key, and the two must belong together. Checked here so a
+ * wrong path fails the start naming the key, not the first TLS handshake.
+ */
+function checkTls(cfg: z.infer<typeof configSchema>): void {
+  if (Boolean(cfg.TLS_CERT_FILE) !== Boolean(cfg.TLS_KEY_FILE)) {
+    throw new ConfigError(`missing ${cfg.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'} (set both TLS_CERT_FILE and TLS_KEY_FILE, or neither)`);
+  }
+  if (cfg.DEV_TLS && !cfg.DEV) throw new ConfigError('invalid DEV_TLS: requires DEV=true (outside dev mode, set TLS_CERT_FILE and TLS_KEY_FILE)');
+  if (cfg.DEV_TLS && cfg.TLS_CERT_FILE) throw new ConfigError('invalid DEV_TLS: cannot be combined with TLS_CERT_FILE/TLS_KEY_FILE (DEV_TLS makes its own certificate)');
+  if (!cfg.TLS_CERT_FILE || !cfg.TLS_KEY_FILE) return;
+  const cert = parsePem('TLS_CERT_FILE', cfg.TLS_CERT_FILE, 'a PEM certificate', (pem) => new X509Certificate(pem));
+  const key = parsePem('TLS_KEY_FILE', cfg.TLS_KEY_FILE, 'an unencrypted PEM private key', (pem): KeyObject => createPrivateKey(pem));
+  if (!cert.checkPrivateKey(key)) throw new ConfigError(`invalid TLS_KEY_FILE: ${cfg.TLS_KEY_FILE} is not the key of the certificate in TLS_CERT_FILE`);
+}
+
+function parsePem<T>(key: string, path: string, what: string, parse: (pem: Buffer) => T): T {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`invalid ${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return parse(pem);
+  } catch {
+    throw new ConfigError(`invalid ${key}: ${path} does not hold ${what}`);
+  }
 }

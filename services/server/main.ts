@@ -1,4 +1,3 @@
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { getRequestListener } from '@hono/node-server';
@@ -18,6 +17,8 @@ import { createRoomBody, createTokenBody } from '../api/routes/rooms.ts';
 import { blockBody, kickBody, muteBody } from '../api/routes/moderation.ts';
 import { createMetrics } from '../metrics/index.ts';
 import { createTurnService } from '../turn/index.ts';
+import { devCertificateHelp, type DevCertificate } from './devCertificate.ts';
+import { createHttpServer, loadTls } from './httpServer.ts';
 import { followForWebhooks, WebhookDispatcher } from '../webhooks/index.ts';
 
 /** The wiring: the only module that knows every layer. */
@@ -25,7 +26,7 @@ import { followForWebhooks, WebhookDispatcher } from '../webhooks/index.ts';
 const PLAYER_ROOT = fileURLToPath(new URL('../../player', import.meta.url));
 
 export interface RunningServer {
-  /** The real bound URL, e.g. http://127.0.0.1:41234. */
+  /** The real bound URL, e.g. http://127.0.0.1:41234 (https://… with TLS). */
   url: string;
   /** PUBLIC_URL, or the bound URL when PUBLIC_URL was derived from PORT=0. */
   publicUrl: string;
@@ -34,12 +35,15 @@ export interface RunningServer {
   engine: MediaEngine;
   broadcasts: BroadcastManager;
   webhooks: WebhookDispatcher;
+  /** DEV_TLS's self-signed certificate, when the server uses one. */
+  devCertificate?: DevCertificate;
   /** Closes signaling, rooms, engine and HTTP server, in that order. Idempotent. */
   close(): Promise<void>;
 }
 
 export async function startServer(cfg: Config): Promise<RunningServer> {
   logger.level = cfg.LOG_LEVEL;
+  const tls = await loadTls(cfg);
   const turn = createTurnService(cfg);
   const engine = await createEngine(cfg);
   const registry = new RoomRegistry(engine, { roleGraceMs: cfg.STAGE_ROLE_GRACE_MS });
@@ -82,7 +86,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     openapi: createOpenApiDocument({ createRoomBody, createTokenBody, muteBody, kickBody, blockBody }),
   });
   app.route('/', createOriginApp({ getPackager: (roomId) => broadcasts.packager(roomId), storage }));
-  const server: Server = createServer(getRequestListener(app.fetch));
+  const server = createHttpServer(tls, getRequestListener(app.fetch));
   const signaling = new SignalingServer({
     registry,
     tokens,
@@ -115,7 +119,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   }
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
-  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
   const publicUrl = new URL(cfg.PUBLIC_URL).port === '0' ? url : cfg.PUBLIC_URL;
 
   let closing: Promise<void> | undefined;
@@ -139,7 +143,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
       await httpClosed;
     })());
 
-  return { url, publicUrl, registry, tokens, engine, broadcasts, webhooks, close };
+  return { url, publicUrl, registry, tokens, engine, broadcasts, webhooks, ...(tls?.devCertificate ? { devCertificate: tls.devCertificate } : {}), close };
 }
 
 function storageOptions(cfg: Config): StorageOptions {
@@ -173,7 +177,8 @@ async function printDevLinks(running: RunningServer, cfg: Config): Promise<void>
     `  watch, stage member:  ${await link('watch', 'moderator-1', 'moderator')}`,
     `  console, moderator:   ${await link('console', 'moderator-2', 'moderator')}`,
     `  API key:              ${cfg.API_KEY}`,
-    `  e.g. curl -H "Authorization: Bearer ${cfg.API_KEY}" ${running.publicUrl}/api/rooms`,
+    `  e.g. curl ${running.devCertificate ? `--cacert ${running.devCertificate.certFile} ` : ''}-H "Authorization: Bearer ${cfg.API_KEY}" ${running.publicUrl}/api/rooms`,
+    ...(running.devCertificate ? devCertificateHelp(running.devCertificate) : []),
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
@@ -197,7 +202,6 @@ async function main(): Promise<void> {
   const running = await startServer(cfg);
   // The one line tooling waits for; printed whatever LOG_LEVEL is.
   logger.child({}, { level: 'info' }).info({ url: running.url, publicUrl: running.publicUrl, engine: running.engine.kind }, 'listening');
-  if (cfg.DEV) await printDevLinks(running, cfg);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -222,6 +226,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // After the handlers: a SIGTERM right after `listening` must shut down, not kill mid-print
+  // (and a demo room refused by a registry already closing is no failure then).
+  if (cfg.DEV) {
+    await printDevLinks(running, cfg).catch((err: unknown) => {
+      if (!stopping) throw err;
+    });
+  }
 }
 
 if (import.meta.main) {

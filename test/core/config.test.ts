@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../services/core/config.ts';
 
 const secrets = { API_KEY: 'k'.repeat(20), JWT_SECRET: 's'.repeat(40) };
@@ -43,5 +47,51 @@ describe('loadConfig', () => {
       for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
       Object.assign(process.env, saved);
     }
+  });
+});
+
+describe('loadConfig: TLS', () => {
+  let dir: string;
+  let cert: string;
+  let key: string;
+  let otherKey: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'stagecast-config-tls-'));
+    cert = join(dir, 'cert.pem');
+    key = join(dir, 'key.pem');
+    otherKey = join(dir, 'other-key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=localhost',
+      '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', otherKey], { stdio: 'ignore' });
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const fails = (env: Record<string, string>, pattern: RegExp) =>
+    assert.throws(() => loadConfig({ ...secrets, ...env }), (err: unknown) => err instanceof ConfigError && pattern.test(err.message));
+
+  it('serves https with both files, and PUBLIC_URL defaults to https', () => {
+    const cfg = loadConfig({ ...secrets, TLS_CERT_FILE: cert, TLS_KEY_FILE: key });
+    assert.equal(cfg.PUBLIC_URL, 'https://127.0.0.1:8080');
+    assert.equal(loadConfig({ ...secrets, TLS_CERT_FILE: cert, TLS_KEY_FILE: key, PUBLIC_URL: 'https://stage.example.com' }).PUBLIC_URL, 'https://stage.example.com');
+  });
+
+  it('wants both files or neither, naming the missing one', () => {
+    fails({ TLS_CERT_FILE: cert }, /missing TLS_KEY_FILE/);
+    fails({ TLS_KEY_FILE: key }, /missing TLS_CERT_FILE/);
+  });
+
+  it('fails at start on a file it cannot read or use, naming the key', () => {
+    fails({ TLS_CERT_FILE: join(dir, 'nope.pem'), TLS_KEY_FILE: key }, /invalid TLS_CERT_FILE: cannot read .*nope\.pem \(ENOENT\)/);
+    fails({ TLS_CERT_FILE: cert, TLS_KEY_FILE: dir }, /invalid TLS_KEY_FILE: cannot read .* \(EISDIR\)/);
+    fails({ TLS_CERT_FILE: key, TLS_KEY_FILE: key }, /invalid TLS_CERT_FILE: .* does not hold a PEM certificate/);
+    fails({ TLS_CERT_FILE: cert, TLS_KEY_FILE: cert }, /invalid TLS_KEY_FILE: .* does not hold an unencrypted PEM private key/);
+    fails({ TLS_CERT_FILE: cert, TLS_KEY_FILE: otherKey }, /invalid TLS_KEY_FILE: .* is not the key of the certificate/);
+  });
+
+  it('DEV_TLS: dev mode only, not with certificate files, and PUBLIC_URL defaults to https', () => {
+    assert.equal(loadConfig({ DEV: 'true', DEV_TLS: 'true' }).PUBLIC_URL, 'https://127.0.0.1:8080');
+    assert.equal(loadConfig({ DEV: 'true', DEV_TLS: 'true' }).DEV_TLS_DIR, './.data/tls');
+    fails({ DEV_TLS: 'true' }, /invalid DEV_TLS: requires DEV=true/);
+    fails({ DEV: 'true', DEV_TLS: 'true', TLS_CERT_FILE: cert, TLS_KEY_FILE: key }, /invalid DEV_TLS: cannot be combined with TLS_CERT_FILE/);
   });
 });

@@ -18,16 +18,16 @@ export interface PlayerRoom {
 
 /**
  * One PlayerRoom for the enclosing `describe`: started in `before` (the service with `env`
- * and `options`, e.g. `{ engine }`); in `after` its pages and Chromium are closed and the
+ * and `options`, e.g. `{ engine }`; Chromium with `chromiumArgs` besides its usual flags); in `after` its pages and Chromium are closed and the
  * service is stopped, which must exit 0. Read its fields inside tests (they are set once
  * `before` has run).
  */
-export function usePlayerRoom(options: StartServiceOptions & { env?: Record<string, string> } = {}): PlayerRoom {
+export function usePlayerRoom(options: StartServiceOptions & { env?: Record<string, string>; chromiumArgs?: string[] } = {}): PlayerRoom {
   const ctx = { pages: [], pageErrors: [] } as unknown as PlayerRoom;
-  const { env = {}, ...serviceOptions } = options;
+  const { env = {}, chromiumArgs = [], ...serviceOptions } = options;
   before(async () => {
     ctx.svc = await startService(env, serviceOptions);
-    ctx.chromium = await launchChromium();
+    ctx.chromium = await launchChromium(chromiumArgs);
     ctx.room = await ctx.svc.createRoom();
   });
   after(async () => {
