@@ -25,7 +25,7 @@ import type { EngineKind } from '../../services/engine/EngineTypes.ts';
 import { assertSdpRules } from '../../services/engine/sdpRules.ts';
 import { startServer, type RunningServer } from '../../services/server/main.ts';
 import { describeEngines } from '../support/engines.ts';
-import { applyMutations, FIXTURE_OFFERS, fuzzSeed, mutatedOffer, signalingFrame, toBodyBytes } from '../support/sdpFuzz.ts';
+import { applyMutations, FIXTURE_OFFERS, fuzzSeed, mutatedOffer, signalingFrame, toBodyBytes, type SdpMutation } from '../support/sdpFuzz.ts';
 import { connectClient, type JoinedClient, type Msg } from '../support/wsClient.ts';
 
 const SEED = fuzzSeed();
@@ -97,6 +97,37 @@ describeEngines('SDP and signaling fuzzing', (engine: EngineKind) => {
   after(async () => {
     console.log(`sdp fuzz [${engine}]: ${tally.cases} cases, by outcome ${JSON.stringify(Object.fromEntries(tally.byStatus))}`);
     await server.close();
+  });
+
+  it('WHIP: the offers of the review that found issue 14 are 400 invalid_sdp naming the rule, and leave no participant', async () => {
+    const { token } = await server.tokens.issue('fuzz', 'review', 'presenter');
+    const offer = FIXTURE_OFFERS.get('chrome-publish-single.sdp')!;
+    const line = (name: string, value: string) => applyMutations(offer, [0, 1].map((which) => ({ op: name === 'fingerprint' ? 'fingerprint' : 'ice', attr: name as 'ice-ufrag', which, value })) as SdpMutation[]);
+    const pairs = (n: number, pair = 'AB') => Array(n).fill(pair).join(':');
+    const cases: [string, string][] = [
+      [line('fingerprint', `sha-256 ${pairs(32, 'ZZ')}`), 'a=fingerprint: sha-256 value must be colon-separated hex pairs ("Z" (U+005A) at position 1)'],
+      [line('fingerprint', `sha-256 ${pairs(3)}`), 'a=fingerprint: sha-256 needs 32 bytes, got 3'],
+      [line('fingerprint', `md9 ${pairs(32)}`), 'a=fingerprint: "md9" is not a known hash function; use one of sha-1, sha-224, sha-256, sha-384, sha-512'],
+      [line('fingerprint', ` ${pairs(32)}`), 'a=fingerprint: expected "<hash function> <hex pairs>", e.g. "sha-256 AB:CD:…"'],
+      [line('fingerprint', 'sha-256 '), 'a=fingerprint: expected "<hash function> <hex pairs>", e.g. "sha-256 AB:CD:…"'],
+      [line('ice-ufrag', 'ab\u0080\u00ffcd'), 'a=ice-ufrag: U+FFFD at position 3 is not an ice-char (ALPHA / DIGIT / "+" / "/")'],
+      [line('ice-ufrag', 'ab cd'), 'a=ice-ufrag: U+0020 at position 3 is not an ice-char (ALPHA / DIGIT / "+" / "/")'],
+      [line('ice-ufrag', 'u'.repeat(300)), 'a=ice-ufrag: must be 4–256 ice-chars, got 300'],
+      [offer.replace('a=mid:1\r\n', 'a=mid:0\r\n'), 'a=mid: "0" is used by m-sections 1 and 2'],
+    ];
+    const room = server.registry.require('fuzz');
+    const before = room.listParticipants().length;
+    for (const [sdp, message] of cases) {
+      const res = await fetch(`${server.url}/whip/fuzz`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/sdp' },
+        body: toBodyBytes(sdp),
+      });
+      count(`whip ${res.status}`);
+      assert.equal(res.status, 400, message);
+      assert.deepEqual(await res.json(), { error: { code: 'invalid_sdp', message } });
+    }
+    assert.equal(room.listParticipants().length, before, 'no WHIP participant joined');
   });
 
   for (const kind of ['whip', 'whep'] as const) {
