@@ -18,13 +18,14 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import fc from 'fast-check';
 import { assertSdpShape } from '../../services/api/middleware/sdpBody/index.ts';
-import { DEFAULT_SDP_MAX_MEDIA_SECTIONS, loadConfig } from '../../services/core/config.ts';
+import { DEFAULT_SDP_MAX_MEDIA_SECTIONS } from '../../services/core/config.ts';
 import type { ErrorCode } from '../../services/core/errors.ts';
 import { ServiceError } from '../../services/core/errors.ts';
 import type { EngineKind } from '../../services/engine/EngineTypes.ts';
 import { assertSdpRules } from '../../services/engine/sdpRules.ts';
 import { startServer, type RunningServer } from '../../services/server/main.ts';
 import { describeEngines } from '../support/engines.ts';
+import { inProcessConfig } from '../support/inProcessServer.ts';
 import { applyMutations, FIXTURE_OFFERS, fuzzSeed, mutatedOffer, signalingFrame, toBodyBytes, type SdpMutation } from '../support/sdpFuzz.ts';
 import { connectClient, type JoinedClient, type Msg } from '../support/wsClient.ts';
 
@@ -79,18 +80,9 @@ describeEngines('SDP and signaling fuzzing', (engine: EngineKind) => {
   };
 
   before(async () => {
+    const mediasoupEnv = { MEDIASOUP_WORKERS: '1', ...(process.env.MEDIASOUP_WORKER_BIN ? { MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN } : {}) };
     server = await startServer(
-      loadConfig({
-        PORT: '0',
-        API_KEY: 'k'.repeat(20),
-        JWT_SECRET: 's'.repeat(40),
-        ENGINE: engine,
-        ENGINE_WORKER_THREAD: 'false',
-        ...(engine === 'mediasoup' ? { MEDIASOUP_WORKERS: '1', ...(process.env.MEDIASOUP_WORKER_BIN ? { MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN } : {}) } : {}),
-        BROADCAST_AUTO_START: 'false',
-        WS_RATE_LIMIT_PER_SECOND: '10000',
-        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      }),
+      inProcessConfig({ ENGINE: engine, ...(engine === 'mediasoup' ? mediasoupEnv : {}), BROADCAST_AUTO_START: 'false', WS_RATE_LIMIT_PER_SECOND: '10000' }),
     );
     await server.registry.create('fuzz');
   });
