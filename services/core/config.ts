@@ -20,6 +20,8 @@ export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fa
 export type X264Preset = (typeof X264_PRESETS)[number];
 /** BROADCAST_X264_PRESET's default, exported for the encoder's callers that take no config (tests, benches). */
 export const DEFAULT_X264_PRESET: X264Preset = 'superfast';
+/** SDP_MAX_MEDIA_SECTIONS's default, exported for the stage's callers that take no config (tests, benches). */
+export const DEFAULT_SDP_MAX_MEDIA_SECTIONS = 16;
 
 export const configSchema = z
   .object({
@@ -81,6 +83,11 @@ export const configSchema = z
     WS_HEARTBEAT_MS: int(100, 600000).default(15000),
     /** Largest accepted HTTP request body (SDP, JSON), bytes. Default 131072. */
     HTTP_MAX_BODY_BYTES: int(1024, 16 * 1024 * 1024).default(131072),
+    /**
+     * Most m-sections a client's offer (WHIP, WHEP, signaling publish) may have; more is 400
+     * invalid_sdp. A stage presenter sends 2 (audio, video). Default 16.
+     */
+    SDP_MAX_MEDIA_SECTIONS: int(1, 1024).default(DEFAULT_SDP_MAX_MEDIA_SECTIONS),
     /** Where HLS objects go: disk (embedded default) or s3. Default disk. */
     STORAGE: z.enum(['disk', 's3']).default('disk'),
     /** Root directory of disk storage. Default ./.data/hls. */

@@ -48,9 +48,13 @@ export class UnsupportedError extends ServiceError {
   }
 }
 
+/** Longest `invalid_sdp` message; longer ones (an engine listing every section's reason) are cut. */
+export const MAX_SDP_ERROR_MESSAGE = 300;
+
 export class InvalidSdpError extends ServiceError {
   constructor(message: string) {
-    super('invalid_sdp', message, 400);
+    // Messages may quote the client's SDP: never echo much of it back.
+    super('invalid_sdp', message.length > MAX_SDP_ERROR_MESSAGE ? `${message.slice(0, MAX_SDP_ERROR_MESSAGE - 1)}…` : message, 400);
     this.name = 'InvalidSdpError';
   }
 }

@@ -46,7 +46,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   const tls = await loadTls(cfg);
   const turn = createTurnService(cfg);
   const engine = await createEngine(cfg);
-  const registry = new RoomRegistry(engine, { roleGraceMs: cfg.STAGE_ROLE_GRACE_MS });
+  const registry = new RoomRegistry(engine, { roleGraceMs: cfg.STAGE_ROLE_GRACE_MS, maxSdpMediaSections: cfg.SDP_MAX_MEDIA_SECTIONS });
   const tokens = new TokenService({ secret: cfg.JWT_SECRET, ttlSeconds: cfg.TOKEN_TTL_SECONDS });
   const metrics = createMetrics();
   const storage = metrics.instrumentStorage(createStorage(storageOptions(cfg)));

@@ -1,7 +1,9 @@
 import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
+import { DEFAULT_SDP_MAX_MEDIA_SECTIONS } from '../core/config.ts';
 import { InvalidStateError, ServiceError, UnsupportedError } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import type { EngineCapabilities, MediaEngine, PreferredLayers, PublishResult } from '../engine/EngineTypes.ts';
+import { assertSdpRules } from '../engine/sdpRules.ts';
 import { BlockList } from './BlockList.ts';
 import { HandQueue } from './HandQueue.ts';
 import { Participant, type ParticipantState } from './Participant.ts';
@@ -57,6 +59,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   private readonly blockList = new BlockList();
   private readonly grants: RoleGrants;
   private readonly participantState: ParticipantState;
+  private readonly maxSdpMediaSections: number;
   private closedReason: CloseReason | undefined;
   /** The room's events, for monitoring code (broadcast, webhooks, metrics). Emits `close` last. */
   readonly observer = new EnhancedEventEmitter<RoomEvents>();
@@ -66,6 +69,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     this.id = id;
     this.engine = engine;
     this.grants = new RoleGrants(opts.roleGraceMs);
+    this.maxSdpMediaSections = opts.maxSdpMediaSections ?? DEFAULT_SDP_MAX_MEDIA_SECTIONS;
     this.participantState = {
       roleOf: (identity, tokenRole) => this.grants.roleOf(identity, tokenRole),
       handRaised: (participantId) => this.hands.has(participantId),
@@ -126,10 +130,21 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     ]);
   }
 
+  /**
+   * The strict SDP check (`assertSdpRules`) that every client SDP passes here before the engine
+   * sees it: `invalid_sdp` naming the broken rule. An offer is held to the room's m-section
+   * limit; an answer mirrors the engine's own offer and is not. Callers that create state for
+   * an SDP (a WHIP/WHEP participant) run it first themselves.
+   */
+  checkClientSdp(sdp: string, kind: 'offer' | 'answer'): void {
+    assertSdpRules(sdp, kind === 'offer' ? { maxMediaSections: this.maxSdpMediaSections } : {});
+  }
+
   /** Client-offer publish (browser studio or WHIP). */
   async publish(participantId: string, offer: string): Promise<PublishResult> {
     const participant = this.requireParticipant(participantId);
     assertCan(participant.role, 'publish');
+    this.checkClientSdp(offer, 'offer');
     const result = await this.engine.publish(this.id, participantId, offer);
     if (participant.closed || this.closed) {
       // It left while the engine worked: do not leave a leg behind.
@@ -167,6 +182,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   async answerSubscriber(participantId: string, version: number, answer: string): Promise<void> {
     const participant = this.requireParticipant(participantId);
     if (!participant.subscribed) throw new InvalidStateError('not subscribed');
+    this.checkClientSdp(answer, 'answer');
     await this.engine.answerSubscriber(this.id, participantId, version, answer);
   }
 
@@ -193,6 +209,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   async subscribeWithOffer(participantId: string, offer: string): Promise<{ answer: string; tracks: StageTrack[] }> {
     const participant = this.requireParticipant(participantId);
     assertCan(participant.role, 'whep');
+    this.checkClientSdp(offer, 'offer');
     const result = await this.engine.subscribeWithOffer(this.id, participantId, offer);
     if (participant.closed || this.closed) {
       await this.engine.closeSubscriber(this.id, participantId, participant.closeReason ?? 'room_closed').catch(() => {});

@@ -116,6 +116,11 @@ export interface RoomOptions {
    * connection, ms, so that a reconnect keeps it. The service's value is STAGE_ROLE_GRACE_MS.
    */
   roleGraceMs: number;
+  /**
+   * Most m-sections a client's offer may have (publish, WHEP). The service's value is
+   * SDP_MAX_MEDIA_SECTIONS; default its default, DEFAULT_SDP_MAX_MEDIA_SECTIONS.
+   */
+  maxSdpMediaSections?: number;
 }
 
 /**

@@ -17,6 +17,7 @@ describe('loadConfig', () => {
     assert.equal(cfg.WS_MAX_MESSAGE_BYTES, 65536);
     assert.equal(cfg.PUBLIC_URL, 'http://127.0.0.1:8080');
     assert.equal(cfg.DEV, false);
+    assert.equal(cfg.SDP_MAX_MEDIA_SECTIONS, 16);
   });
 
   it('names an unknown key', () => {

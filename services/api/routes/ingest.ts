@@ -37,6 +37,8 @@ export function ingestRoutes(kind: 'whip' | 'whep', deps: Pick<ApiDeps, 'registr
     }, sdpBody(), async (c) => {
       const room = registry.require(c.req.param('room'));
       const claims = c.get('claims');
+      // Before join: an offer that breaks the SDP rules leaves no participant (and no events) behind.
+      room.checkClientSdp(c.get('sdp'), 'offer');
       const participant = room.join({ identity: claims.identity, role: claims.role, transport: kind });
       let answer: string;
       try {
