@@ -97,6 +97,11 @@ export class SignalingSession {
     return this.participant?.id;
   }
 
+  /** Open but not joined yet: not a participant, though it counts against its identity's sessions. */
+  get awaitingJoin(): boolean {
+    return this.participant === undefined && !this.ended;
+  }
+
   /** Joined, and a moderator now. */
   get isModerator(): boolean {
     return this.participant !== undefined && can(this.participant.role, 'moderate');

@@ -116,6 +116,11 @@ export interface RoomOptions {
    * connection, ms, so that a reconnect keeps it. The service's value is STAGE_ROLE_GRACE_MS.
    */
   roleGraceMs: number;
+  /**
+   * Concurrent connections (signaling, WHIP and WHEP together) one identity may hold in the room;
+   * `join` past it throws `too_many_sessions`. Default CONFIG_DEFAULTS.STAGE_MAX_SESSIONS_PER_IDENTITY (5).
+   */
+  maxSessionsPerIdentity?: number;
 }
 
 /**
