@@ -76,6 +76,12 @@ export const configSchema = z
       .transform((s) => s.split('-').map(Number) as [number, number])
       .refine(([a, b]) => a > 0 && b <= 65535 && a < b, 'expected 0 < min < max <= 65535')
       .default([40000, 49999]),
+    /**
+     * A publisher or subscriber leg (WHIP, WHEP or signaling) whose ICE has not connected this long
+     * after it was created is closed with reason `ice_timeout`, and a WHIP or WHEP session leaves
+     * its room, ms. Default 15000.
+     */
+    ICE_CONNECT_TIMEOUT_MS: int(500, 600000).default(15000),
     /** Run the embedded engine on a worker thread, off the HTTP/WebSocket event loop. Default true. */
     ENGINE_WORKER_THREAD: bool.default(true),
     /** Largest accepted WebSocket message, bytes. Default 65536. */

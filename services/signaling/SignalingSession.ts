@@ -40,6 +40,7 @@ const CLOSE_CODE_FOR: Record<CloseReason, number> = {
   kicked: CloseCodes.kicked,
   replaced: CloseCodes.replaced,
   transport_failed: CloseCodes.internalError,
+  ice_timeout: CloseCodes.internalError,
   engine_closed: CloseCodes.goingAway,
   engine_died: CloseCodes.internalError,
 };

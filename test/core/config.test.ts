@@ -24,6 +24,7 @@ describe('loadConfig', () => {
     assert.equal(cfg.HTTP_INGEST_RATE_BURST, 30);
     assert.equal(cfg.HTTP_TOKEN_RATE_PER_MINUTE, 600);
     assert.equal(cfg.HTTP_TOKEN_RATE_BURST, 100);
+    assert.equal(cfg.ICE_CONNECT_TIMEOUT_MS, 15000);
     assert.equal(cfg.STAGE_MAX_SESSIONS_PER_IDENTITY, 5);
   });
 
