@@ -204,33 +204,30 @@ describe('HTTP edge: slow and oversized requests are cut off', () => {
     return Date.now() - started;
   }
 
-  function* forever(unit: string): Generator<string> {
-    for (;;) yield unit;
+  /** Writes `first`, then dribbles `chunks`, and expects the server to cut the connection off `timeoutMs` in. */
+  async function assertCutOff(first: string | Buffer, chunks: Iterable<string>, timeoutMs: number): Promise<void> {
+    const conn = new RawConnection(ctx.server.url);
+    try {
+      conn.write(first);
+      const elapsed = await dribble(conn, chunks);
+      // Node checks every quarter of the shorter timeout: cut off between the timeout and 1.25 times it, plus scheduling.
+      assert.ok(elapsed >= timeoutMs - 300 && elapsed < timeoutMs * 1.25 + 1500, `closed after ${elapsed} ms`);
+    } finally {
+      conn.destroy();
+    }
   }
 
   it('a body sent a byte at a time is cut off within HTTP_REQUEST_TIMEOUT_MS (plus the check interval)', async () => {
-    const conn = new RawConnection(ctx.server.url);
-    try {
-      conn.write(request('POST', '/whip/r', { authorization: `Bearer ${ctx.presenter}`, 'content-type': 'application/sdp', 'content-length': 100000 }));
-      const elapsed = await dribble(conn, forever('v'));
-      // Node checks every quarter of the shorter timeout: cut off between the timeout and 1.25 times it, plus scheduling.
-      assert.ok(elapsed >= REQUEST_TIMEOUT_MS - 300 && elapsed < REQUEST_TIMEOUT_MS * 1.25 + 1500, `closed after ${elapsed} ms`);
-    } finally {
-      conn.destroy();
-    }
+    const headers = request('POST', '/whip/r', { authorization: `Bearer ${ctx.presenter}`, 'content-type': 'application/sdp', 'content-length': 100000 });
+    await assertCutOff(headers, (function* () {
+      for (;;) yield 'v';
+    })(), REQUEST_TIMEOUT_MS);
   });
 
   it('headers sent a line at a time are cut off within HTTP_HEADERS_TIMEOUT_MS', async () => {
-    const conn = new RawConnection(ctx.server.url);
-    try {
-      conn.write('GET /healthz HTTP/1.1\r\nhost: test\r\n');
-      const elapsed = await dribble(conn, (function* () {
-        for (let i = 0; ; i++) yield `x-slow-${i}: 1\r\n`;
-      })());
-      assert.ok(elapsed >= HEADERS_TIMEOUT_MS - 300 && elapsed < HEADERS_TIMEOUT_MS * 1.25 + 1500, `closed after ${elapsed} ms`);
-    } finally {
-      conn.destroy();
-    }
+    await assertCutOff('GET /healthz HTTP/1.1\r\nhost: test\r\n', (function* () {
+      for (let i = 0; ; i++) yield `x-slow-${i}: 1\r\n`;
+    })(), HEADERS_TIMEOUT_MS);
   });
 
   it('headers over HTTP_MAX_HEADER_BYTES get 431', async () => {
