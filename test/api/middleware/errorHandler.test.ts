@@ -57,6 +57,7 @@ describe('errorHandler (onError, notFound)', () => {
     assert.equal((await post('/read-then-refuse', '{}')).headers.get('connection'), null);
     assert.equal((await post('/refuse')).headers.get('connection'), null);
     assert.equal((await app.request('/service')).headers.get('connection'), null);
+    assert.equal((await post('/nowhere', 'x')).headers.get('connection'), 'close', 'a 404 too');
   });
 
   it('answers unknown routes with 404 not_found', async () => {

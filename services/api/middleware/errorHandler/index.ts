@@ -36,5 +36,6 @@ function leavesBodyUnread(c: Context, status: number): boolean {
 
 export const notFound: NotFoundHandler = (c) => {
   const { status, body } = toErrorBody(new ServiceError('not_found', 'no such resource'));
+  if (leavesBodyUnread(c, status)) c.header('connection', 'close');
   return c.json(body, status as ContentfulStatusCode);
 };
