@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import { except } from 'hono/combine';
 import { apiKeyAuth } from './middleware/apiKey/index.ts';
 import { bodyLimit } from './middleware/bodyLimit/index.ts';
+import { INGEST_RATE_DEFAULTS, rateLimit, TOKEN_RATE_DEFAULTS } from './middleware/rateLimit/index.ts';
 import { notFound, onError } from './middleware/errorHandler/index.ts';
 import { requestId } from './middleware/requestId/index.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -52,10 +53,12 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   if (deps.webhooks) app.route('/api', webhookRoutes({ webhooks: deps.webhooks }));
   app.route('/api', statsRoutes(deps));
   app.route('/api', broadcastRoutes(deps));
-  app.route('/api', roomRoutes(deps));
+  app.route('/api', roomRoutes(deps, rateLimit(deps.tokenRateLimit ?? TOKEN_RATE_DEFAULTS)));
   app.route('/api', moderationRoutes(deps));
-  app.route('/whip', ingestRoutes('whip', deps));
-  app.route('/whep', ingestRoutes('whep', deps));
+  // WHIP and WHEP offers share one budget per IP: each starts an engine leg.
+  const ingestLimit = rateLimit(deps.ingestRateLimit ?? INGEST_RATE_DEFAULTS);
+  app.route('/whip', ingestRoutes('whip', deps, ingestLimit));
+  app.route('/whep', ingestRoutes('whep', deps, ingestLimit));
   app.route('/', pageRoutes(deps));
   return app;
 }

@@ -5,6 +5,7 @@ import type { RoomRegistry } from '../stage/RoomRegistry.ts';
 import type { BroadcastManager } from '../broadcast/BroadcastManager.ts';
 import type { ServiceMetrics } from '../metrics/ServiceMetrics.ts';
 import type { IceServer } from '../turn/index.ts';
+import type { RateLimitOptions } from './middleware/rateLimit/index.ts';
 import type { WebhookRoutesDeps } from './routes/webhooks.ts';
 
 /** Per-request values the middleware sets for the handlers. */
@@ -22,6 +23,10 @@ export interface ApiDeps {
   apiKey: string;
   /** Largest accepted request body, bytes. */
   maxBodyBytes: number;
+  /** Per-IP limit on WHIP and WHEP offers, together. Default INGEST_RATE_DEFAULTS (config HTTP_INGEST_RATE_*). */
+  ingestRateLimit?: RateLimitOptions;
+  /** Per-IP limit on `POST /api/rooms/:id/tokens`. Default TOKEN_RATE_DEFAULTS (config HTTP_TOKEN_RATE_*). */
+  tokenRateLimit?: RateLimitOptions;
   registry: RoomRegistry;
   tokens: TokenService;
   engineKind: EngineKind;

@@ -47,6 +47,11 @@ export const configSchema = z
     TOKEN_TTL_SECONDS: int(10, 7 * 24 * 3600).default(3600),
     /** How long a viewer's promotion to guest outlives its last connection, ms, so that a reconnect keeps it on the stage. Default 60000. */
     STAGE_ROLE_GRACE_MS: int(0, 24 * 3600_000).default(60000),
+    /**
+     * Concurrent sessions one identity may hold in one room: signaling connections, WHIP and WHEP
+     * sessions together. One more is refused with 429 `too_many_sessions`. Default 5.
+     */
+    STAGE_MAX_SESSIONS_PER_IDENTITY: int(1, 1000).default(5),
     /** Dev mode: generate missing secrets, create a demo room and print ready-to-open URLs. Default false. */
     DEV: bool.default(false),
     /** Media engine: auto, embedded or mediasoup. Default auto (mediasoup when its worker binary exists, else embedded). */
@@ -73,6 +78,12 @@ export const configSchema = z
       .transform((s) => s.split('-').map(Number) as [number, number])
       .refine(([a, b]) => a > 0 && b <= 65535 && a < b, 'expected 0 < min < max <= 65535')
       .default([40000, 49999]),
+    /**
+     * A publisher or subscriber leg (WHIP, WHEP or signaling) whose ICE has not connected this long
+     * after it was created is closed with reason `ice_timeout`, and a WHIP or WHEP session leaves
+     * its room, ms. Default 15000.
+     */
+    ICE_CONNECT_TIMEOUT_MS: int(500, 600000).default(15000),
     /** Run the embedded engine on a worker thread, off the HTTP/WebSocket event loop. Default true. */
     ENGINE_WORKER_THREAD: bool.default(true),
     /** Largest accepted WebSocket message, bytes. Default 65536. */
@@ -88,6 +99,20 @@ export const configSchema = z
      * invalid_sdp. A stage presenter sends 2 (audio, video). Default 16.
      */
     SDP_MAX_MEDIA_SECTIONS: int(1, 1024).default(DEFAULT_SDP_MAX_MEDIA_SECTIONS),
+    /** Time a client has to send a request's headers, ms; then 408 and the connection closes (Node's headersTimeout). Default 10000. */
+    HTTP_HEADERS_TIMEOUT_MS: int(100, 600000).default(10000),
+    /** Time a client has to send a whole request, headers and body, ms; then 408 and the connection closes (Node's requestTimeout). At least HTTP_HEADERS_TIMEOUT_MS. Default 30000. */
+    HTTP_REQUEST_TIMEOUT_MS: int(100, 3600000).default(30000),
+    /** Largest accepted request header section, bytes; larger is 431 (Node's maxHeaderSize). Default 16384. */
+    HTTP_MAX_HEADER_BYTES: int(1024, 1024 * 1024).default(16384),
+    /** WHIP and WHEP offers (POST) one client IP may send per minute, together (token bucket). Past it: 429 `rate_limited` with Retry-After. Default 60. */
+    HTTP_INGEST_RATE_PER_MINUTE: int(1, 1_000_000).default(60),
+    /** Burst of WHIP and WHEP offers one client IP may send at once. Default 30. */
+    HTTP_INGEST_RATE_BURST: int(1, 1_000_000).default(30),
+    /** Room tokens (`POST /api/rooms/:id/tokens`) one client IP may ask for per minute (token bucket). Past it: 429 `rate_limited` with Retry-After. Default 600. */
+    HTTP_TOKEN_RATE_PER_MINUTE: int(1, 1_000_000).default(600),
+    /** Burst of room tokens one client IP may ask for at once. Default 100. */
+    HTTP_TOKEN_RATE_BURST: int(1, 1_000_000).default(100),
     /** Where HLS objects go: disk (embedded default) or s3. Default disk. */
     STORAGE: z.enum(['disk', 's3']).default('disk'),
     /** Root directory of disk storage. Default ./.data/hls. */
@@ -206,6 +231,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (cfg.WEBHOOK_URLS.length > 0 && !cfg.WEBHOOK_SECRET) throw new ConfigError('missing WEBHOOK_SECRET (required with WEBHOOK_URLS)');
   if (/(^|,)\s*turns?:/.test(cfg.TURN_URLS ?? '') && !cfg.TURN_SECRET) throw new ConfigError('missing TURN_SECRET (required with turn: URLs)');
   if (cfg.WEBHOOK_FLUSH_MS >= cfg.SHUTDOWN_TIMEOUT_MS) throw new ConfigError('invalid WEBHOOK_FLUSH_MS: must be below SHUTDOWN_TIMEOUT_MS');
+  if (cfg.HTTP_HEADERS_TIMEOUT_MS > cfg.HTTP_REQUEST_TIMEOUT_MS) throw new ConfigError('invalid HTTP_HEADERS_TIMEOUT_MS: must not be above HTTP_REQUEST_TIMEOUT_MS');
   if (cfg.STORAGE === 's3' && !cfg.S3_BUCKET) throw new ConfigError('missing S3_BUCKET (required when STORAGE=s3)');
   if (Boolean(cfg.S3_ACCESS_KEY_ID) !== Boolean(cfg.S3_SECRET_ACCESS_KEY)) {
     throw new ConfigError(`missing ${cfg.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID'} (set both or neither)`);

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'unsupported'
   | 'payload_too_large'
   | 'rate_limited'
+  | 'too_many_sessions'
   | 'unknown_type'
   | 'invalid_message'
   | 'engine_error'
@@ -78,6 +79,7 @@ function statusFor(code: ErrorCode): number {
     case 'payload_too_large':
       return 413;
     case 'rate_limited':
+    case 'too_many_sessions':
       return 429;
     case 'unsupported':
       return 501;

@@ -16,11 +16,13 @@ export type MediaKind = 'audio' | 'video';
 
 export type EngineKind = 'embedded' | 'mediasoup';
 
-/** Why a leg or room closed. One enum, shown in logs, events and (later) webhooks. */
+/** Why a leg or room closed. One enum, shown in logs, events, webhooks and metrics. */
 export type CloseReason =
   | 'client_request'
   | 'room_closed'
   | 'transport_failed'
+  /** The leg's ICE did not connect within EngineOptions.iceConnectTimeoutMs of its creation. */
+  | 'ice_timeout'
   | 'engine_closed'
   | 'engine_died'
   | 'replaced'
@@ -99,6 +101,12 @@ export interface EngineOptions {
   portRange: [number, number];
   /** ICE servers used by the engine's own agents; defaults to none (never a public STUN). */
   iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
+  /**
+   * A publisher or subscriber leg whose ICE has not connected this long after the leg was
+   * created closes with reason `ice_timeout` (a `legclosed` event), ms. Default
+   * CONFIG_DEFAULTS.ICE_CONNECT_TIMEOUT_MS (15000; config ICE_CONNECT_TIMEOUT_MS).
+   */
+  iceConnectTimeoutMs?: number;
 }
 
 export type EngineEvents = {

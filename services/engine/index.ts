@@ -99,6 +99,7 @@ export function engineOptions(cfg: Config): EngineOptions {
     ...(cfg.MEDIA_ANNOUNCED_IP ? { announcedIp: cfg.MEDIA_ANNOUNCED_IP } : {}),
     portRange: cfg.MEDIA_PORT_RANGE,
     iceServers: [],
+    iceConnectTimeoutMs: cfg.ICE_CONNECT_TIMEOUT_MS,
   };
 }
 

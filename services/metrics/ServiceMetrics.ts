@@ -120,12 +120,13 @@ export class ServiceMetrics {
     });
     this.engineErrors = new Counter({
       name: `${p}engine_errors_total`,
-      help: 'Media engine failures: died (engine lost, every room closed), leg_failed (a leg closed by ICE/DTLS failure).',
+      help: 'Media engine failures: died (engine lost, every room closed), leg_failed (a leg closed by ICE/DTLS failure), ice_timeout (a leg closed because its ICE did not connect in time).',
       labelNames: ['kind'],
       registers,
     });
     this.engineErrors.inc({ kind: 'died' }, 0);
     this.engineErrors.inc({ kind: 'leg_failed' }, 0);
+    this.engineErrors.inc({ kind: 'ice_timeout' }, 0);
     this.hlsParts = new Counter({ name: `${p}hls_parts_total`, help: 'LL-HLS parts published.', labelNames: ['rendition'], registers });
     this.hlsSegments = new Counter({ name: `${p}hls_segments_total`, help: 'HLS segments completed.', labelNames: ['rendition'], registers });
     this.hlsInputErrors = new Counter({
@@ -190,6 +191,7 @@ export class ServiceMetrics {
       const died = () => this.engineErrors.inc({ kind: 'died' });
       const legclosed = (_room: string, _peer: string, _leg: string, reason: string) => {
         if (reason === 'transport_failed') this.engineErrors.inc({ kind: 'leg_failed' });
+        else if (reason === 'ice_timeout') this.engineErrors.inc({ kind: 'ice_timeout' });
       };
       engine.on('died', died);
       engine.on('legclosed', legclosed);

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { createServer as createPlainServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createPlainServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { Config } from '../core/config.ts';
 import { logger } from '../core/logger.ts';
@@ -34,8 +34,9 @@ export async function loadTls(cfg: Pick<Config, 'TLS_CERT_FILE' | 'TLS_KEY_FILE'
  * The server PORT listens with: node:https (HTTPS, and WSS for upgrades) with `tls`, else
  * node:http. An https.Server is an http.Server, so the request listener and the WebSocket upgrade
  * handler attach the same way. On a TLS port a plain-HTTP request gets no answer: the handshake
- * fails and the connection is closed.
+ * fails and the connection is closed. `options` are the HTTP server's own (timeouts and limits,
+ * see httpLimits.ts), the same on both.
  */
-export function createHttpServer(tls: TlsMaterial | undefined, listener: RequestListener): Server {
-  return tls ? createTlsServer({ cert: tls.cert, key: tls.key }, listener) : createPlainServer(listener);
+export function createHttpServer(tls: TlsMaterial | undefined, listener: RequestListener, options: ServerOptions = {}): Server {
+  return tls ? createTlsServer({ ...options, cert: tls.cert, key: tls.key }, listener) : createPlainServer(options, listener);
 }

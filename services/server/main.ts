@@ -20,6 +20,7 @@ import { createTurnService } from '../turn/index.ts';
 import { devCertificateHelp, type DevCertificate } from './devCertificate.ts';
 import { createHttpServer, loadTls } from './httpServer.ts';
 import { followForWebhooks, WebhookDispatcher } from '../webhooks/index.ts';
+import { httpServerOptions } from './httpLimits.ts';
 
 /** The wiring: the only module that knows every layer. */
 
@@ -46,7 +47,11 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   const tls = await loadTls(cfg);
   const turn = createTurnService(cfg);
   const engine = await createEngine(cfg);
-  const registry = new RoomRegistry(engine, { roleGraceMs: cfg.STAGE_ROLE_GRACE_MS, maxSdpMediaSections: cfg.SDP_MAX_MEDIA_SECTIONS });
+  const registry = new RoomRegistry(engine, {
+    roleGraceMs: cfg.STAGE_ROLE_GRACE_MS,
+    maxSdpMediaSections: cfg.SDP_MAX_MEDIA_SECTIONS,
+    maxSessionsPerIdentity: cfg.STAGE_MAX_SESSIONS_PER_IDENTITY,
+  });
   const tokens = new TokenService({ secret: cfg.JWT_SECRET, ttlSeconds: cfg.TOKEN_TTL_SECONDS });
   const metrics = createMetrics();
   const storage = metrics.instrumentStorage(createStorage(storageOptions(cfg)));
@@ -73,6 +78,8 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   const app = createApp({
     apiKey: cfg.API_KEY,
     maxBodyBytes: cfg.HTTP_MAX_BODY_BYTES,
+    ingestRateLimit: { perMinute: cfg.HTTP_INGEST_RATE_PER_MINUTE, burst: cfg.HTTP_INGEST_RATE_BURST },
+    tokenRateLimit: { perMinute: cfg.HTTP_TOKEN_RATE_PER_MINUTE, burst: cfg.HTTP_TOKEN_RATE_BURST },
     registry,
     tokens,
     engineKind: engine.kind,
@@ -86,7 +93,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     openapi: createOpenApiDocument({ createRoomBody, createTokenBody, muteBody, kickBody, blockBody }),
   });
   app.route('/', createOriginApp({ getPackager: (roomId) => broadcasts.packager(roomId), storage }));
-  const server = createHttpServer(tls, getRequestListener(app.fetch));
+  const server = createHttpServer(tls, getRequestListener(app.fetch), httpServerOptions(cfg));
   const signaling = new SignalingServer({
     registry,
     tokens,

@@ -36,7 +36,8 @@ export interface SignalingServerOptions extends SessionLimits {
  * The WebSocket endpoint at `/ws?token=<room token>[&room=<id>]` on the HTTP server it is
  * attached to. The token is checked before the upgrade: a missing, malformed, forged or
  * expired token is refused with HTTP 401, a token for another room than `room` with 403, an
- * unknown room with 404, each with a JSON `{ error: { code, message } }` body, and no
+ * unknown room with 404, an identity that already holds the room's sessions per identity with
+ * 429 `too_many_sessions`, each with a JSON `{ error: { code, message } }` body, and no
  * WebSocket is ever opened for them.
  */
 export class SignalingServer {
@@ -98,6 +99,13 @@ export class SignalingServer {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
+  /** Sockets of `identity` in the room that are open but not joined yet. */
+  private awaitingJoin(roomId: string, identity: string): number {
+    let n = 0;
+    for (const session of this.sessions) if (session.room.id === roomId && session.claims.identity === identity && session.awaitingJoin) n++;
+    return n;
+  }
+
   private notifyRoom(roomId: string, msg: Parameters<SignalingSession['notify']>[0]): void {
     for (const session of this.sessions) if (session.room.id === roomId) session.notify(msg);
   }
@@ -117,6 +125,11 @@ export class SignalingServer {
     const room = this.opts.registry.get(claims.room);
     if (!room || room.closed) return rejectUpgrade(socket, new ServiceError('not_found', 'room not found'));
     if (room.isBlocked(claims.identity)) return rejectUpgrade(socket, new ServiceError('forbidden', 'identity is blocked in this room'));
+    try {
+      room.assertSessionAvailable(claims.identity, this.awaitingJoin(room.id, claims.identity));
+    } catch (err) {
+      return rejectUpgrade(socket, err);
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const id = ++this.nextId;
       const sessionLog = log.child({ reqId: requestIdOf(req), ws: id, room: room.id, identity: claims.identity });

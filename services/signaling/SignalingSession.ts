@@ -40,6 +40,7 @@ const CLOSE_CODE_FOR: Record<CloseReason, number> = {
   kicked: CloseCodes.kicked,
   replaced: CloseCodes.replaced,
   transport_failed: CloseCodes.internalError,
+  ice_timeout: CloseCodes.internalError,
   engine_closed: CloseCodes.goingAway,
   engine_died: CloseCodes.internalError,
 };
@@ -95,6 +96,11 @@ export class SignalingSession {
   /** Its participant's id, once joined. */
   get selfId(): string | undefined {
     return this.participant?.id;
+  }
+
+  /** Open but not joined yet: not a participant, though it counts against its identity's sessions. */
+  get awaitingJoin(): boolean {
+    return this.participant === undefined && !this.ended;
   }
 
   /** Joined, and a moderator now. */

@@ -1,6 +1,6 @@
 import { ServiceError } from '../core/errors.ts';
 import { clientMessageSchemas, envelopeSchema, PROTOCOL_VERSION, type ClientMessage, type ClientMessageType } from './protocol.ts';
-import { TokenBucket } from './TokenBucket.ts';
+import { TokenBucket } from '../core/TokenBucket.ts';
 
 /** Window over which dropped (rate-limited) messages are counted before the socket is closed. */
 const RATE_STRIKE_WINDOW_MS = 5000;

@@ -1,3 +1,4 @@
+import { CONFIG_DEFAULTS } from '../core/config.ts';
 import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
 import { DEFAULT_SDP_MAX_MEDIA_SECTIONS } from '../core/config.ts';
 import { InvalidStateError, ServiceError, UnsupportedError } from '../core/errors.ts';
@@ -60,6 +61,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   private readonly grants: RoleGrants;
   private readonly participantState: ParticipantState;
   private readonly maxSdpMediaSections: number;
+  private readonly maxSessionsPerIdentity: number;
   private closedReason: CloseReason | undefined;
   /** The room's events, for monitoring code (broadcast, webhooks, metrics). Emits `close` last. */
   readonly observer = new EnhancedEventEmitter<RoomEvents>();
@@ -70,6 +72,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     this.engine = engine;
     this.grants = new RoleGrants(opts.roleGraceMs);
     this.maxSdpMediaSections = opts.maxSdpMediaSections ?? DEFAULT_SDP_MAX_MEDIA_SECTIONS;
+    this.maxSessionsPerIdentity = opts.maxSessionsPerIdentity ?? CONFIG_DEFAULTS.STAGE_MAX_SESSIONS_PER_IDENTITY;
     this.participantState = {
       roleOf: (identity, tokenRole) => this.grants.roleOf(identity, tokenRole),
       handRaised: (participantId) => this.hands.has(participantId),
@@ -104,12 +107,24 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   join(opts: ParticipantOptions): Participant {
     this.assertOpen();
     if (this.blockList.has(opts.identity)) throw new ServiceError('forbidden', 'identity is blocked in this room');
+    this.assertSessionAvailable(opts.identity);
     const participant = new Participant(opts, this.participantState);
     this.participants.set(participant.id, participant);
     this.grants.resume(participant.identity);
     log.info({ room: this.id, participant: participant.id, identity: participant.identity, role: participant.role, via: participant.transport }, 'participant joined');
     this.announce('participantjoined', participant.summary());
     return participant;
+  }
+
+  /**
+   * Throws `too_many_sessions` (429) when `identity` already holds the room's limit of
+   * connections, counting `pending` more that are not participants yet (signaling sockets
+   * opened but not joined).
+   */
+  assertSessionAvailable(identity: string, pending = 0): void {
+    if (this.connectionsOf(identity).length + pending >= this.maxSessionsPerIdentity) {
+      throw new ServiceError('too_many_sessions', `identity already has ${this.maxSessionsPerIdentity} sessions in this room`);
+    }
   }
 
   /** Removes a participant and closes its engine legs. Idempotent. */

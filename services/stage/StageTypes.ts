@@ -121,6 +121,12 @@ export interface RoomOptions {
    * SDP_MAX_MEDIA_SECTIONS; default its default, DEFAULT_SDP_MAX_MEDIA_SECTIONS.
    */
   maxSdpMediaSections?: number;
+
+  /**
+   * Concurrent connections (signaling, WHIP and WHEP together) one identity may hold in the room;
+   * `join` past it throws `too_many_sessions`. Default CONFIG_DEFAULTS.STAGE_MAX_SESSIONS_PER_IDENTITY (5).
+   */
+  maxSessionsPerIdentity?: number;
 }
 
 /**

@@ -18,6 +18,22 @@ describe('loadConfig', () => {
     assert.equal(cfg.PUBLIC_URL, 'http://127.0.0.1:8080');
     assert.equal(cfg.DEV, false);
     assert.equal(cfg.SDP_MAX_MEDIA_SECTIONS, 16);
+    assert.equal(cfg.HTTP_HEADERS_TIMEOUT_MS, 10000);
+    assert.equal(cfg.HTTP_REQUEST_TIMEOUT_MS, 30000);
+    assert.equal(cfg.HTTP_MAX_HEADER_BYTES, 16384);
+    assert.equal(cfg.HTTP_INGEST_RATE_PER_MINUTE, 60);
+    assert.equal(cfg.HTTP_INGEST_RATE_BURST, 30);
+    assert.equal(cfg.HTTP_TOKEN_RATE_PER_MINUTE, 600);
+    assert.equal(cfg.HTTP_TOKEN_RATE_BURST, 100);
+    assert.equal(cfg.ICE_CONNECT_TIMEOUT_MS, 15000);
+    assert.equal(cfg.STAGE_MAX_SESSIONS_PER_IDENTITY, 5);
+  });
+
+  it('refuses a headers timeout above the request timeout, naming the key', () => {
+    assert.throws(
+      () => loadConfig({ ...secrets, HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' }),
+      (err: unknown) => err instanceof ConfigError && /invalid HTTP_HEADERS_TIMEOUT_MS/.test(err.message),
+    );
   });
 
   it('names an unknown key', () => {

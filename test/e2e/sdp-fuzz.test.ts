@@ -46,6 +46,7 @@ const STATUS_OF: Record<Exclude<ErrorCode, 'internal'>, number> = {
   invalid_state: 409,
   payload_too_large: 413,
   rate_limited: 429,
+  too_many_sessions: 429,
   unsupported: 501,
   engine_error: 502,
   unavailable: 503,
@@ -82,7 +83,9 @@ describeEngines('SDP and signaling fuzzing', (engine: EngineKind) => {
   before(async () => {
     const mediasoupEnv = { MEDIASOUP_WORKERS: '1', ...(process.env.MEDIASOUP_WORKER_BIN ? { MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN } : {}) };
     server = await startServer(
-      inProcessConfig({ ENGINE: engine, ...(engine === 'mediasoup' ? mediasoupEnv : {}), BROADCAST_AUTO_START: 'false', WS_RATE_LIMIT_PER_SECOND: '10000' }),
+      inProcessConfig({ ENGINE: engine, ...(engine === 'mediasoup' ? mediasoupEnv : {}), BROADCAST_AUTO_START: 'false', WS_RATE_LIMIT_PER_SECOND: '10000',
+        // Every case comes from one IP: the per-IP limit on offers would answer most of them 429.
+        HTTP_INGEST_RATE_PER_MINUTE: '1000000', HTTP_INGEST_RATE_BURST: '1000000' }),
     );
     await server.registry.create('fuzz');
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { InvalidSdpError } from '../../services/core/errors.ts';
-import type { MediaEngine, SubscriberOffer } from '../../services/engine/EngineTypes.ts';
+import type { CloseReason, MediaEngine, SubscriberOffer } from '../../services/engine/EngineTypes.ts';
 import { serveBlankPage } from '../support/blankPage.ts';
 import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
 import { describeUnlessSkipped } from '../support/engines.ts';
@@ -19,6 +20,15 @@ type PageFns = {
   __applyAnswer(name: string, sdp: string): Promise<void>;
   __answerOffer(sdp: string): Promise<string>;
 };
+
+/**
+ * The `iceConnectTimeoutMs` the factories give their engines: short, so that the contract sees
+ * a leg that never connects closed, and long enough that every leg a page connects makes it.
+ */
+export const CONTRACT_ICE_CONNECT_TIMEOUT_MS = 5000;
+
+/** A captured Chromium offer whose sender never starts ICE (nobody answers the engine's checks). */
+const SILENT_OFFER = readFileSync(new URL('../fixtures/sdp/chrome-publish-single.sdp', import.meta.url), 'utf8');
 
 /**
  * The contract every MediaEngine implementation must meet, driven by real Chromium pages.
@@ -114,6 +124,33 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
       assert.ok(stats.cpuMicros > 0);
       await engine.closeRoom('r1', 'client_request');
       await Promise.all([sub.close(), pubA.close(), pubB.close()]);
+    });
+
+    it('closes legs whose ICE never connects with ice_timeout, and leaves connected ones alone', async () => {
+      await engine.createRoom('r-ice');
+      const closed: [string, string, CloseReason][] = [];
+      const onClosed = (room: string, peerId: string, leg: string, reason: CloseReason) => {
+        if (room === 'r-ice') closed.push([peerId, leg, reason]);
+      };
+      engine.on('legclosed', onClosed);
+      const pub = await newPage();
+      try {
+        const p = fns(pub);
+        const res = await engine.publish('r-ice', 'alice', await p.startPublisher());
+        await p.applyAnswer('__pub', res.answer);
+        await waitFor('the two tracks of r-ice', 10000, async () => (await engine.listTracks('r-ice')).length === 2);
+        // Created after alice's leg: when these time out, alice's deadline has passed too.
+        await engine.publish('r-ice', 'silent', SILENT_OFFER);
+        await engine.subscribe('r-ice', 'unanswered');
+        await waitFor('the two silent legs to close', CONTRACT_ICE_CONNECT_TIMEOUT_MS + 8000, () => closed.length >= 2);
+        await sleep(500);
+        assert.deepEqual(closed.sort(), [['silent', 'publisher', 'ice_timeout'], ['unanswered', 'subscriber', 'ice_timeout']]);
+        assert.deepEqual((await engine.listTracks('r-ice')).map((t) => t.peerId), ['alice', 'alice'], "alice's connected leg lives on");
+      } finally {
+        engine.off('legclosed', onClosed);
+        await engine.closeRoom('r-ice', 'client_request');
+        await pub.close();
+      }
     });
 
     it('answers a client (WHEP-style) recvonly offer with the stage audio and video', async () => {

@@ -9,6 +9,7 @@ describe('player: reconnect policy', () => {
   it('only faults are recoverable; decisions are not', () => {
     assert.equal(isRecoverable('engine_died'), true);
     assert.equal(isRecoverable('transport_failed'), true);
+    assert.equal(isRecoverable('ice_timeout'), true);
     for (const reason of ['kicked', 'demoted', 'client_request', 'room_closed', 'replaced', 'signaling_closed', 'token_expired', '', undefined]) {
       assert.equal(isRecoverable(reason), false, String(reason));
     }

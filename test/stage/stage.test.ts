@@ -49,6 +49,21 @@ describe('stage: RoomRegistry and Room', () => {
     await stage.registry.delete('events');
   });
 
+  it('refuses an identity past its sessions per room (5 by default) with too_many_sessions', async () => {
+    const room = await stage.registry.create('sessions');
+    const transports = ['signaling', 'whip', 'whep', 'signaling', 'whip'] as const;
+    const held = transports.map((transport) => room.join({ identity: 'ann', role: 'presenter', transport }));
+    assert.throws(() => room.join({ identity: 'ann', role: 'presenter', transport: 'whep' }), code('too_many_sessions'));
+    // Counting connections not joined yet (signaling sockets before `join`).
+    await room.leave(held[0]!.id, 'client_request');
+    assert.throws(() => room.assertSessionAvailable('ann', 1), code('too_many_sessions'));
+    room.assertSessionAvailable('ann');
+    room.join({ identity: 'ann', role: 'presenter', transport: 'signaling' });
+    // Other identities have their own count.
+    room.join({ identity: 'bob', role: 'presenter', transport: 'whip' });
+    await stage.registry.delete('sessions');
+  });
+
   it('forbids viewers to publish or use WHEP, before the engine sees the offer', async () => {
     const room = await stage.registry.create('perms');
     const viewer = room.join({ identity: 'v', role: 'viewer', transport: 'signaling' });

@@ -6,10 +6,11 @@
 
 /**
  * Close reasons (`unpublished.reason`, `subscriberClosed.reason`) that are a fault worth a new
- * connection: ICE/DTLS failed, or the media engine's worker died and was replaced. Every other
- * reason (`demoted`, `kicked`, `client_request`, `room_closed`, …) is a decision to respect.
+ * connection: ICE/DTLS failed or did not connect in time, or the media engine's worker died and
+ * was replaced. Every other reason (`demoted`, `kicked`, `client_request`, `room_closed`, …) is a
+ * decision to respect.
  */
-export const RECOVERABLE_REASONS: readonly string[] = ['engine_died', 'transport_failed'];
+export const RECOVERABLE_REASONS: readonly string[] = ['engine_died', 'transport_failed', 'ice_timeout'];
 
 /** Wait before each attempt, ms; the list's length is the number of attempts. */
 export const DEFAULT_RECONNECT_DELAYS_MS: readonly number[] = [250, 1000, 2000, 4000, 8000];

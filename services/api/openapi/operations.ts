@@ -82,7 +82,7 @@ export function apiOperations(s: RequestSchemas): ApiOperation[] {
         tag: 'ingest',
         auth: 'roomToken',
         body: { sdp: true },
-        responses: { 201: { description: 'SDP answer; Location names the session', type: 'application/sdp' }, 400: ok('invalid SDP'), 415: ok('not application/sdp') },
+        responses: { 201: { description: 'SDP answer; Location names the session', type: 'application/sdp' }, 400: ok('invalid SDP'), 415: ok('not application/sdp'), 429: ok('rate_limited (Retry-After) or too_many_sessions') },
       },
       {
         method: 'delete',
@@ -121,7 +121,7 @@ export function apiOperations(s: RequestSchemas): ApiOperation[] {
     { method: 'post', path: '/api/rooms', summary: 'Creates a room (random id when none is given)', tag: 'rooms', auth: 'apiKey', body: { json: s.createRoomBody }, responses: { 201: ok('room summary'), 409: ok('exists') } },
     { method: 'get', path: '/api/rooms/:id', summary: 'A room with its members', tag: 'rooms', auth: 'apiKey', responses: { 200: ok('room'), 404: ok('no such room') } },
     { method: 'delete', path: '/api/rooms/:id', summary: 'Closes a room and every session in it', tag: 'rooms', auth: 'apiKey', responses: { 200: ok('closed'), 404: ok('no such room') } },
-    { method: 'post', path: '/api/rooms/:id/tokens', summary: 'Issues a room token (JWT)', tag: 'rooms', auth: 'apiKey', body: { json: s.createTokenBody }, responses: { 201: ok('{ token, expiresAt, room, identity, role }'), 404: ok('no such room') } },
+    { method: 'post', path: '/api/rooms/:id/tokens', summary: 'Issues a room token (JWT)', tag: 'rooms', auth: 'apiKey', body: { json: s.createTokenBody }, responses: { 201: ok('{ token, expiresAt, room, identity, role }'), 404: ok('no such room'), 429: ok('rate_limited (Retry-After)') } },
 
     { method: 'get', path: '/api/rooms/:id/broadcast', summary: "The room's HLS broadcast status", tag: 'broadcast', auth: 'apiKey', responses: { 200: ok('status'), 404: ok('none') } },
     { method: 'post', path: '/api/rooms/:id/broadcast', summary: 'Starts the HLS broadcast', tag: 'broadcast', auth: 'apiKey', responses: { 201: ok('status'), 409: ok('already live') } },

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { TokenClaims } from '../../auth/tokens.ts';
 import { ServiceError } from '../../core/errors.ts';
 import type { RoomRegistry } from '../../stage/RoomRegistry.ts';
@@ -21,13 +21,16 @@ import type { ApiDeps, TokenEnv } from '../types.ts';
  * - `PATCH <Location>` → 405 `unsupported`: no trickle ICE and no ICE restart; the offer must
  *   carry every candidate (gather fully before POSTing), and the answer carries ours.
  * - `OPTIONS` → 204 CORS preflight with `Accept-Post: application/sdp`.
+ *
+ * `offerLimit` (a per-IP rate limit) runs first on every POST, before the token is checked.
+ * Past the room's sessions per identity, `room.join` refuses with 429 `too_many_sessions`.
  */
-export function ingestRoutes(kind: 'whip' | 'whep', deps: Pick<ApiDeps, 'registry' | 'tokens' | 'iceServers'>) {
+export function ingestRoutes(kind: 'whip' | 'whep', deps: Pick<ApiDeps, 'registry' | 'tokens' | 'iceServers'>, offerLimit: MiddlewareHandler) {
   const { registry, tokens } = deps;
   const action = kind === 'whip' ? 'publish' : 'whep';
   return new Hono<TokenEnv>()
     .use('*', whipCors())
-    .post('/:room', roomToken(tokens), async (c, next) => {
+    .post('/:room', offerLimit, roomToken(tokens), async (c, next) => {
       assertCan(c.get('claims').role, action);
       // Refuse a blocked identity before looking at its offer: 403 whatever it sends.
       if (registry.require(c.req.param('room')).isBlocked(c.get('claims').identity)) {

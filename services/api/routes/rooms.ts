@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { identitySchema, ROLES } from '../../auth/tokens.ts';
 import { ROOM_ID_PATTERN } from '../../stage/RoomRegistry.ts';
@@ -18,8 +18,8 @@ function roomDetails(room: Room) {
   };
 }
 
-/** The management API under `/api`, behind the API key (app.ts). */
-export function roomRoutes(deps: Pick<ApiDeps, 'registry' | 'tokens'>) {
+/** The management API under `/api`, behind the API key (app.ts). `tokenLimit` guards token issuing (a per-IP rate limit). */
+export function roomRoutes(deps: Pick<ApiDeps, 'registry' | 'tokens'>, tokenLimit: MiddlewareHandler) {
   const { registry, tokens } = deps;
   return new Hono<AppEnv>()
     .get('/rooms', (c) => c.json({ rooms: registry.list().map((r) => r.summary()) }))
@@ -33,7 +33,7 @@ export function roomRoutes(deps: Pick<ApiDeps, 'registry' | 'tokens'>) {
       await registry.delete(id, 'room_closed');
       return c.json({ id, closed: true });
     })
-    .post('/rooms/:id/tokens', validateJson(createTokenBody), async (c) => {
+    .post('/rooms/:id/tokens', tokenLimit, validateJson(createTokenBody), async (c) => {
       const room = registry.require(c.req.param('id'));
       const { identity, role } = c.get('json');
       const issued = await tokens.issue(room.id, identity, role);

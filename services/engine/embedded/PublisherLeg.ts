@@ -11,6 +11,7 @@ import { logger } from '../../core/logger.ts';
 import type { CloseReason, EngineOptions, MediaKind } from '../EngineTypes.ts';
 import { inspectSdp } from '../sdp.ts';
 import { gatheringComplete } from './gather.ts';
+import { iceConnectDeadline } from './iceDeadline.ts';
 import { peerConfig, restrictCandidates } from './peerConfig.ts';
 import { TrackRelay } from './TrackRelay.ts';
 
@@ -37,6 +38,7 @@ export class PublisherLeg extends EnhancedEventEmitter<PublisherLegEvents> {
   private readonly opts: EngineOptions;
   private rembTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly cancelIceDeadline: () => void;
 
   constructor(peerId: string, opts: EngineOptions) {
     super();
@@ -47,6 +49,7 @@ export class PublisherLeg extends EnhancedEventEmitter<PublisherLegEvents> {
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed' || state === 'closed') this.close('transport_failed');
     });
+    this.cancelIceDeadline = iceConnectDeadline(this.pc, opts, { peerId, leg: 'publisher' }, () => this.close('ice_timeout'));
   }
 
   async answer(offer: string): Promise<string> {
@@ -69,6 +72,7 @@ export class PublisherLeg extends EnhancedEventEmitter<PublisherLegEvents> {
   close(reason: CloseReason): void {
     if (this.closed) return;
     this.closed = true;
+    this.cancelIceDeadline();
     clearInterval(this.rembTimer);
     for (const relay of this.relays.values()) relay.close();
     this.pc.close().catch(() => {});

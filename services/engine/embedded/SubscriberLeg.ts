@@ -5,6 +5,7 @@ import { logger } from '../../core/logger.ts';
 import type { CloseReason, EngineOptions, StageTrack, SubscriberOffer } from '../EngineTypes.ts';
 import { inspectSdp } from '../sdp.ts';
 import { gatheringComplete } from './gather.ts';
+import { iceConnectDeadline } from './iceDeadline.ts';
 import { peerConfig, restrictCandidates } from './peerConfig.ts';
 import type { TrackRelay } from './TrackRelay.ts';
 
@@ -40,6 +41,7 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
   private dirty = false;
   private negotiating: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly cancelIceDeadline: () => void;
 
   constructor(peerId: string, opts: EngineOptions) {
     super();
@@ -49,6 +51,7 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed' || state === 'closed') this.close('transport_failed');
     });
+    this.cancelIceDeadline = iceConnectDeadline(this.pc, opts, { peerId, leg: 'subscriber' }, () => this.close('ice_timeout'));
   }
 
   get trackIds(): string[] {
@@ -136,6 +139,7 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
   close(reason: CloseReason): void {
     if (this.closed) return;
     this.closed = true;
+    this.cancelIceDeadline();
     for (const slot of this.slots.values()) slot.relay.removeSink(slot.transceiver.sender);
     this.slots.clear();
     this.pc.close().catch(() => {});

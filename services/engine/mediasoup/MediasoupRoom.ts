@@ -1,3 +1,4 @@
+import { CONFIG_DEFAULTS } from '../../core/config.ts';
 import { InvalidStateError, ServiceError } from '../../core/errors.ts';
 import type { CloseReason, EngineEvents, MirrorInfo, MirrorTarget, PreferredLayers, StageTrack, SubscriberOffer } from '../EngineTypes.ts';
 import { ForwardedPackets } from './ForwardedPackets.ts';
@@ -31,6 +32,7 @@ export class MediasoupRoom {
   private readonly mirrors = new Map<string, MirrorLeg>();
   private readonly packets = new ForwardedPackets();
   private readonly subscriberContext: SubscriberContext;
+  private readonly iceConnectTimeoutMs: number;
   private closed = false;
 
   private constructor(id: string, pool: WorkerPool, opts: MediasoupEngineOptions, emit: Emit) {
@@ -39,7 +41,15 @@ export class MediasoupRoom {
     this.opts = opts;
     this.emit = emit;
     this.routers = new RouterSet(id, pool, opts);
-    this.subscriberContext = { roomId: id, routers: this.routers, packets: this.packets, offers: { last: 0 }, published: () => this.published };
+    this.iceConnectTimeoutMs = opts.iceConnectTimeoutMs ?? CONFIG_DEFAULTS.ICE_CONNECT_TIMEOUT_MS;
+    this.subscriberContext = {
+      roomId: id,
+      routers: this.routers,
+      packets: this.packets,
+      offers: { last: 0 },
+      published: () => this.published,
+      iceConnectTimeoutMs: this.iceConnectTimeoutMs,
+    };
     this.routers.on('dominantspeaker', (peerId) => this.emit('activespeaker', this.id, peerId));
     // Every leg and track was on the primary (or fed by it): all go, and clients reconnect.
     this.routers.on('primarylost', () => {
@@ -80,7 +90,7 @@ export class MediasoupRoom {
     const offered = producersFromOffer(parsed, part.router.rtpCapabilities);
     const dtlsParameters = remoteDtls(parsed, true);
     this.publishers.get(peerId)?.close('replaced');
-    const leg = await PublisherLeg.create(this.id, peerId, part);
+    const leg = await PublisherLeg.create(this.id, peerId, part, this.iceConnectTimeoutMs);
     // A concurrent publish for the same peer may have won meanwhile: this one replaces it.
     this.publishers.get(peerId)?.close('replaced');
     this.publishers.set(peerId, leg);

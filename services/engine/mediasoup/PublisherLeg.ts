@@ -44,18 +44,21 @@ export class PublisherLeg extends EnhancedEventEmitter<PublisherLegEvents> {
   private readonly transport: WebRtcTransport;
   #closed = false;
 
-  private constructor(roomId: string, peerId: string, transport: WebRtcTransport) {
+  private constructor(roomId: string, peerId: string, transport: WebRtcTransport, iceConnectTimeoutMs: number) {
     super();
     this.roomId = roomId;
     this.peerId = peerId;
     this.transport = transport;
-    watchLegTransport(transport, () => this.close('transport_failed'));
+    watchLegTransport(transport, iceConnectTimeoutMs, (reason) => this.close(reason));
   }
 
-  /** A leg with its transport on `part` (the room's primary), before any track. */
-  static async create(roomId: string, peerId: string, part: RouterPart): Promise<PublisherLeg> {
+  /**
+   * A leg with its transport on `part` (the room's primary), before any track. Its ICE must
+   * connect within `iceConnectTimeoutMs`, or it closes with `ice_timeout`.
+   */
+  static async create(roomId: string, peerId: string, part: RouterPart, iceConnectTimeoutMs: number): Promise<PublisherLeg> {
     const transport = await createLegTransport(part, { appData: { peerId, leg: 'publisher' } });
-    return new PublisherLeg(roomId, peerId, transport);
+    return new PublisherLeg(roomId, peerId, transport, iceConnectTimeoutMs);
   }
 
   get closed(): boolean {

@@ -30,6 +30,8 @@ export interface SubscriberContext {
   readonly offers: { last: number };
   /** The room's published tracks, live and not yet live. */
   published(): Published[];
+  /** A leg whose ICE has not connected this long after its creation closes with `ice_timeout`, ms. */
+  readonly iceConnectTimeoutMs: number;
 }
 
 export type SubscriberLegEvents = {
@@ -95,7 +97,7 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
     this.transport = transport;
     this.sections = follows ? [{ type: 'data', mid: '0' }] : [];
     this.awaiting = follows;
-    watchLegTransport(transport, () => this.close('transport_failed'));
+    watchLegTransport(transport, ctx.iceConnectTimeoutMs, (reason) => this.close(reason));
   }
 
   /** A leg on the router the room's RouterSet picks for it (`numbering`: a WHEP receiver's). */

@@ -1,10 +1,11 @@
 import { randomInt } from 'node:crypto';
 import type { WebRtcTransport, WebRtcTransportOptions } from 'mediasoup/types';
+import { logger } from '../../core/logger.ts';
+import type { CloseReason } from '../EngineTypes.ts';
 import type { RouterPart } from './RouterSet.ts';
 import type { LocalTransport } from './sdpWriter.ts';
 
-/** A leg whose client never completes ICE is closed after this long (ms). */
-const ICE_CONNECT_TIMEOUT_MS = 30_000;
+const log = logger.child({ mod: 'engine.mediasoup' });
 
 /**
  * A leg's WebRtcTransport on `part`'s router: UDP only, through its worker's WebRtcServer (one
@@ -20,20 +21,26 @@ export function createLegTransport(part: RouterPart, options: Pick<WebRtcTranspo
 }
 
 /**
- * Calls `onFailure` when the transport's DTLS fails or closes, when its ICE goes away (ICE-lite:
- * "disconnected" means the client's consent checks stopped, about 30 s), or when ICE has not
- * connected within ICE_CONNECT_TIMEOUT_MS.
+ * Calls `onFailure('transport_failed')` when the transport's DTLS fails or closes or its ICE goes
+ * away (ICE-lite: "disconnected" means the client's consent checks stopped, about 30 s), and
+ * `onFailure('ice_timeout')` when its ICE has not connected within `iceConnectTimeoutMs` of now.
  */
-export function watchLegTransport(transport: WebRtcTransport, onFailure: () => void): void {
+export function watchLegTransport(transport: WebRtcTransport, iceConnectTimeoutMs: number, onFailure: (reason: CloseReason) => void): void {
   transport.on('dtlsstatechange', (state) => {
-    if (state === 'failed' || state === 'closed') onFailure();
+    if (state === 'failed' || state === 'closed') onFailure('transport_failed');
   });
   transport.on('icestatechange', (state) => {
-    if (state === 'disconnected' || state === 'closed') onFailure();
+    if (state === 'disconnected' || state === 'closed') onFailure('transport_failed');
   });
   const timer = setTimeout(() => {
-    if (!transport.closed && (transport.iceState === 'new' || transport.iceState === 'disconnected')) onFailure();
-  }, ICE_CONNECT_TIMEOUT_MS);
+    if (transport.closed) return;
+    if (transport.iceState === 'new') {
+      log.info({ ...transport.appData, iceConnectTimeoutMs }, 'ICE did not connect in time; closing the leg');
+      onFailure('ice_timeout');
+    } else if (transport.iceState === 'disconnected') {
+      onFailure('transport_failed');
+    }
+  }, iceConnectTimeoutMs);
   timer.unref();
   transport.observer.once('close', () => clearTimeout(timer));
 }

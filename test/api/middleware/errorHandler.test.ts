@@ -16,6 +16,16 @@ const app = testApp()
   })
   .get('/hono', () => {
     throw new HTTPException(400, { message: 'malformed' });
+  })
+  .post('/refuse', () => {
+    throw new ServiceError('bad_request', 'wrong content type', 415);
+  })
+  .post('/read-then-refuse', async (c) => {
+    await c.req.text();
+    throw new ServiceError('conflict', 'room exists');
+  })
+  .post('/too-large', () => {
+    throw new ServiceError('payload_too_large', 'too large');
   });
 
 describe('errorHandler (onError, notFound)', () => {
@@ -34,6 +44,20 @@ describe('errorHandler (onError, notFound)', () => {
 
   it("maps hono's own 4xx to bad_request", async () => {
     assert.deepEqual(await errorOf(await app.request('/hono')), { status: 400, code: 'bad_request', message: 'bad request' });
+  });
+
+  it('closes the connection after refusing a request whose body it did not read', async () => {
+    // As Node hands them over: a body comes with its Content-Length.
+    const post = (path: string, body?: string) =>
+      app.request(path, { method: 'POST', ...(body !== undefined ? { body, headers: { 'content-length': String(Buffer.byteLength(body)) } } : {}) });
+    assert.equal((await post('/refuse', 'v=0')).headers.get('connection'), 'close');
+    assert.equal((await post('/too-large', 'x')).headers.get('connection'), 'close');
+    assert.equal((await post('/too-large')).headers.get('connection'), 'close', 'a 413 always closes');
+    // Body read, or none sent: the connection stays usable.
+    assert.equal((await post('/read-then-refuse', '{}')).headers.get('connection'), null);
+    assert.equal((await post('/refuse')).headers.get('connection'), null);
+    assert.equal((await app.request('/service')).headers.get('connection'), null);
+    assert.equal((await post('/nowhere', 'x')).headers.get('connection'), 'close', 'a 404 too');
   });
 
   it('answers unknown routes with 404 not_found', async () => {

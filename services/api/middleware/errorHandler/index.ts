@@ -17,10 +17,25 @@ export const onError: ErrorHandler = (err, c) => {
   const { status, body } = toErrorBody(mapped);
   const log = (c as Context).get('log') ?? logger;
   if (status >= 500) log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed');
+  if (leavesBodyUnread(c as Context, status)) c.header('connection', 'close');
   return c.json(body, status as ContentfulStatusCode);
 };
 
+/**
+ * A refusal sent before the request's body was read (413, a wrong Content-Type, a bad token on a
+ * POST) leaves that body in the connection, where the next request would be parsed out of it.
+ * Such answers say `Connection: close`, and Node closes the connection after sending them; a
+ * 413 always does, since its body may be only partly read.
+ */
+function leavesBodyUnread(c: Context, status: number): boolean {
+  if (status === 413) return true;
+  const declared = c.req.header('content-length');
+  const hasBody = c.req.header('transfer-encoding') !== undefined || (declared !== undefined && declared !== '0');
+  return hasBody && Object.keys(c.req.bodyCache).length === 0;
+}
+
 export const notFound: NotFoundHandler = (c) => {
   const { status, body } = toErrorBody(new ServiceError('not_found', 'no such resource'));
+  if (leavesBodyUnread(c, status)) c.header('connection', 'close');
   return c.json(body, status as ContentfulStatusCode);
 };
