@@ -1,5 +1,4 @@
 import { Hono, type Context } from 'hono';
-import { cors } from 'hono/cors';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ServiceError, toErrorBody } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
@@ -15,6 +14,7 @@ import {
 import type { Storage } from '../storage/Storage.ts';
 import { advancePartLimit, isBelowWindow, isOutOfRange, isSatisfied, parseBlockingQuery } from './blockingReload.ts';
 import * as CacheControl from './cacheControl.ts';
+import { hlsCors } from './cors.ts';
 import { LiveEdge, type RenderedPlaylist } from './liveEdge.ts';
 
 export interface OriginOptions {
@@ -29,18 +29,6 @@ export interface OriginOptions {
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 const log = logger.child({ mod: 'origin' });
-
-/**
- * CORS for HLS: players on any origin fetch playlists and media without credentials. Every
- * response (errors included) carries the headers, and OPTIONS gets a 204 preflight answer.
- */
-const HLS_CORS = cors({
-  origin: '*',
-  allowMethods: ['GET', 'HEAD', 'OPTIONS'],
-  allowHeaders: ['Range', 'If-None-Match', 'If-Modified-Since'],
-  exposeHeaders: ['Content-Length', 'Content-Type', 'Cache-Control', 'Age', 'Date'],
-  maxAge: 600,
-});
 
 /**
  * The HLS origin, as a hono app with absolute routes under /hls (mount with
@@ -69,7 +57,7 @@ export function createOriginApp(options: OriginOptions): Hono {
   };
   const app = new Hono();
 
-  app.use('/hls/*', HLS_CORS);
+  app.use('/hls/*', hlsCors());
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => errorResponse(c, new ServiceError('not_found', 'no such resource')));
 

@@ -22,8 +22,11 @@ export function requestId() {
     c.set('requestId', id);
     c.set('log', log);
     const started = performance.now();
-    await next();
+    // Before the handler: it goes into the response as the handler builds it. After the
+    // handler, c.header() makes hono rebuild the response around a stream of its body.
     c.header(REQUEST_ID_HEADER, id);
+    await next();
+    if (c.res.headers.get(REQUEST_ID_HEADER) !== id) c.header(REQUEST_ID_HEADER, id); // a Response built by hand
     const status = c.res.status;
     const level = status >= 500 ? 'error' : 'debug';
     if (!log.isLevelEnabled(level)) return;
