@@ -28,7 +28,8 @@
  * release within 50 ms at 1000, CPU per request within 3x nginx's.
  *
  * BENCH_ORIGIN_ROOT=<checkout> loads the origin from another checkout's services/ (before/after
- * figures with the same bench). BENCH_STRICT=1 exits 1 on a missed target.
+ * figures with the same bench); BENCH_BODY_LIMIT=0 leaves the body-limit middleware out of the
+ * origin's wiring. BENCH_STRICT=1 exits 1 on a missed target.
  */
 import { fork, spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -296,7 +297,10 @@ async function main(): Promise<number> {
     return 1;
   }
   const load = loadavg();
-  console.log(`load average before the run: ${load.map((l) => l.toFixed(2)).join(', ')}; origin from ${process.env.BENCH_ORIGIN_ROOT ?? 'this checkout'}`);
+  console.log(
+    `load average before the run: ${load.map((l) => l.toFixed(2)).join(', ')}; origin from ${process.env.BENCH_ORIGIN_ROOT ?? 'this checkout'}` +
+      (process.env.BENCH_BODY_LIMIT === '0' ? ', without the body-limit middleware' : ''),
+  );
   const dir = await mkdtemp(join(tmpdir(), 'stagecast-origin-load-'));
   let server: ServerProcess | undefined;
   let nginx: Nginx | undefined;

@@ -4,7 +4,9 @@
 // same playlist and parts, as they land, to a folder that nginx serves.
 //
 // BENCH_ORIGIN_ROOT: a checkout whose services/ to load (default: this one), to measure an
-// older origin with the same bench.
+// older origin with the same bench. BENCH_BODY_LIMIT=0 leaves the body-limit middleware out,
+// to see what it costs a GET (hono's bodyLimit reads `c.req.raw.body`, which makes
+// @hono/node-server build a whole Request).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +39,7 @@ const storage = new DiskStorage({ rootDir: join(dir, 'storage') });
 const packager = new HlsPackager({ roomId: ROOM, storage, epoch: Date.now().toString(36) });
 const app = new Hono();
 app.use('*', requestId());
-app.use('*', bodyLimit(131072));
+if (process.env.BENCH_BODY_LIMIT !== '0') app.use('*', bodyLimit(131072));
 app.route('/', createOriginApp({ getPackager: (room) => (room === ROOM ? packager : undefined), storage }));
 
 const published: Publication[] = [];
