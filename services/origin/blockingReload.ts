@@ -59,27 +59,3 @@ export function isOutOfRange(rendition: Rendition, req: BlockingRequest): boolea
   if (!pos || req.msn > pos.msn) return req.part > limit;
   return req.msn === pos.msn && req.part > pos.part + limit;
 }
-
-export type WaitOutcome = 'ready' | 'closed' | 'timeout' | 'aborted';
-
-/**
- * Waits on the rendition's condition until `ready()` holds. Re-checks `closed` and the
- * predicate every time it wakes. Gives up after `timeoutMs` (3 target durations for HLS).
- */
-export async function waitUntil(
-  rendition: Rendition,
-  ready: () => boolean,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<WaitOutcome> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (rendition.closed) return 'closed';
-    if (ready()) return 'ready';
-    if (rendition.ended) return 'closed';
-    if (signal?.aborted) return 'aborted';
-    const left = deadline - performance.now();
-    if (left <= 0) return 'timeout';
-    await rendition.condition.wait(left, signal);
-  }
-}

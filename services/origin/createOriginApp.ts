@@ -1,10 +1,8 @@
 import { Hono, type Context } from 'hono';
-import { cors } from 'hono/cors';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ServiceError, toErrorBody } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import {
-  MEDIA_CACHE_CONTROL,
   MEDIA_CONTENT_TYPE,
   PLAYLIST_CACHE_CONTROL,
   PLAYLIST_CONTENT_TYPE,
@@ -14,7 +12,10 @@ import {
   type Rendition,
 } from '../packager/index.ts';
 import type { Storage } from '../storage/Storage.ts';
-import { advancePartLimit, isBelowWindow, isOutOfRange, isSatisfied, parseBlockingQuery, waitUntil } from './blockingReload.ts';
+import { advancePartLimit, isBelowWindow, isOutOfRange, isSatisfied, parseBlockingQuery } from './blockingReload.ts';
+import * as CacheControl from './cacheControl.ts';
+import { hlsCors } from './cors.ts';
+import { LiveEdge, type RenderedPlaylist } from './liveEdge.ts';
 
 export interface OriginOptions {
   /** The live packager of a room, if it is broadcasting on this node. */
@@ -26,22 +27,8 @@ export interface OriginOptions {
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
-/** Blocking responses describe a fixed point of the stream: a CDN may keep them briefly. */
-const BLOCKING_PLAYLIST_CACHE_CONTROL = 'public, max-age=1';
 
 const log = logger.child({ mod: 'origin' });
-
-/**
- * CORS for HLS: players on any origin fetch playlists and media without credentials. Every
- * response (errors included) carries the headers, and OPTIONS gets a 204 preflight answer.
- */
-const HLS_CORS = cors({
-  origin: '*',
-  allowMethods: ['GET', 'HEAD', 'OPTIONS'],
-  allowHeaders: ['Range', 'If-None-Match', 'If-Modified-Since'],
-  exposeHeaders: ['Content-Length', 'Content-Type', 'Cache-Control', 'Age', 'Date'],
-  maxAge: 600,
-});
 
 /**
  * The HLS origin, as a hono app with absolute routes under /hls (mount with
@@ -53,21 +40,35 @@ const HLS_CORS = cors({
  *
  * Live playlists and parts come from the packager's memory, so a storage outage never stalls
  * viewers; segments come from memory while recent, else from storage, as does everything of a
- * room that is not live on this node.
+ * room that is not live on this node. Blocked requests wait on their rendition's LiveEdge:
+ * one gate per awaited (msn, part) or part, one render per playlist revision.
  */
 export function createOriginApp(options: OriginOptions): Hono {
   const { getPackager, storage } = options;
   const timeoutFactor = options.blockingTimeoutTargetDurations ?? 3;
+  const edges = new WeakMap<Rendition, LiveEdge>();
+  const edgeOf = (packager: HlsPackager, rendition: Rendition): LiveEdge => {
+    let edge = edges.get(rendition);
+    if (!edge) {
+      edge = new LiveEdge(rendition, packager.objectNames.epoch);
+      edges.set(rendition, edge);
+    }
+    return edge;
+  };
   const app = new Hono();
 
-  app.use('/hls/*', HLS_CORS);
+  app.use('/hls/*', hlsCors());
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => errorResponse(c, new ServiceError('not_found', 'no such resource')));
 
   app.get('/hls/:room/index.m3u8', async (c) => {
     const room = checkName(c.req.param('room'));
     const live = getPackager(room)?.multivariantPlaylist();
-    if (live !== undefined) return playlistResponse(c, live, PLAYLIST_CACHE_CONTROL);
+    if (live !== undefined) {
+      c.header('content-type', PLAYLIST_CONTENT_TYPE);
+      c.header('cache-control', CacheControl.LIVE_MULTIVARIANT);
+      return c.body(live, 200);
+    }
     return fromStorage(c, storage, `${room}/${PLAYLIST_NAME}`);
   });
 
@@ -75,21 +76,18 @@ export function createOriginApp(options: OriginOptions): Hono {
     const room = checkName(c.req.param('room'));
     const name = checkName(c.req.param('rendition'));
     const blocking = parseBlockingQuery(c.req.query('_HLS_msn'), c.req.query('_HLS_part'));
-    const rendition = liveRendition(getPackager(room), name);
-    if (!rendition) return fromStorage(c, storage, `${room}/${name}/${PLAYLIST_NAME}`);
-    if (!blocking) return playlistResponse(c, livePlaylist(rendition), PLAYLIST_CACHE_CONTROL);
+    const packager = getPackager(room);
+    const rendition = liveRendition(packager, name);
+    if (!packager || !rendition) return fromStorage(c, storage, `${room}/${name}/${PLAYLIST_NAME}`);
+    const edge = edgeOf(packager, rendition);
+    if (!blocking) return playlistResponse(c, livePlaylist(edge), CacheControl.LIVE_PLAYLIST);
     if (isBelowWindow(rendition, blocking)) throw new ServiceError('bad_request', '_HLS_msn is older than the playlist window');
     if (!rendition.ended && !isSatisfied(rendition, blocking) && isOutOfRange(rendition, blocking)) {
       throw new ServiceError('bad_request', '_HLS_msn/_HLS_part too far beyond the live edge');
     }
-    const outcome = await waitUntil(
-      rendition,
-      () => isSatisfied(rendition, blocking),
-      timeoutFactor * rendition.targetDurationSec * 1000,
-      c.req.raw.signal,
-    );
+    const outcome = await edge.waitForPlaylist(blocking, timeoutFactor * rendition.targetDurationSec * 1000);
     if (outcome === 'ready' || (outcome === 'closed' && rendition.ended)) {
-      return playlistResponse(c, livePlaylist(rendition), BLOCKING_PLAYLIST_CACHE_CONTROL);
+      return playlistResponse(c, livePlaylist(edge), CacheControl.BLOCKING_PLAYLIST);
     }
     if (outcome === 'closed') return fromStorage(c, storage, `${room}/${name}/${PLAYLIST_NAME}`);
     throw unavailable('playlist update not available in time');
@@ -104,7 +102,7 @@ export function createOriginApp(options: OriginOptions): Hono {
     const packager = getPackager(room);
     const rendition = liveRendition(packager, name);
     if (rendition && packager && packager.objectNames.epoch === parsed.epoch) {
-      const data = await fromMemory(rendition, parsed.kind, parsed.n, timeoutFactor, c.req.raw.signal);
+      const data = await fromMemory(edgeOf(packager, rendition), parsed.kind, parsed.n, timeoutFactor);
       if (data) return mediaResponse(c, data);
     }
     if (parsed.kind === 'part') throw new ServiceError('not_found', 'no such part');
@@ -114,10 +112,10 @@ export function createOriginApp(options: OriginOptions): Hono {
   return app;
 }
 
-function livePlaylist(rendition: Rendition): string {
-  const text = rendition.playlist();
-  if (text === undefined) throw new ServiceError('not_found', 'playlist not ready yet');
-  return text;
+function livePlaylist(edge: LiveEdge): RenderedPlaylist {
+  const rendered = edge.playlist();
+  if (rendered === undefined) throw new ServiceError('not_found', 'playlist not ready yet');
+  return rendered;
 }
 
 function liveRendition(packager: HlsPackager | undefined, name: string): Rendition | undefined {
@@ -126,13 +124,8 @@ function liveRendition(packager: HlsPackager | undefined, name: string): Renditi
 }
 
 /** A part that is announced (PRELOAD-HINT) or about to be is waited for, like a playlist. */
-async function fromMemory(
-  rendition: Rendition,
-  kind: 'init' | 'segment' | 'part',
-  n: number,
-  timeoutFactor: number,
-  signal: AbortSignal,
-): Promise<Buffer | undefined> {
+async function fromMemory(edge: LiveEdge, kind: 'init' | 'segment' | 'part', n: number, timeoutFactor: number): Promise<Buffer | undefined> {
+  const rendition = edge.rendition;
   if (kind === 'init') return rendition.getInit(n);
   if (kind === 'segment') return rendition.getSegment(n);
   const part = rendition.getPart(n);
@@ -140,7 +133,7 @@ async function fromMemory(
   const next = rendition.nextPartId;
   if (n < next) return undefined; // gone from memory
   if (n > next + advancePartLimit(rendition.partTargetSec ?? 1)) throw new ServiceError('bad_request', 'part too far beyond the live edge');
-  const outcome = await waitUntil(rendition, () => rendition.getPart(n) !== undefined, timeoutFactor * rendition.targetDurationSec * 1000, signal);
+  const outcome = await edge.waitForPart(n, timeoutFactor * rendition.targetDurationSec * 1000);
   if (outcome === 'ready') return rendition.getPart(n);
   if (outcome === 'timeout') throw unavailable('part not available in time');
   return undefined;
@@ -157,21 +150,28 @@ async function fromStorage(c: Context, storage: Storage, key: string): Promise<R
   if (!object) throw new ServiceError('not_found', 'no such resource');
   const isPlaylist = key.endsWith('.m3u8');
   c.header('content-type', isPlaylist ? PLAYLIST_CONTENT_TYPE : MEDIA_CONTENT_TYPE);
-  c.header('cache-control', isPlaylist ? PLAYLIST_CACHE_CONTROL : MEDIA_CACHE_CONTROL);
+  c.header('cache-control', isPlaylist ? PLAYLIST_CACHE_CONTROL : CacheControl.MEDIA);
   return c.body(new Uint8Array(object.body), 200);
 }
 
-function playlistResponse(c: Context, text: string, cacheControl: string): Response {
-  c.header('content-type', PLAYLIST_CONTENT_TYPE);
+/** The rendered bytes as they are; 304 when the caller already has this revision. */
+function playlistResponse(c: Context, playlist: RenderedPlaylist, cacheControl: string): Response {
   c.header('cache-control', cacheControl);
-  return c.body(text, 200);
+  c.header('etag', playlist.etag);
+  if (c.req.header('if-none-match') === playlist.etag) return c.body(null, 304);
+  c.header('content-type', PLAYLIST_CONTENT_TYPE);
+  return c.body(view(playlist.body), 200);
 }
 
 function mediaResponse(c: Context, data: Buffer): Response {
   c.header('content-type', MEDIA_CONTENT_TYPE);
-  c.header('cache-control', MEDIA_CACHE_CONTROL);
+  c.header('cache-control', CacheControl.MEDIA);
+  return c.body(view(data), 200);
+}
+
+function view(data: Buffer): Uint8Array<ArrayBuffer> {
   // Buffers from Node are never backed by a SharedArrayBuffer here; view without copying.
-  return c.body(new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength), 200);
+  return new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
 }
 
 function checkName(value: string): string {
@@ -187,6 +187,6 @@ function unavailable(message: string): ServiceError {
 function errorResponse(c: Context, err: unknown): Response {
   const { status, body } = toErrorBody(err);
   if (status >= 500 && status !== 503) log.error({ err: err instanceof Error ? err.message : String(err) }, 'origin request failed');
-  c.header('cache-control', 'no-store');
+  c.header('cache-control', status === 404 ? CacheControl.NOT_FOUND : CacheControl.OTHER_ERRORS);
   return c.json(body, status as ContentfulStatusCode);
 }

@@ -45,7 +45,7 @@ export interface RenditionOptions {
 export class Rendition {
   readonly name: string;
   readonly info: RenditionInfo;
-  /** Woken on every new part, segment, end and close. */
+  /** Woken on every new init, part, segment, end and close, and on a sibling's new part. */
   readonly condition = new Condition();
   init: InitSegmentInfo | undefined;
   ended = false;
@@ -202,6 +202,14 @@ export class Rendition {
     return this.window.getPart(id);
   }
 
+  /**
+   * Changes whenever the live playlist may have: every broadcast of `condition`. The same
+   * revision of the same packager always renders the same playlist.
+   */
+  get revision(): number {
+    return this.condition.revision;
+  }
+
   /** The live LL-HLS media playlist; undefined until PART-TARGET is known. */
   playlist(): string | undefined {
     return this.window.playlist(this.ended, this.init !== undefined);
@@ -231,6 +239,8 @@ export class Rendition {
     this.window.addInit(generation, data);
     this.mirror.putInit(generation, data);
     this.options.onInit();
+    // The playlist changed (a completed segment, the PRELOAD-HINT): readers keyed on revision see it.
+    this.condition.broadcast();
   }
 
   private acceptFragment(data: Buffer, info: FragmentInfo): void {

@@ -132,6 +132,48 @@ describe('HLS origin over HTTP with a live packager', () => {
     assert.match(pre.headers.get('access-control-allow-methods') ?? '', /GET/);
   });
 
+  it('sends cache headers an edge can follow: blocking playlists briefly, media immutable, 404 briefly, other errors never', async () => {
+    const cacheControl = async (path: string, status: number) => {
+      const res = await fetch(`${base}${path}`);
+      assert.equal(res.status, status, path);
+      await res.body?.cancel();
+      return res.headers.get('cache-control');
+    };
+    const pos = packager.rendition('v')!.position()!;
+    assert.equal(await cacheControl(`/hls/room1/v/index.m3u8?_HLS_msn=${pos.msn}&_HLS_part=${pos.part}`, 200), 'public, max-age=1');
+    assert.equal(await cacheControl(`/hls/room1/v/index.m3u8?_HLS_msn=${pos.msn - 1}`, 200), 'public, max-age=1');
+    assert.equal(await cacheControl('/hls/room1/v/index.m3u8', 200), 'no-cache');
+    assert.equal(await cacheControl('/hls/room1/index.m3u8', 200), 'public, max-age=1');
+    assert.equal(await cacheControl('/hls/room1/v/init-o-0.mp4', 200), 'public, max-age=31536000, immutable');
+    assert.equal(await cacheControl('/hls/room1/v/seg-o-999999.m4s', 404), 'public, max-age=1');
+    assert.equal(await cacheControl('/hls/nosuchroom/index.m3u8', 404), 'public, max-age=1');
+    assert.equal(await cacheControl('/hls/room1/v/index.m3u8?_HLS_msn=abc', 400), 'no-store');
+    assert.equal(await cacheControl(`/hls/room1/v/index.m3u8?_HLS_msn=${pos.msn + 10}`, 400), 'no-store');
+  });
+
+  it('tags live playlists with an ETag per revision and answers 304 to a reader that has it', async () => {
+    const res = await fetch(`${base}/hls/room1/v/index.m3u8`);
+    const etag = res.headers.get('etag');
+    assert.match(etag ?? '', /^"o-\d+"$/);
+    const text = await res.text();
+    const again = await fetch(`${base}/hls/room1/v/index.m3u8`, { headers: { 'if-none-match': etag! } });
+    if (again.status === 304) {
+      assert.equal(again.headers.get('etag'), etag);
+      assert.equal(await again.text(), '');
+    } else {
+      // A part landed in between: a new revision, new bytes.
+      assert.equal(again.status, 200);
+      assert.notEqual(again.headers.get('etag'), etag);
+      assert.notEqual(await again.text(), text);
+    }
+    const r = packager.rendition('v')!;
+    const pos = r.position()!;
+    const next = await fetch(`${base}/hls/room1/v/index.m3u8?_HLS_msn=${pos.msn}&_HLS_part=${pos.part + 1}`, { headers: { 'if-none-match': etag! } });
+    assert.equal(next.status, 200, 'a blocking reload answers with the newer revision');
+    assert.notEqual(next.headers.get('etag'), etag);
+    await next.body?.cancel();
+  });
+
   it('sends the same CORS headers on playlists, media, errors and preflights', async () => {
     const list = (value: string | null) => value?.split(',').map((v) => v.trim()) ?? [];
     const exposed = ['Content-Length', 'Content-Type', 'Cache-Control', 'Age', 'Date'];
