@@ -3,7 +3,10 @@ import { describe, it } from 'node:test';
 import { bodyLimit } from '../../../services/api/middleware/bodyLimit/index.ts';
 import { errorOf, testApp } from './harness.ts';
 
-const app = testApp().use('*', bodyLimit(1024)).post('/x', async (c) => c.text(String((await c.req.text()).length)));
+const app = testApp()
+  .use('*', bodyLimit(1024))
+  .post('/x', async (c) => c.text(String((await c.req.text()).length)))
+  .get('/x', async (c) => c.text(String((await c.req.text()).length)));
 
 describe('bodyLimit middleware', () => {
   it('accepts a body within the limit', async () => {
@@ -17,6 +20,12 @@ describe('bodyLimit middleware', () => {
     const err = await errorOf(res);
     assert.equal(err.status, 413);
     assert.equal(err.code, 'payload_too_large');
+  });
+
+  it('lets a plain GET through', async () => {
+    const res = await app.request('/x');
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), '0');
   });
 
   it('rejects an oversized chunked body discovered while reading', async () => {
