@@ -105,6 +105,16 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   });
   signaling.attach(server);
 
+  /** Signaling, then broadcasts (their playlists get ENDLIST while the engine still runs), rooms, engine, storage; webhooks stop following. */
+  const closeStageAndMedia = async () => {
+    await signaling.close();
+    await broadcasts.close();
+    await registry.close('engine_closed');
+    await engine.close();
+    await storage.close();
+    webhookFollower.close();
+  };
+
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -114,12 +124,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
       });
     });
   } catch (err) {
-    await signaling.close();
-    await broadcasts.close();
-    await registry.close('engine_closed');
-    await engine.close();
-    await storage.close();
-    webhookFollower.close();
+    await closeStageAndMedia();
     metrics.close();
     webhooks.close();
     throw err;
@@ -134,14 +139,8 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     (closing ??= (async () => {
       // No new connections; requests on open ones still get answers until the end.
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await signaling.close();
-      // Broadcasts end first, so their playlists get ENDLIST while the engine still runs.
-      await broadcasts.close();
-      await registry.close('engine_closed');
-      await engine.close();
-      await storage.close();
+      await closeStageAndMedia();
       // Every room.ended / broadcast.stopped is in the outbox now: deliver what is due, keep the rest for the next start.
-      webhookFollower.close();
       const left = await webhooks.flush(cfg.WEBHOOK_FLUSH_MS);
       if (left > 0) logger.info({ pending: left }, 'webhooks left in the outbox for the next start');
       webhooks.close();
