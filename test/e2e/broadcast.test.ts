@@ -6,7 +6,7 @@ import type { Page } from 'playwright-core';
 import { describeEngines } from '../support/engines.ts';
 import { clickGoLive, openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
 import type { HlsViewSnapshot } from '../../player/src/hls/hls-view-types.ts';
-import { sleep } from '../support/wait.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
 
@@ -56,13 +56,20 @@ describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
 
     // The waiting page picks the broadcast up by itself (it asks for the playlist every second).
     await waitForStatus(viewer, 'playing', 30000);
+    // Outcomes with a deadline, not a rate over a fixed window: a loaded 2-core machine can stall
+    // the page for a second, and what matters is that playback keeps going.
     const a = await snapshot(viewer);
-    await sleep(3000);
-    const b = await snapshot(viewer);
-    assert.ok(b.currentTime - a.currentTime >= 2.4, `currentTime advanced ${(b.currentTime - a.currentTime).toFixed(2)} s in 3 s`);
-    assert.ok(b.framesDecoded - a.framesDecoded >= 60, `frames decoded grew by ${b.framesDecoded - a.framesDecoded} in 3 s`);
+    const t0 = Date.now();
+    const b = await waitFor('the broadcast to keep playing', 15000, () => snapshot(viewer), {
+      until: (s) => s.currentTime - a.currentTime >= 2.4 && s.framesDecoded - a.framesDecoded >= 60 && s.audioDecodedBytes - a.audioDecodedBytes > 10000,
+      stepMs: 250,
+      throwOnTimeout: false,
+    });
+    const took = Date.now() - t0;
+    assert.ok(b.currentTime - a.currentTime >= 2.4, `currentTime advanced ${(b.currentTime - a.currentTime).toFixed(2)} s in ${took} ms`);
+    assert.ok(b.framesDecoded - a.framesDecoded >= 60, `frames decoded grew by ${b.framesDecoded - a.framesDecoded} in ${took} ms`);
     assert.ok(b.audioTracks >= 1, `buffered media carries audio (audioTracks ${b.audioTracks})`);
-    assert.ok(b.audioDecodedBytes - a.audioDecodedBytes > 10000, `audio decoded grew by ${b.audioDecodedBytes - a.audioDecodedBytes} bytes in 3 s`);
+    assert.ok(b.audioDecodedBytes - a.audioDecodedBytes > 10000, `audio decoded grew by ${b.audioDecodedBytes - a.audioDecodedBytes} bytes in ${took} ms`);
     assert.ok(b.videoWidth > 0 && b.videoHeight > 0, `picture ${b.videoWidth}x${b.videoHeight}`);
     assert.ok(b.latencySec !== null && b.latencySec > 0 && b.latencySec < 5, `latency readout ${b.latencySec} s`);
     assert.match((await viewer.locator('[data-testid="latency"]').textContent()) ?? '', /^latency \d+\.\d s$/);

@@ -100,8 +100,7 @@ describeEngines('TURN relay through the SFU', (engine) => {
     const sub = await playWhep(viewer, svc, room, await svc.token(room, 'mod', 'moderator'), { iceServers: subIce, relay: true });
     assert.equal(sub.status, 201);
     const a = await waitFor('frames through the relay', 20000, () => peerReport(viewer, 'sub'), { until: (r) => r.framesDecoded > 30 });
-    await sleep(2000);
-    const b = await peerReport(viewer, 'sub');
+    const b = await waitFor('frames to keep coming', 10000, () => peerReport(viewer, 'sub'), { until: (r) => r.framesDecoded - a.framesDecoded > 20, throwOnTimeout: false });
     assert.ok(b.framesDecoded - a.framesDecoded > 20, `frames keep coming (${a.framesDecoded} → ${b.framesDecoded})`);
     assert.equal(b.localCandidateType, 'relay');
     assert.equal((await peerReport(publisher, 'pub')).localCandidateType, 'relay');

@@ -186,8 +186,10 @@ describeEngines('WHIP ingest and WHEP playback', (engine) => {
 
     const inbound = () => viewer.evaluate(() => (window as unknown as Fns).inbound());
     const first = await waitFor('WHEP frames decoded', 20000, inbound, { until: (s) => s.framesDecoded > 0 && s.audioBytes > 0 });
-    await sleep(1500);
-    const later = await inbound();
+    const later = await waitFor('frames and audio to keep coming', 10000, inbound, {
+      until: (s) => s.framesDecoded > first.framesDecoded + 10 && s.audioBytes > first.audioBytes,
+      throwOnTimeout: false,
+    });
     assert.ok(later.framesDecoded > first.framesDecoded + 10, `frames keep decoding: ${first.framesDecoded} → ${later.framesDecoded}`);
     assert.ok(later.audioBytes > first.audioBytes, `audio keeps arriving: ${first.audioBytes} → ${later.audioBytes}`);
 
