@@ -12,6 +12,7 @@ import type { CloseReason, EngineOptions, MediaKind } from '../EngineTypes.ts';
 import { inspectSdp } from '../sdp.ts';
 import { gatheringComplete } from './gather.ts';
 import { iceConnectDeadline } from './iceDeadline.ts';
+import { PeerLifetime } from './peerLifetime.ts';
 import { peerConfig, restrictCandidates } from './peerConfig.ts';
 import { TrackRelay } from './TrackRelay.ts';
 
@@ -38,6 +39,7 @@ export class PublisherLeg extends EnhancedEventEmitter<PublisherLegEvents> {
   private readonly opts: EngineOptions;
   private rembTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly life: PeerLifetime;
   private readonly cancelIceDeadline: () => void;
 
   constructor(peerId: string, opts: EngineOptions) {
@@ -45,6 +47,7 @@ export class PublisherLeg extends EnhancedEventEmitter<PublisherLegEvents> {
     this.peerId = peerId;
     this.opts = opts;
     this.pc = new RTCPeerConnection(peerConfig(opts));
+    this.life = new PeerLifetime(this.pc, `publisher ${peerId}`);
     this.pc.onTrack.subscribe((track) => this.onTrack(track));
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed' || state === 'closed') this.close('transport_failed');
@@ -56,17 +59,22 @@ export class PublisherLeg extends EnhancedEventEmitter<PublisherLegEvents> {
     const media = inspectSdp(offer);
     const sending = media.filter((m) => (m.kind === 'audio' || m.kind === 'video') && m.port !== 0 && (m.direction === 'sendonly' || m.direction === 'sendrecv'));
     if (sending.length === 0) throw new InvalidSdpError('offer sends no audio or video');
-    try {
-      await this.pc.setRemoteDescription({ type: 'offer', sdp: offer });
-      for (const t of this.pc.getTransceivers()) t.setDirection('recvonly');
-      await this.pc.setLocalDescription(await this.pc.createAnswer());
-    } catch (err) {
-      log.debug({ err: String(err) }, 'publisher negotiation failed');
-      throw new InvalidSdpError('offer could not be negotiated');
-    }
-    await gatheringComplete(this.pc);
-    this.rembTimer = setInterval(() => this.sendRemb(), REMB_INTERVAL_MS);
-    return restrictCandidates(this.pc.localDescription!.sdp, this.opts);
+    return this.life.step(async () => {
+      try {
+        await this.pc.setRemoteDescription({ type: 'offer', sdp: offer });
+        this.life.assertOpen();
+        for (const t of this.pc.getTransceivers()) t.setDirection('recvonly');
+        await this.pc.setLocalDescription(await this.pc.createAnswer());
+      } catch (err) {
+        this.life.assertOpen();
+        log.debug({ err: String(err) }, 'publisher negotiation failed');
+        throw new InvalidSdpError('offer could not be negotiated');
+      }
+      await gatheringComplete(this.pc);
+      this.life.assertOpen();
+      this.rembTimer = setInterval(() => this.sendRemb(), REMB_INTERVAL_MS);
+      return restrictCandidates(this.pc.localDescription!.sdp, this.opts);
+    });
   }
 
   close(reason: CloseReason): void {
@@ -75,7 +83,7 @@ export class PublisherLeg extends EnhancedEventEmitter<PublisherLegEvents> {
     this.cancelIceDeadline();
     clearInterval(this.rembTimer);
     for (const relay of this.relays.values()) relay.close();
-    this.pc.close().catch(() => {});
+    this.life.close();
     this.safeEmit('close', reason);
   }
 

@@ -6,6 +6,7 @@ import type { CloseReason, EngineOptions, StageTrack, SubscriberOffer } from '..
 import { inspectSdp } from '../sdp.ts';
 import { gatheringComplete } from './gather.ts';
 import { iceConnectDeadline } from './iceDeadline.ts';
+import { PeerLifetime } from './peerLifetime.ts';
 import { peerConfig, restrictCandidates } from './peerConfig.ts';
 import type { TrackRelay } from './TrackRelay.ts';
 
@@ -41,6 +42,7 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
   private dirty = false;
   private negotiating: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly life: PeerLifetime;
   private readonly cancelIceDeadline: () => void;
 
   constructor(peerId: string, opts: EngineOptions) {
@@ -48,6 +50,7 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
     this.peerId = peerId;
     this.opts = opts;
     this.pc = new RTCPeerConnection(peerConfig(opts));
+    this.life = new PeerLifetime(this.pc, `subscriber ${peerId}`);
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed' || state === 'closed') this.close('transport_failed');
     });
@@ -87,12 +90,15 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
       throw new InvalidStateError(`no outstanding offer with version ${version} (current ${this.version})`);
     }
     inspectSdp(answer);
-    try {
-      await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
-    } catch (err) {
-      log.debug({ err: String(err) }, 'subscriber answer rejected');
-      throw new InvalidSdpError('answer could not be applied');
-    }
+    await this.life.step(async () => {
+      try {
+        await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
+      } catch (err) {
+        this.life.assertOpen();
+        log.debug({ err: String(err) }, 'subscriber answer rejected');
+        throw new InvalidSdpError('answer could not be applied');
+      }
+    });
     this.awaitingAnswer = false;
     if (this.dirty) this.renegotiate();
   }
@@ -103,12 +109,18 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
     if (!media.some((m) => (m.kind === 'audio' || m.kind === 'video') && m.port !== 0)) {
       throw new InvalidSdpError('offer receives no audio or video');
     }
+    return this.life.step(() => this.answerOfferStep(offer, relays));
+  }
+
+  private async answerOfferStep(offer: string, relays: TrackRelay[]): Promise<{ answer: string; tracks: StageTrack[] }> {
     try {
       await this.pc.setRemoteDescription({ type: 'offer', sdp: offer });
     } catch (err) {
+      this.life.assertOpen();
       log.debug({ err: String(err) }, 'whep offer rejected');
       throw new InvalidSdpError('offer could not be negotiated');
     }
+    this.life.assertOpen();
     const free = [...relays];
     for (const transceiver of this.pc.getTransceivers()) {
       const index = free.findIndex((r) => r.info.kind === transceiver.kind);
@@ -125,10 +137,12 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
     try {
       await this.pc.setLocalDescription(await this.pc.createAnswer());
     } catch (err) {
+      this.life.assertOpen();
       log.debug({ err: String(err) }, 'whep answer failed');
       throw new InvalidSdpError('offer could not be negotiated');
     }
     await gatheringComplete(this.pc);
+    this.life.assertOpen();
     for (const slot of this.slots.values()) slot.relay.addSink(slot.transceiver.sender);
     return {
       answer: restrictCandidates(this.pc.localDescription!.sdp, this.opts),
@@ -142,7 +156,7 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
     this.cancelIceDeadline();
     for (const slot of this.slots.values()) slot.relay.removeSink(slot.transceiver.sender);
     this.slots.clear();
-    this.pc.close().catch(() => {});
+    this.life.close();
     this.safeEmit('close', reason);
   }
 
@@ -169,7 +183,11 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
       .catch((err: unknown) => log.warn({ peerId: this.peerId, err: String(err) }, 'renegotiation failed'));
   }
 
-  private async makeOffer(): Promise<SubscriberOffer> {
+  private makeOffer(): Promise<SubscriberOffer> {
+    return this.life.step(() => this.makeOfferStep());
+  }
+
+  private async makeOfferStep(): Promise<SubscriberOffer> {
     this.dirty = false;
     await this.pc.setLocalDescription(await this.pc.createOffer());
     await gatheringComplete(this.pc);
