@@ -30,14 +30,17 @@ export class ChatPanel {
   private readonly sendButton: HTMLButtonElement;
   private readonly errorEl: HTMLElement;
   private readonly mutedEl: HTMLElement;
+  private readonly idlePlaceholder: string;
   private client: SignalingClient | undefined;
   private state: ChatState | undefined;
   private readonly onEvent = (message: ServerMessage) => this.state?.apply(message);
   private readonly onChange = () => this.render();
 
-  constructor(parent: Element, { placeholder = 'Say something' }: { placeholder?: string } = {}) {
+  /** `placeholder`: the input's hint while not attached (e.g. the studio's before it goes live). */
+  constructor(parent: Element, { placeholder = 'Chat is not connected' }: { placeholder?: string } = {}) {
+    this.idlePlaceholder = placeholder;
     this.list = h('ol', { class: 'chat-messages', 'data-testid': 'chat-messages', 'aria-live': 'polite' });
-    this.input = h('input', { type: 'text', 'data-testid': 'chat-input', 'aria-label': 'Chat message', autocomplete: 'off', placeholder });
+    this.input = h('input', { type: 'text', 'data-testid': 'chat-input', 'aria-label': 'Chat message', autocomplete: 'off' });
     this.sendButton = h('button', { type: 'submit', 'data-testid': 'chat-send' }, ['Send']);
     this.errorEl = h('p', { class: 'chat-error', 'data-testid': 'chat-error', role: 'alert' });
     this.mutedEl = h('p', { class: 'chat-muted', 'data-testid': 'chat-muted' }, ['A moderator muted your chat.']);
@@ -79,6 +82,7 @@ export class ChatPanel {
 
   private setEnabled(enabled: boolean): void {
     this.input.disabled = !enabled || (this.state?.muted ?? false);
+    this.input.placeholder = enabled ? 'Say something' : this.idlePlaceholder;
     this.sendButton.disabled = this.input.disabled;
   }
 
