@@ -8,10 +8,11 @@
  * `data-role`), buttons (`promote`, `demote`, `mute-audio`, `unmute-audio`, `mute-video`,
  * `unmute-video`, `kick`, `hand-promote`, `hand-lower`, `unblock`, `end-broadcast`), lists
  * (`hand-queue` > `hand`, `blocks` > `block`), `broadcast-state`, `action-error`, and `status`
- * (`connecting`, `ready`, `error: …`). `window.__console = { state, participantId, room }`.
+ * (`connecting`, `ready`, `error: …`). The chat panel and audience count: chat/chat-panel.ts. `window.__console = { state, participantId, room }`.
  */
 import './ui/player.css';
 import './moderation/console.css';
+import { ChatPanel } from './chat/chat-panel.ts';
 import { PlayerErrorException, describe, type PlayerError } from './core/errors.ts';
 import { ModerationClient } from './moderation/moderation-client.ts';
 import { RoomState, type ParticipantView } from './moderation/room-state.ts';
@@ -47,6 +48,7 @@ const blocksEl = $('[data-testid="blocks"]');
 const broadcastStateEl = $('[data-testid="broadcast-state"]');
 const endBroadcastButton = $<HTMLButtonElement>('[data-testid="end-broadcast"]');
 const actionErrorEl = $('[data-testid="action-error"]');
+const chat = new ChatPanel($('.console-side'));
 $('#room').textContent = room ? `room ${room}` : '';
 
 let signaling: SignalingClient | undefined;
@@ -159,6 +161,7 @@ async function start(token: string): Promise<void> {
   for (const type of STATE_EVENTS) client.on(type, (message: ServerMessage) => state?.apply(message));
   state.on('change', render);
   render();
+  chat.attach(client);
   status.set('ready');
 }
 

@@ -8,6 +8,7 @@
  * its connection and began publishing again, `simulcast` whether it sends simulcast.
  */
 import './ui/player.css';
+import { ChatPanel } from './chat/chat-panel.ts';
 import { PlayerErrorException, describe, type PlayerError } from './core/errors.ts';
 import { LevelMeter } from './media/level-meter.ts';
 import { LocalMedia, type MediaKind } from './media/local-media.ts';
@@ -30,6 +31,7 @@ const cameraSelect = $<HTMLSelectElement>('#camera');
 const micSelect = $<HTMLSelectElement>('#microphone');
 const goLiveButton = $<HTMLButtonElement>('#go-live');
 const stopButton = $<HTMLButtonElement>('#stop');
+const chat = new ChatPanel($('main'), { placeholder: 'Chat opens when you go live' });
 $('#room').textContent = room ? `room ${room}` : '';
 
 const media = new LocalMedia();
@@ -114,6 +116,7 @@ async function goLive(): Promise<void> {
     client.on('error', (error) => error.fatal && current() && fail(error));
     const joined = await client.connect();
     if (!current()) return;
+    chat.attach(client);
     const pub = new Publisher(client, { iceServers: toRtcIceServers(joined.iceServers), simulcast: joined.capabilities?.simulcast ?? false });
     publisher = pub;
     pub.on('error', (error) => current() && fail(error));
@@ -136,6 +139,7 @@ async function stop(): Promise<void> {
   const client = signaling;
   publisher = undefined;
   signaling = undefined;
+  chat.detach();
   await pub?.stop();
   pub?.destroy();
   await client?.leave();
@@ -147,6 +151,7 @@ function fail(error: PlayerError | undefined, err?: unknown): void {
   const client = signaling;
   publisher = undefined;
   signaling = undefined;
+  chat.detach();
   pub?.destroy();
   client?.destroy();
   setState('error', error?.message ?? describe(err));

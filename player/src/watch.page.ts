@@ -25,6 +25,7 @@
  *                 choice for a tile; rejects with the server's error (`unsupported` without simulcast)
  */
 import './ui/player.css';
+import { ChatPanel } from './chat/chat-panel.ts';
 import { PlayerErrorException, describe, type PlayerError } from './core/errors.ts';
 import type { HlsViewSnapshot, HlsViewState } from './hls/hls-view.ts';
 import { ModerationClient } from './moderation/moderation-client.ts';
@@ -66,6 +67,7 @@ const consentEl = $('[data-testid="consent"]');
 const acceptButton = $<HTMLButtonElement>('[data-testid="consent-accept"]');
 const declineButton = $<HTMLButtonElement>('[data-testid="consent-decline"]');
 const identities = new Map<string, string>();
+const chat = new ChatPanel($('main'));
 
 let signaling: SignalingClient | undefined;
 let controller: RoleSwitchController | undefined;
@@ -232,6 +234,7 @@ async function watch(token: string): Promise<void> {
   participantId = joined.participantId;
   $('#room').textContent = `room ${joined.roomId} · ${joined.identity} (${joined.role})`;
   refreshHandButton();
+  chat.attach(client);
 
   const ctl = new RoleSwitchController({
     signaling: client,
@@ -277,6 +280,7 @@ function removed(): void {
   if (kicked) return;
   kicked = true;
   consentEl.hidden = true;
+  chat.detach();
   sampler?.destroy();
   controller?.destroy();
   signaling?.destroy();

@@ -5,6 +5,7 @@ import { bodyLimit } from './middleware/bodyLimit/index.ts';
 import { INGEST_RATE_DEFAULTS, rateLimit, TOKEN_RATE_DEFAULTS } from './middleware/rateLimit/index.ts';
 import { notFound, onError } from './middleware/errorHandler/index.ts';
 import { requestId } from './middleware/requestId/index.ts';
+import { chatRoutes } from './routes/chat.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { moderationRoutes } from './routes/moderation.ts';
@@ -55,6 +56,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.route('/api', broadcastRoutes(deps));
   app.route('/api', roomRoutes(deps, rateLimit(deps.tokenRateLimit ?? TOKEN_RATE_DEFAULTS)));
   app.route('/api', moderationRoutes(deps));
+  app.route('/api', chatRoutes(deps));
   // WHIP and WHEP offers share one budget per IP: each starts an engine leg.
   const ingestLimit = rateLimit(deps.ingestRateLimit ?? INGEST_RATE_DEFAULTS);
   app.route('/whip', ingestRoutes('whip', deps, ingestLimit));

@@ -52,6 +52,14 @@ export const configSchema = z
      * sessions together. One more is refused with 429 `too_many_sessions`. Default 5.
      */
     STAGE_MAX_SESSIONS_PER_IDENTITY: int(1, 1000).default(5),
+    /** Longest chat message, characters; longer is refused with `chat_too_long`. Default 500. */
+    CHAT_MAX_LENGTH: int(1, 10000).default(500),
+    /** Chat messages a room keeps (the newest), sent to a late joiner in `joined.chat` and by `GET /api/rooms/:id/chat`. Default 50. */
+    CHAT_HISTORY: int(0, 1000).default(50),
+    /** Chat messages one identity may send per minute in a room (token bucket); past it `rate_limited`. Default 30. */
+    CHAT_RATE_PER_MINUTE: int(1, 6000).default(30),
+    /** Chat messages one identity may send at once before CHAT_RATE_PER_MINUTE applies. Default 5. */
+    CHAT_RATE_BURST: int(1, 1000).default(5),
     /** Dev mode: generate missing secrets, create a demo room and print ready-to-open URLs. Default false. */
     DEV: bool.default(false),
     /** Media engine: auto, embedded or mediasoup. Default auto (mediasoup when its worker binary exists, else embedded). */

@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'rate_limited'
   | 'too_many_sessions'
+  | 'chat_too_long'
+  | 'chat_muted'
   | 'unknown_type'
   | 'invalid_message'
   | 'engine_error'
@@ -66,10 +68,12 @@ function statusFor(code: ErrorCode): number {
     case 'invalid_sdp':
     case 'invalid_message':
     case 'unknown_type':
+    case 'chat_too_long':
       return 400;
     case 'unauthorized':
       return 401;
     case 'forbidden':
+    case 'chat_muted':
       return 403;
     case 'not_found':
       return 404;

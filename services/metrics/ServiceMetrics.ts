@@ -86,6 +86,23 @@ export class ServiceMetrics {
         for (const [transport, n] of Object.entries(counts)) g.set({ transport }, n);
       },
     });
+    new Gauge({
+      name: `${p}audience`,
+      help: 'Participants in rooms on this node, by current role (presenter, guest, moderator, viewer): the audience count rooms announce.',
+      labelNames: ['role'],
+      registers,
+      collect: () => {
+        const r = this.sources.registry;
+        if (!r) return;
+        const totals: Record<string, number> = { presenter: 0, guest: 0, moderator: 0, viewer: 0 };
+        for (const room of r.list()) {
+          const counts = room.audience();
+          for (const role of Object.keys(totals)) totals[role]! += counts[role as keyof typeof counts];
+        }
+        const g = this.gauge(`${p}audience`);
+        for (const [role, n] of Object.entries(totals)) g.set({ role }, n);
+      },
+    });
     for (const [name, help, pick] of [
       ['publishers', 'Publisher legs in the media engine.', (s: EngineStats) => s.publishers],
       ['subscribers', 'Subscriber legs in the media engine (WebRTC stage members and WHEP players).', (s: EngineStats) => s.subscribers],

@@ -51,6 +51,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     roleGraceMs: cfg.STAGE_ROLE_GRACE_MS,
     maxSdpMediaSections: cfg.SDP_MAX_MEDIA_SECTIONS,
     maxSessionsPerIdentity: cfg.STAGE_MAX_SESSIONS_PER_IDENTITY,
+    chat: { maxLength: cfg.CHAT_MAX_LENGTH, historySize: cfg.CHAT_HISTORY, ratePerMinute: cfg.CHAT_RATE_PER_MINUTE, burst: cfg.CHAT_RATE_BURST },
   });
   const tokens = new TokenService({ secret: cfg.JWT_SECRET, ttlSeconds: cfg.TOKEN_TTL_SECONDS });
   const metrics = createMetrics();

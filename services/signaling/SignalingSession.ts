@@ -6,6 +6,7 @@ import type { Participant } from '../stage/Participant.ts';
 import { can } from '../stage/permissions.ts';
 import type { Room } from '../stage/Room.ts';
 import type { BlockEntry, CloseReason } from '../stage/StageTypes.ts';
+import { toAudienceInfo, toChatMessageInfo } from './chatEvents.ts';
 import { toBlockInfo, toHandInfo, toParticipantInfo, toSubscriberOffer, toTrackInfo } from './convert.ts';
 import { InboundGate } from './inbound.ts';
 import { reOf, type Outgoing } from './outgoing.ts';
@@ -208,6 +209,12 @@ export class SignalingSession {
       ...(this.isModerator ? { handQueue: room.handQueue().map(toHandInfo), blocks: room.blocks().map(toBlockInfo) } : {}),
       capabilities: { simulcast: room.capabilities.simulcast, activeSpeaker: room.capabilities.activeSpeaker },
       ...(room.activeSpeaker !== undefined ? { activeSpeaker: room.activeSpeaker } : {}),
+      chat: {
+        messages: room.chat.history().map(toChatMessageInfo),
+        muted: room.chat.isMuted(participant.identity),
+        ...(this.isModerator ? { mutedIdentities: room.chat.mutedIdentities() } : {}),
+      },
+      audience: toAudienceInfo(room.audience()),
     });
   }
 

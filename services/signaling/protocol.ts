@@ -18,9 +18,12 @@ import { z } from 'zod';
  *   `invalid_state` error event for a subscriber connection the server closed).
  * - revision 4: `leaveStage` (a guest declines its promotion, or steps down later); roles are
  *   kept per identity, so a guest that reconnects joins as `guest`.
+ * - revision 5: chat (`chat`, `deleteChat`, `muteChat`, `unmuteChat`; `chatMessage`,
+ *   `chatDeleted`, `chatMuted`, `chatUnmuted`; `joined.chat`) and the audience count
+ *   (`joined.audience`, `audience`).
  */
 export const PROTOCOL_VERSION = 1;
-export const PROTOCOL_REVISION = 4;
+export const PROTOCOL_REVISION = 5;
 
 const base = {
   v: z.literal(PROTOCOL_VERSION),
@@ -85,6 +88,21 @@ export const clientMessageSchemas = {
    * `roleChanged.by` its own id. Reply `ok`; `invalid_state` unless it is a guest.
    */
   leaveStage: z.object({ ...base, type: z.literal('leaveStage') }).strict(),
+
+  // Revision 5: chat. Every one replies `ok`.
+  /**
+   * Any participant, viewers included: a chat message to the room, which everyone (the sender
+   * too) receives as `chatMessage`. The text is trimmed; empty is `bad_request`, past the
+   * room's limit (CHAT_MAX_LENGTH) `chat_too_long`, a muted identity gets `chat_muted`, past
+   * the identity's rate `rate_limited`. The schema only bounds the frame.
+   */
+  chat: z.object({ ...base, type: z.literal('chat'), text: z.string().max(16 * 1024) }).strict(),
+  /** Its author or a moderator: removes a message (`chatDeleted` to everyone); `forbidden`, `not_found`. */
+  deleteChat: z.object({ ...base, type: z.literal('deleteChat'), messageId: z.string().min(1).max(64) }).strict(),
+  /** Moderator: the identity's chat messages are refused (`chat_muted`) until unmuted, across reconnects. */
+  muteChat: z.object({ ...base, type: z.literal('muteChat'), identity: z.string().min(1).max(128) }).strict(),
+  /** Moderator: undo `muteChat`. */
+  unmuteChat: z.object({ ...base, type: z.literal('unmuteChat'), identity: z.string().min(1).max(128) }).strict(),
 } as const;
 
 export type ClientMessageType = keyof typeof clientMessageSchemas;
@@ -152,6 +170,31 @@ export interface CapabilitiesInfo {
   /** The server sends `activeSpeaker`. */
   activeSpeaker: boolean;
 }
+/** Revision 5: the author of a chat message; `system` (participantId and identity `system` too) for the HTTP API. */
+export interface ChatAuthorInfo {
+  participantId: string;
+  identity: string;
+  role: Role | 'system';
+}
+
+/** Revision 5: one chat message. `text` is plain text: render it as text, never as HTML. */
+export interface ChatMessageInfo {
+  id: string;
+  from: ChatAuthorInfo;
+  text: string;
+  /** ISO-8601 time the server accepted it. */
+  at: string;
+}
+
+/** Revision 5: participants (connections: signaling, WHIP, WHEP) by current role. */
+export interface AudienceInfo {
+  presenter: number;
+  guest: number;
+  moderator: number;
+  viewer: number;
+  total: number;
+}
+
 export type BroadcastEndReason = 'api' | 'room_closed' | 'shutdown' | 'failed';
 
 export interface IceServerInfo {
@@ -174,7 +217,14 @@ export type ServerMessage =
       /** Revision 3: what the media engine can do. */
       capabilities?: CapabilitiesInfo;
       /** Revision 3: the current dominant speaker, when the engine detects speakers and has named one. */
-      activeSpeaker?: string }
+      activeSpeaker?: string;
+      /**
+       * Revision 5: the room's chat history (oldest first), whether your identity's chat is muted,
+       * and (moderators only) every muted identity.
+       */
+      chat?: { messages: ChatMessageInfo[]; muted: boolean; mutedIdentities?: string[] };
+      /** Revision 5: the audience now, you included. */
+      audience?: AudienceInfo }
   | { v: 1; type: 'published'; re?: string; sdp: string; tracks: TrackInfo[] }
   | { v: 1; type: 'unpublished'; re?: string; /** Server-initiated only: `demoted`, or the leg's close reason. */ reason?: string }
   | { v: 1; type: 'subscriberOffer'; re?: string; version: number; sdp: string; mids: Record<string, TrackInfo> }
@@ -205,6 +255,13 @@ export type ServerMessage =
   | { v: 1; type: 'identityUnblocked'; identity: string; by?: string }
   | { v: 1; type: 'broadcastStarted' }
   | { v: 1; type: 'broadcastEnded'; reason: BroadcastEndReason }
+  // Revision 5. To everyone in the room; `by` as above.
+  | { v: 1; type: 'chatMessage'; id: string; from: ChatAuthorInfo; text: string; at: string }
+  | { v: 1; type: 'chatDeleted'; id: string; by?: string }
+  | { v: 1; type: 'chatMuted'; identity: string; by?: string }
+  | { v: 1; type: 'chatUnmuted'; identity: string; by?: string }
+  /** The audience changed: at most one per second per room, only when the counts differ. */
+  | { v: 1; type: 'audience'; audience: AudienceInfo }
   | { v: 1; type: 'error'; re?: string; code: string; message: string }
   | { v: 1; type: 'bye'; reason: string };
 

@@ -72,6 +72,16 @@ export async function answerRequest(room: Room, participant: Participant, msg: S
     case 'unblock':
       room.unblock(msg.identity, self);
       break;
+    case 'chat':
+      room.chat.send(self, msg.text);
+      break;
+    case 'deleteChat':
+      room.chat.delete(msg.messageId, self);
+      break;
+    case 'muteChat':
+    case 'unmuteChat':
+      room.chat.setMuted(msg.identity, msg.type === 'muteChat', self);
+      break;
     case 'endBroadcast':
       room.assertMayModerate(self);
       if (!services.endBroadcast) throw new ServiceError('unsupported', 'this server has no broadcast', 501);

@@ -1,5 +1,6 @@
 import type { Room } from '../stage/Room.ts';
 import type { ActorId, BlockEntry, CloseReason, HandEntry, HandLowerReason, MediaKind, ParticipantSummary, RoomEvents, StageRole, StageTrack } from '../stage/StageTypes.ts';
+import { chatEventMessages } from './chatEvents.ts';
 import { toBlockInfo, toHandInfo, toParticipantInfo, toTrackInfo } from './convert.ts';
 import type { Outgoing } from './outgoing.ts';
 
@@ -48,6 +49,7 @@ export function roomEventMessages(room: Room, audience: Audience, send: (msg: Ou
       if (audience.isModerator) send({ type: 'identityUnblocked', identity, ...byOf(by) });
     },
     activespeaker: (participantId: string) => send({ type: 'activeSpeaker', participantId }),
+    ...chatEventMessages(send),
   };
 }
 

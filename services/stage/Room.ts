@@ -5,13 +5,16 @@ import { InvalidStateError, ServiceError, UnsupportedError } from '../core/error
 import { logger } from '../core/logger.ts';
 import type { EngineCapabilities, MediaEngine, PreferredLayers, PublishResult } from '../engine/EngineTypes.ts';
 import { assertSdpRules } from '../engine/sdpRules.ts';
+import { AudienceTicker, countAudience } from './Audience.ts';
 import { BlockList } from './BlockList.ts';
+import { Chat } from './Chat.ts';
 import { HandQueue } from './HandQueue.ts';
 import { Participant, type ParticipantState } from './Participant.ts';
 import { assertCan, can } from './permissions.ts';
 import { RoleGrants } from './RoleGrants.ts';
 import type {
   ActorId,
+  AudienceCounts,
   BlockEntry,
   CloseReason,
   HandEntry,
@@ -65,6 +68,9 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   private closedReason: CloseReason | undefined;
   /** The room's events, for monitoring code (broadcast, webhooks, metrics). Emits `close` last. */
   readonly observer = new EnhancedEventEmitter<RoomEvents>();
+  /** The room's chat (services/stage/Chat.ts); what it accepts, the room announces. */
+  readonly chat: Chat;
+  private readonly audienceTicker: AudienceTicker;
 
   constructor(id: string, engine: MediaEngine, opts: RoomOptions) {
     super();
@@ -77,6 +83,15 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
       roleOf: (identity, tokenRole) => this.grants.roleOf(identity, tokenRole),
       handRaised: (participantId) => this.hands.has(participantId),
     };
+    const members = { author: (id: string) => this.requireParticipant(id).summary(), assertMayModerate: (a: ActorId) => this.assertMayModerate(a) };
+    this.chat = new Chat(members, (event, ...args) => this.announce(event, ...args), opts.chat);
+    this.audienceTicker = new AudienceTicker(() => this.audience(), (counts) => this.announce('audiencechanged', counts), opts.audienceIntervalMs);
+    for (const event of ['participantjoined', 'participantleft', 'rolechanged'] as const) this.observer.on(event, () => this.audienceTicker.poke());
+  }
+
+  /** Participants (signaling, WHIP and WHEP connections) by current role. */
+  audience(): AudienceCounts {
+    return countAudience(this.listParticipants().map((p) => p.role));
   }
 
   get closed(): boolean {
@@ -238,6 +253,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   async close(reason: CloseReason): Promise<void> {
     if (this.closedReason !== undefined) return;
     this.closedReason = reason;
+    this.audienceTicker.close();
     const participants = [...this.participants.values()];
     this.participants.clear();
     this.hands.clear();

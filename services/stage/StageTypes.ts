@@ -1,4 +1,5 @@
 import type { Role } from '../auth/tokens.ts';
+import type { ChatOptions } from './Chat.ts';
 import type { Room } from './Room.ts';
 import type { CloseReason, MediaKind, StageTrack, SubscriberOffer } from '../engine/EngineTypes.ts';
 
@@ -77,6 +78,34 @@ export interface RoomSummary {
   tracks: number;
 }
 
+/** Who wrote a chat message: a participant as it was when it sent, or the HTTP API (`system`). */
+export interface ChatAuthor {
+  participantId: string;
+  identity: string;
+  /** Its role when it sent; `system` for messages sent through the HTTP API. */
+  role: StageRole | 'system';
+}
+
+/** One chat message. */
+export interface ChatMessage {
+  /** `m_…`, unique in the room. */
+  id: string;
+  from: ChatAuthor;
+  /** Trimmed; at most the room's chat length limit. Plain text: clients must render it as text. */
+  text: string;
+  /** ISO-8601 time the server accepted it. */
+  at: string;
+}
+
+/** Participants (connections) by current role. */
+export interface AudienceCounts {
+  presenter: number;
+  guest: number;
+  moderator: number;
+  viewer: number;
+  total: number;
+}
+
 export type ParticipantEvents = {
   /** The engine renegotiates this participant's subscriber leg; deliver the offer to its client. */
   subscriberoffer: [offer: SubscriberOffer];
@@ -106,6 +135,14 @@ export type RoomEvents = {
   participantkicked: [participant: ParticipantSummary, reason: string | undefined, by: ActorId];
   identityblocked: [block: BlockEntry];
   identityunblocked: [identity: string, by: ActorId];
+  /** A chat message was accepted (from a participant or the HTTP API). */
+  chatmessage: [message: ChatMessage];
+  /** A chat message was deleted by its author or a moderator. */
+  chatdeleted: [messageId: string, by: ActorId];
+  /** A moderator muted or unmuted an identity's chat. */
+  chatmutechanged: [identity: string, muted: boolean, by: ActorId];
+  /** The audience counts changed; at most once per `audienceIntervalMs`, coalesced. */
+  audiencechanged: [counts: AudienceCounts];
   /** The room closed, for this reason. Emitted once, after every participant got its `close`. */
   close: [reason: CloseReason];
 };
@@ -127,6 +164,12 @@ export interface RoomOptions {
    * `join` past it throws `too_many_sessions`. Default CONFIG_DEFAULTS.STAGE_MAX_SESSIONS_PER_IDENTITY (5).
    */
   maxSessionsPerIdentity?: number;
+
+  /** The room's chat limits (CHAT_* config); each defaults to its config default. */
+  chat?: ChatOptions;
+
+  /** Shortest time between two `audiencechanged` events, ms. Default AUDIENCE_INTERVAL_MS (1000). */
+  audienceIntervalMs?: number;
 }
 
 /**

@@ -55,6 +55,7 @@ export function followForWebhooks(deps: {
         position: queue.findIndex((h) => h.participantId === hand.participantId) + 1,
       }),
     );
+    events.on('chatmessage', (m) => send('chat.message', roomId, { id: m.id, from: { ...m.from }, text: m.text, at: m.at }));
     events.on('close', (reason: CloseReason) => send('room.ended', roomId, { reason }));
   };
   registry.observer.on('newroom', onNewRoom);

@@ -69,6 +69,7 @@ it('/metrics needs the API key unless public, and serves the Prometheus text for
   for (const [name, type] of Object.entries({
     stagecast_rooms: 'gauge',
     stagecast_participants: 'gauge',
+    stagecast_audience: 'gauge',
     stagecast_publishers: 'gauge',
     stagecast_subscribers: 'gauge',
     stagecast_forwarded_packets_total: 'counter',
@@ -101,6 +102,8 @@ it('rooms and participants follow the registry; webhook queue depth and failures
   assert.equal(sumOf(samples, 'stagecast_rooms'), 2);
   assert.equal(sumOf(samples, 'stagecast_participants', { transport: 'signaling' }), 1);
   assert.equal(sumOf(samples, 'stagecast_participants', { transport: 'whip' }), 1);
+  assert.equal(sumOf(samples, 'stagecast_audience', { role: 'presenter' }), 2, 'by role, every transport');
+  assert.equal(sumOf(samples, 'stagecast_audience', { role: 'viewer' }), 0);
   assert.equal(sumOf(samples, 'stagecast_webhook_queue_depth'), 2);
   assert.ok(sumOf(samples, 'stagecast_webhook_attempt_failures_total') >= 4);
   assert.equal(sumOf(samples, 'stagecast_publishers'), 0);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { chatBody, chatMuteBody } from '../routes/chat.ts';
 import { createWebhookBody, listDeliveriesQuery } from '../routes/webhooks.ts';
 
 /**
@@ -66,6 +67,17 @@ const webhookDelivery = z.object({
 const blockingReloadQuery = z.object({
   _HLS_msn: z.coerce.number().int().min(0).optional().describe('Wait until this media sequence number exists.'),
   _HLS_part: z.coerce.number().int().min(0).optional().describe('…and this part of it (needs _HLS_msn).'),
+});
+
+const chatMessage = z.object({
+  id: z.string(),
+  from: z.object({
+    participantId: z.string().describe('`system` for messages sent through the API'),
+    identity: z.string(),
+    role: z.enum(['presenter', 'guest', 'moderator', 'viewer', 'system']),
+  }),
+  text: z.string().describe('Plain text: render it as text, never as HTML'),
+  at: z.string(),
 });
 
 const ok = (description: string, json?: z.ZodType) => ({ description, ...(json ? { json } : {}) });
@@ -137,6 +149,13 @@ export function apiOperations(s: RequestSchemas): ApiOperation[] {
     { method: 'get', path: '/api/rooms/:id/blocks', summary: 'Blocked identities', tag: 'moderation', auth: 'apiKey', responses: { 200: ok('{ blocks }') } },
     { method: 'post', path: '/api/rooms/:id/blocks', summary: 'Blocks an identity and removes its connections', tag: 'moderation', auth: 'apiKey', body: { json: s.blockBody }, responses: { 201: ok('{ block }') } },
     { method: 'delete', path: '/api/rooms/:id/blocks/:identity', summary: 'Unblocks an identity', tag: 'moderation', auth: 'apiKey', responses: { 200: ok('unblocked'), 404: ok('not blocked') } },
+
+    { method: 'get', path: '/api/rooms/:id/chat', summary: 'The chat history, oldest first (the last CHAT_HISTORY messages)', tag: 'chat', auth: 'apiKey', responses: { 200: ok('{ messages }', z.object({ messages: z.array(chatMessage) })), 404: ok('no such room') } },
+    { method: 'post', path: '/api/rooms/:id/chat', summary: 'Sends a chat message as `system` (no rate limit)', tag: 'chat', auth: 'apiKey', body: { json: chatBody }, responses: { 201: ok('{ message }', z.object({ message: chatMessage })), 400: ok('empty text, or chat_too_long (over CHAT_MAX_LENGTH characters)'), 404: ok('no such room') } },
+    { method: 'delete', path: '/api/rooms/:id/chat/messages/:mid', summary: 'Deletes a chat message (chatDeleted to the room)', tag: 'chat', auth: 'apiKey', responses: { 200: ok('{ id, deleted: true }'), 404: ok('no such room, or message not in the history') } },
+    { method: 'get', path: '/api/rooms/:id/chat/mutes', summary: 'Identities whose chat is muted', tag: 'chat', auth: 'apiKey', responses: { 200: ok('{ muted }', z.object({ muted: z.array(z.string()) })), 404: ok('no such room') } },
+    { method: 'post', path: '/api/rooms/:id/chat/mutes', summary: "Mutes an identity's chat (its messages get chat_muted, across reconnects)", tag: 'chat', auth: 'apiKey', body: { json: chatMuteBody }, responses: { 201: ok('{ identity, muted: true }'), 404: ok('no such room') } },
+    { method: 'delete', path: '/api/rooms/:id/chat/mutes/:identity', summary: "Unmutes an identity's chat", tag: 'chat', auth: 'apiKey', responses: { 200: ok('{ identity, muted: false }'), 404: ok('no such room') } },
 
     { method: 'get', path: '/api/webhooks', summary: 'Webhook endpoints and delivery stats', tag: 'webhooks', auth: 'apiKey', responses: { 200: ok('endpoints', z.object({ endpoints: z.array(webhookEndpoint), stats: z.record(z.string(), z.number()) })) } },
     { method: 'post', path: '/api/webhooks', summary: 'Adds a webhook endpoint', tag: 'webhooks', auth: 'apiKey', body: { json: createWebhookBody }, responses: { 201: ok('endpoint', webhookEndpoint) } },
