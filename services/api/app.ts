@@ -14,6 +14,7 @@ import { statsRoutes } from './routes/stats.ts';
 import { broadcastRoutes } from './routes/broadcast.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { openapiRoutes } from './routes/openapi.ts';
+import { playbackExchangeRoutes, playbackTokenRoutes } from './routes/playback.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import type { ApiDeps, AppEnv } from './types.ts';
 
@@ -53,7 +54,11 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   if (deps.webhooks) app.route('/api', webhookRoutes({ webhooks: deps.webhooks }));
   app.route('/api', statsRoutes(deps));
   app.route('/api', broadcastRoutes(deps));
-  app.route('/api', roomRoutes(deps, rateLimit(deps.tokenRateLimit ?? TOKEN_RATE_DEFAULTS)));
+  const tokenLimit = rateLimit(deps.tokenRateLimit ?? TOKEN_RATE_DEFAULTS);
+  app.route('/api', roomRoutes(deps, tokenLimit));
+  app.route('/api', playbackTokenRoutes(deps, tokenLimit));
+  // Viewers exchanging their token spend a budget of their own, not the API's.
+  app.route('/playback', playbackExchangeRoutes(deps, rateLimit(deps.tokenRateLimit ?? TOKEN_RATE_DEFAULTS)));
   app.route('/api', moderationRoutes(deps));
   // WHIP and WHEP offers share one budget per IP: each starts an engine leg.
   const ingestLimit = rateLimit(deps.ingestRateLimit ?? INGEST_RATE_DEFAULTS);
