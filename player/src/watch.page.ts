@@ -32,6 +32,7 @@ import { ModerationClient } from './moderation/moderation-client.ts';
 import { SignalingClient } from './signaling/signaling-client.ts';
 import type { Role } from './signaling/signaling-types.ts';
 import { FrameSampler } from './switching/frame-sampler.ts';
+import { PlaybackTokenSource } from './hls/playback-token.ts';
 import { RoleSwitchController } from './switching/role-switch-controller.ts';
 import { $, queryParam } from './ui/dom.ts';
 import { StatusView } from './ui/status-view.ts';
@@ -236,11 +237,15 @@ async function watch(token: string): Promise<void> {
   refreshHandButton();
   chat.attach(client);
 
+  // A private room's broadcast needs a playback token; a public room's does not (`token` stays undefined).
+  const playback = new PlaybackTokenSource(joined.roomId, token);
+  await playback.start().catch((err: unknown) => console.warn(`playback token: ${describe(err)}`));
   const ctl = new RoleSwitchController({
     signaling: client,
     selfId: joined.participantId,
     iceServers: toRtcIceServers(joined.iceServers),
     hlsSrc: `/hls/${encodeURIComponent(joined.roomId)}/index.m3u8`,
+    playbackToken: () => playback.token,
     hlsRoot: broadcastEl,
     stageRoot: stageEl,
     setFront,

@@ -15,6 +15,7 @@ import { statsRoutes } from './routes/stats.ts';
 import { broadcastRoutes } from './routes/broadcast.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { openapiRoutes } from './routes/openapi.ts';
+import { playbackExchangeRoutes, playbackTokenRoutes } from './routes/playback.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import type { ApiDeps, AppEnv } from './types.ts';
 
@@ -54,7 +55,11 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   if (deps.webhooks) app.route('/api', webhookRoutes({ webhooks: deps.webhooks }));
   app.route('/api', statsRoutes(deps));
   app.route('/api', broadcastRoutes(deps));
-  app.route('/api', roomRoutes(deps, rateLimit(deps.tokenRateLimit ?? TOKEN_RATE_DEFAULTS)));
+  const tokenLimit = rateLimit(deps.tokenRateLimit ?? TOKEN_RATE_DEFAULTS);
+  app.route('/api', roomRoutes(deps, tokenLimit));
+  app.route('/api', playbackTokenRoutes(deps, tokenLimit));
+  // Viewers exchanging their token spend a budget of their own, not the API's.
+  app.route('/playback', playbackExchangeRoutes(deps, rateLimit(deps.tokenRateLimit ?? TOKEN_RATE_DEFAULTS)));
   app.route('/api', moderationRoutes(deps));
   app.route('/api', chatRoutes(deps));
   // WHIP and WHEP offers share one budget per IP: each starts an engine leg.

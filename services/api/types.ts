@@ -1,5 +1,7 @@
 import type { Logger } from '../core/logger.ts';
 import type { TokenClaims, TokenService } from '../auth/tokens.ts';
+import type { PlaybackTokenService } from '../auth/playbackTokens.ts';
+import type { PrivateBroadcasts } from '../stage/PrivateBroadcasts.ts';
 import type { EngineKind, EngineStats } from '../engine/EngineTypes.ts';
 import type { RoomRegistry } from '../stage/RoomRegistry.ts';
 import type { BroadcastManager } from '../broadcast/BroadcastManager.ts';
@@ -29,6 +31,10 @@ export interface ApiDeps {
   tokenRateLimit?: RateLimitOptions;
   registry: RoomRegistry;
   tokens: TokenService;
+  /** Which rooms' HLS is private (`private` of POST/PATCH /api/rooms). */
+  privacy: PrivateBroadcasts;
+  /** Mints playback tokens (`/api/rooms/:id/playback-tokens`, `/playback/:room`). */
+  playbackTokens: PlaybackTokenService;
   engineKind: EngineKind;
   engineStats: () => Promise<EngineStats>;
   broadcasts: Pick<BroadcastManager, 'start' | 'stop' | 'status'>;

@@ -99,7 +99,7 @@ export class TokenService {
 }
 
 /** A short, stable, client-safe description: never jose's own message (it may echo input). */
-function describeJoseError(err: unknown): string {
+export function describeJoseError(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return 'token expired';
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature invalid';
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm not allowed';

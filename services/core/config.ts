@@ -45,6 +45,8 @@ export const configSchema = z
     JWT_SECRET: z.string().min(32).optional(),
     /** Lifetime of issued room tokens, seconds. Default 3600. */
     TOKEN_TTL_SECONDS: int(10, 7 * 24 * 3600).default(3600),
+    /** Lifetime of issued playback tokens (private broadcasts), seconds; the watch page renews its token before it expires. Default 600. */
+    PLAYBACK_TOKEN_TTL_SECONDS: int(10, 24 * 3600).default(600),
     /** How long a viewer's promotion to guest outlives its last connection, ms, so that a reconnect keeps it on the stage. Default 60000. */
     STAGE_ROLE_GRACE_MS: int(0, 24 * 3600_000).default(60000),
     /**
@@ -141,6 +143,8 @@ export const configSchema = z
     S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
     /** Keep every HLS segment (EVENT playlist that becomes VOD at the end). Default false: segments leaving the live window are deleted. */
     HLS_RECORD: bool.default(false),
+    /** Rooms are private (their HLS needs a playback token) unless created or updated with `private: false`. Default false. */
+    HLS_PRIVATE_DEFAULT: bool.default(false),
     /** Start a room's HLS broadcast when its stage gets its first track. Default true. */
     BROADCAST_AUTO_START: bool.default(true),
     /** UDP ports for the engine → ffmpeg RTP mirror on loopback, "min-max". Default 50000-50999. */

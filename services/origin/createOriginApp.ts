@@ -16,6 +16,7 @@ import { advancePartLimit, isBelowWindow, isOutOfRange, isSatisfied, parseBlocki
 import * as CacheControl from './cacheControl.ts';
 import { hlsCors } from './cors.ts';
 import { LiveEdge, type RenderedPlaylist } from './liveEdge.ts';
+import { playbackGate, type PlaybackGate } from './playbackGate.ts';
 
 export interface OriginOptions {
   /** The live packager of a room, if it is broadcasting on this node. */
@@ -24,6 +25,8 @@ export interface OriginOptions {
   storage: Storage;
   /** A blocked request gives up (503) after this many target durations. Default 3 (the spec's). */
   blockingTimeoutTargetDurations?: number;
+  /** Private rooms and their playback tokens (playbackGate.ts). Absent: every room is public. */
+  playback?: PlaybackGate;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -37,6 +40,7 @@ const log = logger.child({ mod: 'origin' });
  *   GET /hls/:room/index.m3u8                  multivariant playlist
  *   GET /hls/:room/:rendition/index.m3u8       LL-HLS media playlist (_HLS_msn, _HLS_part)
  *   GET /hls/:room/:rendition/<init|seg|part>  media objects
+ *   GET /hls/:room/access                      204 when the request may watch the room (private rooms)
  *
  * Live playlists and parts come from the packager's memory, so a storage outage never stalls
  * viewers; segments come from memory while recent, else from storage, as does everything of a
@@ -58,6 +62,15 @@ export function createOriginApp(options: OriginOptions): Hono {
   const app = new Hono();
 
   app.use('/hls/*', hlsCors());
+  if (options.playback) app.use('/hls/:room/*', playbackGate(options.playback));
+
+  // For an edge that checks tokens itself (nginx auth_request): 204 once the gate let the request
+  // through, without waiting for anything a blocking reload would wait for.
+  app.get('/hls/:room/access', (c) => {
+    checkName(c.req.param('room'));
+    c.header('cache-control', CacheControl.OTHER_ERRORS);
+    return c.body(null, 204);
+  });
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => errorResponse(c, new ServiceError('not_found', 'no such resource')));
 

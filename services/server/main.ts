@@ -6,6 +6,8 @@ import { BroadcastManager } from '../broadcast/BroadcastManager.ts';
 import { createOriginApp } from '../origin/index.ts';
 import { createStorage, type StorageOptions } from '../storage/index.ts';
 import { TokenService } from '../auth/tokens.ts';
+import { PlaybackTokenService } from '../auth/playbackTokens.ts';
+import { PrivateBroadcasts } from '../stage/PrivateBroadcasts.ts';
 import { ConfigError, loadConfig, type Config } from '../core/config.ts';
 import { logger } from '../core/logger.ts';
 import { createEngine } from '../engine/index.ts';
@@ -54,6 +56,8 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     chat: { maxLength: cfg.CHAT_MAX_LENGTH, historySize: cfg.CHAT_HISTORY, ratePerMinute: cfg.CHAT_RATE_PER_MINUTE, burst: cfg.CHAT_RATE_BURST },
   });
   const tokens = new TokenService({ secret: cfg.JWT_SECRET, ttlSeconds: cfg.TOKEN_TTL_SECONDS });
+  const privacy = new PrivateBroadcasts(cfg.HLS_PRIVATE_DEFAULT);
+  const playbackTokens = new PlaybackTokenService({ secret: cfg.JWT_SECRET, ttlSeconds: cfg.PLAYBACK_TOKEN_TTL_SECONDS });
   const metrics = createMetrics();
   const storage = metrics.instrumentStorage(createStorage(storageOptions(cfg)));
   const webhooks = new WebhookDispatcher({
@@ -83,6 +87,8 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     tokenRateLimit: { perMinute: cfg.HTTP_TOKEN_RATE_PER_MINUTE, burst: cfg.HTTP_TOKEN_RATE_BURST },
     registry,
     tokens,
+    privacy,
+    playbackTokens,
     engineKind: engine.kind,
     engineStats: () => engine.stats(),
     broadcasts,
@@ -93,7 +99,11 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     iceServers: (identity) => turn.iceServers(identity),
     openapi: createOpenApiDocument({ createRoomBody, createTokenBody, muteBody, kickBody, blockBody }),
   });
-  app.route('/', createOriginApp({ getPackager: (roomId) => broadcasts.packager(roomId), storage }));
+  app.route('/', createOriginApp({
+    getPackager: (roomId) => broadcasts.packager(roomId),
+    storage,
+    playback: { isPrivate: (room) => privacy.isPrivate(room), verify: (token, room) => playbackTokens.verify(token, room) },
+  }));
   const server = createHttpServer(tls, getRequestListener(app.fetch), httpServerOptions(cfg));
   const signaling = new SignalingServer({
     registry,

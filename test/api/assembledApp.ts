@@ -7,6 +7,8 @@ import { createApp } from '../../services/api/app.ts';
 import { createOpenApiDocument, type RequestSchemas } from '../../services/api/openapi/index.ts';
 import type { ApiDeps, AppEnv } from '../../services/api/types.ts';
 import { TokenService } from '../../services/auth/tokens.ts';
+import { PlaybackTokenService } from '../../services/auth/playbackTokens.ts';
+import { PrivateBroadcasts } from '../../services/stage/PrivateBroadcasts.ts';
 import { BroadcastManager } from '../../services/broadcast/BroadcastManager.ts';
 import { EmbeddedEngine } from '../../services/engine/embedded/EmbeddedEngine.ts';
 import { createMetrics } from '../../services/metrics/index.ts';
@@ -44,6 +46,8 @@ export async function assembledApp(options: { apiKey: string; schemas: RequestSc
     maxBodyBytes: 131072,
     registry,
     tokens: new TokenService({ secret: 'x'.repeat(32), ttlSeconds: 60 }),
+    privacy: new PrivateBroadcasts(),
+    playbackTokens: new PlaybackTokenService({ secret: 'x'.repeat(32), ttlSeconds: 60 }),
     engineKind: engine.kind,
     engineStats: () => engine.stats(),
     broadcasts,
@@ -54,8 +58,10 @@ export async function assembledApp(options: { apiKey: string; schemas: RequestSc
     openapi: document,
   };
   const assemble = (overrides: Partial<ApiDeps>) => {
-    const app = createApp({ ...deps, ...overrides });
-    app.route('/', createOriginApp({ getPackager: (roomId) => broadcasts.packager(roomId), storage }));
+    const all = { ...deps, ...overrides };
+    const app = createApp(all);
+    const playback = { isPrivate: (room: string) => all.privacy.isPrivate(room), verify: (token: string | undefined, room: string) => all.playbackTokens.verify(token, room) };
+    app.route('/', createOriginApp({ getPackager: (roomId) => broadcasts.packager(roomId), storage, playback }));
     return app;
   };
   return {

@@ -10,15 +10,17 @@ export interface WaitOptions {
   signal: AbortSignal;
   /** Called with every answer that is not `live`, so the page can say why it waits. */
   onWaiting?: (why: Exclude<BroadcastAvailability, 'live'>) => void;
+  /** The URL actually requested for a playlist URL (a private broadcast adds its playback token). Default: as is. */
+  authorize?: (url: string) => string;
 }
 
-export async function probeBroadcast(src: string, signal?: AbortSignal): Promise<BroadcastAvailability> {
-  const multivariant = await fetch(src, { cache: 'no-store', signal });
+export async function probeBroadcast(src: string, signal?: AbortSignal, authorize: (url: string) => string = (url) => url): Promise<BroadcastAvailability> {
+  const multivariant = await fetch(authorize(src), { cache: 'no-store', signal });
   if (!multivariant.ok) return 'missing';
   const text = await multivariant.text();
   const variant = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l.length > 0 && !l.startsWith('#'));
   if (!variant) return text.includes('#EXT-X-TARGETDURATION') ? (text.includes('#EXT-X-ENDLIST') ? 'ended' : 'live') : 'missing';
-  const media = await fetch(new URL(variant, new URL(src, location.href)), { cache: 'no-store', signal });
+  const media = await fetch(authorize(new URL(variant, new URL(src, location.href)).toString()), { cache: 'no-store', signal });
   if (!media.ok) return 'missing';
   return (await media.text()).includes('#EXT-X-ENDLIST') ? 'ended' : 'live';
 }
@@ -30,7 +32,7 @@ export async function waitForLiveBroadcast(src: string, options: WaitOptions): P
     signal.throwIfAborted();
     let availability: BroadcastAvailability;
     try {
-      availability = await probeBroadcast(src, signal);
+      availability = await probeBroadcast(src, signal, options.authorize);
     } catch {
       if (signal.aborted) throw signal.reason;
       // Network trouble looks like no broadcast from here; keep asking.

@@ -1,4 +1,5 @@
 import type { HlsConfig } from 'hls.js';
+import { playbackTokenHlsConfig } from './playback-token.ts';
 
 /**
  * Config of an HlsView: one object, every default documented here and applied by
@@ -29,6 +30,12 @@ export interface HlsViewConfig {
    * must stay true (the broadcast is LL-HLS; a player that ignores parts is 3 s behind).
    */
   hls: Partial<HlsConfig>;
+  /**
+   * The current playback token of a private broadcast, read before every request, which then
+   * carries it as `?token=` (playback-token.ts). Default: none (a public room: no token). Sets
+   * hls.js' `xhrSetup`, so `hls.xhrSetup` cannot be given with it.
+   */
+  playbackToken: (() => string | undefined) | undefined;
 }
 
 /**
@@ -62,6 +69,7 @@ export const defaultHlsViewConfig = (): Omit<HlsViewConfig, 'src'> => ({
   maxErrorsKept: 100,
   muted: false,
   hls: {},
+  playbackToken: undefined,
 });
 
 export interface ResolvedHlsViewConfig extends HlsViewConfig {
@@ -75,7 +83,10 @@ export function resolveHlsViewConfig(config: Partial<HlsViewConfig> & { src: str
   for (const key of ['waitRetryMs', 'stallAfterMs', 'latencyIntervalMs', 'maxRecoveries', 'recoveryWindowMs', 'maxErrorsKept'] as const) {
     if (!(Number.isFinite(merged[key]) && merged[key] > 0)) throw new TypeError(`HlsView: ${key} must be a number > 0 (got ${merged[key]})`);
   }
-  const hlsConfig = { ...lowLatencyHlsConfig(), ...merged.hls };
+  if (merged.playbackToken !== undefined && typeof merged.playbackToken !== 'function') throw new TypeError('HlsView: playbackToken must be a function');
+  if (merged.playbackToken && merged.hls.xhrSetup) throw new TypeError('HlsView: playbackToken sets hls.xhrSetup; give one or the other');
+  const tokenConfig = merged.playbackToken ? playbackTokenHlsConfig(merged.playbackToken) : {};
+  const hlsConfig = { ...lowLatencyHlsConfig(), ...tokenConfig, ...merged.hls };
   if (hlsConfig.lowLatencyMode === false) {
     throw new TypeError('HlsView: hls.lowLatencyMode: false contradicts the LL-HLS broadcast; use plain hls.js for a non-LL player');
   }

@@ -2,6 +2,7 @@ import Hls, { Events, type BufferCodecsData, type ErrorData, type FragChangedDat
 import { EventEmitter } from '../core/event-emitter.ts';
 import { h } from '../ui/dom.ts';
 import { waitForLiveBroadcast } from './broadcast-waiter.ts';
+import { withPlaybackToken } from './playback-token.ts';
 import { ErrorController, type RecoveryAction } from './error-controller.ts';
 import { resolveHlsViewConfig, type HlsViewConfig, type ResolvedHlsViewConfig } from './hls-view-config.ts';
 import type { HlsErrorRecord, HlsViewEvents, HlsViewSnapshot, HlsViewState } from './hls-view-types.ts';
@@ -148,6 +149,7 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
       await waitForLiveBroadcast(this.config.src, {
         intervalMs: this.config.waitRetryMs,
         signal: abort.signal,
+        authorize: (url) => withPlaybackToken(url, this.config.playbackToken?.()),
         onWaiting: (why) => {
           // An ended broadcast stays `ended` until the next one starts.
           if (this.stateValue !== 'ended') this.setState(why === 'ended' ? 'ended' : 'waiting');

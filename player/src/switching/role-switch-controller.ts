@@ -36,6 +36,8 @@ export interface RoleSwitchControllerConfig {
   iceServers: RTCIceServer[];
   /** Multivariant playlist URL of the room's broadcast. */
   hlsSrc: string;
+  /** The current playback token of a private broadcast (HlsViewConfig.playbackToken). Default: none. */
+  playbackToken?: () => string | undefined;
   /** Elements the two views render into. The page stacks them; `setFront` says which one is on top. */
   hlsRoot: HTMLElement;
   stageRoot: HTMLElement;
@@ -315,7 +317,11 @@ export class RoleSwitchController extends EventEmitter<RoleSwitchEvents> {
 
   private ensureHls(muted: boolean): HlsView {
     if (this.hls) return this.hls;
-    const hls = new HlsView(this.config.hlsRoot, { src: this.config.hlsSrc, muted, hls: { startPosition: -1 } }, this.config.latencyEl);
+    const hls = new HlsView(
+      this.config.hlsRoot,
+      { src: this.config.hlsSrc, muted, hls: { startPosition: -1 }, ...(this.config.playbackToken ? { playbackToken: this.config.playbackToken } : {}) },
+      this.config.latencyEl,
+    );
     hls.on('statechange', (state) => this.emit('hlsstate', state, hls));
     this.hls = hls;
     return hls;

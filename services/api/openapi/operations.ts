@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { chatBody, chatMuteBody } from '../routes/chat.ts';
 import { createWebhookBody, listDeliveriesQuery } from '../routes/webhooks.ts';
+import { createPlaybackTokenBody } from '../routes/playback.ts';
+import { updateRoomBody } from '../routes/rooms.ts';
 
 /**
  * The request schemas that live in route files the API document does not own. The wiring
@@ -132,8 +134,12 @@ export function apiOperations(s: RequestSchemas): ApiOperation[] {
     { method: 'get', path: '/api/rooms', summary: 'Lists rooms', tag: 'rooms', auth: 'apiKey', responses: { 200: ok('{ rooms }') } },
     { method: 'post', path: '/api/rooms', summary: 'Creates a room (random id when none is given)', tag: 'rooms', auth: 'apiKey', body: { json: s.createRoomBody }, responses: { 201: ok('room summary'), 409: ok('exists') } },
     { method: 'get', path: '/api/rooms/:id', summary: 'A room with its members', tag: 'rooms', auth: 'apiKey', responses: { 200: ok('room'), 404: ok('no such room') } },
+    { method: 'patch', path: '/api/rooms/:id', summary: "Changes a room's settings (`private`: its HLS needs a playback token)", tag: 'rooms', auth: 'apiKey', body: { json: updateRoomBody }, responses: { 200: ok('room'), 404: ok('no such room') } },
     { method: 'delete', path: '/api/rooms/:id', summary: 'Closes a room and every session in it', tag: 'rooms', auth: 'apiKey', responses: { 200: ok('closed'), 404: ok('no such room') } },
     { method: 'post', path: '/api/rooms/:id/tokens', summary: 'Issues a room token (JWT)', tag: 'rooms', auth: 'apiKey', body: { json: s.createTokenBody }, responses: { 201: ok('{ token, expiresAt, room, identity, role }'), 404: ok('no such room'), 429: ok('rate_limited (Retry-After)') } },
+
+    { method: 'post', path: '/api/rooms/:id/playback-tokens', summary: "Issues a playback token (JWT) for the room's HLS", tag: 'rooms', auth: 'apiKey', body: { json: createPlaybackTokenBody }, responses: { 201: ok('{ token, expiresAt, room, private }'), 404: ok('no such room'), 429: ok('rate_limited (Retry-After)') } },
+    { method: 'post', path: '/playback/:room', summary: 'Exchanges a room token (any role) for a playback token of the room', tag: 'hls', auth: 'roomToken', responses: { 201: ok('{ token, expiresAt, room, private }'), 401: ok('no valid room token'), 403: ok('token for another room'), 404: ok('no such room'), 429: ok('rate_limited (Retry-After)') } },
 
     { method: 'get', path: '/api/rooms/:id/broadcast', summary: "The room's HLS broadcast status", tag: 'broadcast', auth: 'apiKey', responses: { 200: ok('status'), 404: ok('none') } },
     { method: 'post', path: '/api/rooms/:id/broadcast', summary: 'Starts the HLS broadcast', tag: 'broadcast', auth: 'apiKey', responses: { 201: ok('status'), 409: ok('already live') } },
@@ -177,8 +183,9 @@ export function apiOperations(s: RequestSchemas): ApiOperation[] {
     })),
     { method: 'get', path: '/assets/*', summary: "The player's bundles", tag: 'pages', auth: 'none', responses: { 200: { description: 'asset', type: 'application/octet-stream' }, 404: ok('no such file') } },
 
-    { method: 'get', path: '/hls/:room/index.m3u8', summary: 'Multivariant playlist', tag: 'hls', auth: 'none', responses: { 200: { description: 'playlist', type: 'application/vnd.apple.mpegurl' }, 404: ok('no broadcast') } },
-    { method: 'get', path: '/hls/:room/:rendition/index.m3u8', summary: 'LL-HLS media playlist, with blocking reload', tag: 'hls', auth: 'none', query: blockingReloadQuery, responses: { 200: { description: 'playlist', type: 'application/vnd.apple.mpegurl' }, 400: ok('_HLS_msn/_HLS_part out of range'), 503: ok('the requested part did not come in time') } },
-    { method: 'get', path: '/hls/:room/:rendition/:file', summary: 'Init segment, segment or part', tag: 'hls', auth: 'none', responses: { 200: { description: 'fMP4', type: 'video/mp4' }, 404: ok('no such object') } },
+    { method: 'get', path: '/hls/:room/access', summary: 'For an edge that checks playback tokens itself: 204 when this request (its `?token=`) may watch the room', tag: 'hls', auth: 'none', responses: { 204: ok('allowed'), 401: ok('private room: no valid playback token'), 403: ok('playback token for another room') } },
+    { method: 'get', path: '/hls/:room/index.m3u8', summary: 'Multivariant playlist (a private room: `?token=<playback token>`)', tag: 'hls', auth: 'none', responses: { 200: { description: 'playlist', type: 'application/vnd.apple.mpegurl' }, 401: ok('private room: no valid playback token'), 403: ok('playback token for another room'), 404: ok('no broadcast') } },
+    { method: 'get', path: '/hls/:room/:rendition/index.m3u8', summary: 'LL-HLS media playlist, with blocking reload (a private room: `?token=`)', tag: 'hls', auth: 'none', query: blockingReloadQuery, responses: { 200: { description: 'playlist', type: 'application/vnd.apple.mpegurl' }, 400: ok('_HLS_msn/_HLS_part out of range'), 401: ok('private room: no valid playback token'), 403: ok('playback token for another room'), 503: ok('the requested part did not come in time') } },
+    { method: 'get', path: '/hls/:room/:rendition/:file', summary: 'Init segment, segment or part (a private room: `?token=`)', tag: 'hls', auth: 'none', responses: { 200: { description: 'fMP4', type: 'video/mp4' }, 401: ok('private room: no valid playback token'), 403: ok('playback token for another room'), 404: ok('no such object') } },
   ];
 }

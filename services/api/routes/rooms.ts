@@ -2,16 +2,26 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { identitySchema, ROLES } from '../../auth/tokens.ts';
 import { ROOM_ID_PATTERN } from '../../stage/RoomRegistry.ts';
+import type { PrivateBroadcasts } from '../../stage/PrivateBroadcasts.ts';
 import type { Room } from '../../stage/Room.ts';
 import { validateJson } from '../middleware/validateJson/index.ts';
 import type { ApiDeps, AppEnv } from '../types.ts';
 
-export const createRoomBody = z.object({ id: z.string().regex(ROOM_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,64}$').optional() }).strict();
+export const createRoomBody = z
+  .object({
+    id: z.string().regex(ROOM_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,64}$').optional(),
+    /** HLS needs a playback token (README, Private broadcasts). Default: config HLS_PRIVATE_DEFAULT. */
+    private: z.boolean().optional(),
+  })
+  .strict();
+/** A room's settings that can change while it lives. */
+export const updateRoomBody = z.object({ private: z.boolean() }).strict();
 export const createTokenBody = z.object({ identity: identitySchema, role: z.enum(ROLES) }).strict();
 
-function roomDetails(room: Room) {
+function roomDetails(room: Room, privacy: PrivateBroadcasts) {
   return {
     ...room.summary(),
+    private: privacy.isPrivate(room.id),
     members: room.listParticipants().map((p) => p.summary()),
     hands: room.handQueue(),
     blocks: room.blocks(),
@@ -19,15 +29,23 @@ function roomDetails(room: Room) {
 }
 
 /** The management API under `/api`, behind the API key (app.ts). `tokenLimit` guards token issuing (a per-IP rate limit). */
-export function roomRoutes(deps: Pick<ApiDeps, 'registry' | 'tokens'>, tokenLimit: MiddlewareHandler) {
-  const { registry, tokens } = deps;
+export function roomRoutes(deps: Pick<ApiDeps, 'registry' | 'tokens' | 'privacy'>, tokenLimit: MiddlewareHandler) {
+  const { registry, tokens, privacy } = deps;
+  const summary = (room: Room) => ({ ...room.summary(), private: privacy.isPrivate(room.id) });
   return new Hono<AppEnv>()
-    .get('/rooms', (c) => c.json({ rooms: registry.list().map((r) => r.summary()) }))
+    .get('/rooms', (c) => c.json({ rooms: registry.list().map(summary) }))
     .post('/rooms', validateJson(createRoomBody), async (c) => {
-      const room = await registry.create(c.get('json').id);
-      return c.json(room.summary(), 201);
+      const body = c.get('json');
+      const room = await registry.create(body.id);
+      privacy.set(room.id, body.private);
+      return c.json(summary(room), 201);
     })
-    .get('/rooms/:id', (c) => c.json(roomDetails(registry.require(c.req.param('id')))))
+    .get('/rooms/:id', (c) => c.json(roomDetails(registry.require(c.req.param('id')), privacy)))
+    .patch('/rooms/:id', validateJson(updateRoomBody), (c) => {
+      const room = registry.require(c.req.param('id'));
+      privacy.set(room.id, c.get('json').private);
+      return c.json(roomDetails(room, privacy));
+    })
     .delete('/rooms/:id', async (c) => {
       const id = c.req.param('id');
       await registry.delete(id, 'room_closed');

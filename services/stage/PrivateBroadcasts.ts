@@ -1,0 +1,30 @@
+/**
+ * Which rooms broadcast privately: their HLS (playlists and media) needs a playback token. A
+ * room's setting, kept by room id rather than on the Room, so that it outlives the room: the
+ * objects a private room left in storage (a recording, the last live window) stay private after
+ * the room closed. A room created again under the same id gets the setting it is created with;
+ * a room never given one (the dev room, a room of another node's storage) has the default.
+ * Held in memory on this node; like the rooms themselves, it does not survive a restart.
+ */
+export class PrivateBroadcasts {
+  /** The setting of a room never given one (config HLS_PRIVATE_DEFAULT). */
+  readonly byDefault: boolean;
+  private readonly settings = new Map<string, boolean>();
+
+  constructor(byDefault = false) {
+    this.byDefault = byDefault;
+  }
+
+  /** Sets a room's setting; `undefined` applies the default. Returns the setting now in force. */
+  set(room: string, isPrivate: boolean | undefined): boolean {
+    const value = isPrivate ?? this.byDefault;
+    // Only settings that differ from the default are kept, so rooms that come and go leave nothing.
+    if (value === this.byDefault) this.settings.delete(room);
+    else this.settings.set(room, value);
+    return value;
+  }
+
+  isPrivate(room: string): boolean {
+    return this.settings.get(room) ?? this.byDefault;
+  }
+}
