@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'invalid_message'
   | 'engine_error'
   | 'unavailable'
+  | 'cluster_unauthorized'
   | 'internal';
 
 export class ServiceError extends Error {
@@ -70,6 +71,7 @@ function statusFor(code: ErrorCode): number {
     case 'unauthorized':
       return 401;
     case 'forbidden':
+    case 'cluster_unauthorized':
       return 403;
     case 'not_found':
       return 404;

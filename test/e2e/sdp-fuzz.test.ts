@@ -41,6 +41,7 @@ const STATUS_OF: Record<Exclude<ErrorCode, 'internal'>, number> = {
   unknown_type: 400,
   unauthorized: 401,
   forbidden: 403,
+  cluster_unauthorized: 403,
   not_found: 404,
   conflict: 409,
   invalid_state: 409,
