@@ -63,7 +63,7 @@ export async function startRedis(): Promise<RunningRedis> {
   } catch (err) {
     child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`${(err as Error).message}\n${output}`);
+    throw new Error(`${(err as Error).message}\n${output}`, { cause: err });
   }
   let closed: Promise<void> | undefined;
   return {
