@@ -43,7 +43,8 @@ export async function startCluster(redisUrl: string, count: number, env: Record<
           MIRROR_PORT_RANGE: `${51000 + 200 * i}-${51199 + 200 * i}`,
           ...env,
         },
-        { engine: 'embedded' },
+        // Three processes booting on a busy 2-core machine: more time than one.
+        { engine: 'embedded', startTimeoutMs: 45000 },
       );
       nodes.push({ id, svc, ...serviceClient(svc.url, apiKey) });
     }
