@@ -172,7 +172,7 @@ describe('cluster: three nodes, one Redis', { skip: redisUnavailable() }, () => 
       });
       load();
     }, `${entry[0].url}/hls/${ROOM}/index.m3u8`);
-    await waitFor('HLS to play 3 s through the non-owner', 45000, () => probeOf(hlsPage), { until: (p) => p.progressed >= 3, stepMs: 500 });
+    await waitFor('HLS to play 3 s through the non-owner', 90000, () => probeOf(hlsPage), { until: (p) => p.progressed >= 3, stepMs: 500 });
   });
 
   it('cluster-wide rules: a blocked identity, a token for another room and a wrong cluster secret are refused on every node', async () => {
