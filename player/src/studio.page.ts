@@ -5,11 +5,12 @@
  * Exposes `window.__studio = { state, pc, participantId, reconnects, simulcast }` for tests:
  * `state` is the status text (`idle`, `connecting`, `live`, `reconnecting`, `stopped`,
  * `error: …`), `pc` the publishing connection, `reconnects` how many times the publisher lost
- * its connection and began publishing again, `simulcast` whether it sends simulcast.
+ * its connection and began publishing again (also after the room's node went away, see
+ * rejoinAfterLoss), `simulcast` whether it sends simulcast.
  */
 import './ui/player.css';
 import { ChatPanel } from './chat/chat-panel.ts';
-import { PlayerErrorException, describe, type PlayerError } from './core/errors.ts';
+import { ErrorDetails, PlayerErrorException, describe, type PlayerError } from './core/errors.ts';
 import { LevelMeter } from './media/level-meter.ts';
 import { LocalMedia, type MediaKind } from './media/local-media.ts';
 import { SignalingClient } from './signaling/signaling-client.ts';
@@ -19,6 +20,8 @@ import { LevelMeterView } from './ui/level-meter-view.ts';
 import { StatusView } from './ui/status-view.ts';
 import { toRtcIceServers } from './webrtc/ice.ts';
 import { Publisher } from './webrtc/publisher.ts';
+import { DEFAULT_RECONNECT_DELAYS_MS, isNodeLoss } from './webrtc/reconnect-policy.ts';
+import { Reconnector } from './webrtc/reconnector.ts';
 
 type StudioState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'error';
 
@@ -42,6 +45,9 @@ let state: StudioState = 'idle';
 let signaling: SignalingClient | undefined;
 let publisher: Publisher | undefined;
 let reconnects = 0;
+/** Joining again after the room's node went away (rejoinAfterLoss). */
+let rejoining = false;
+const rejoiner = new Reconnector(DEFAULT_RECONNECT_DELAYS_MS, 'studio');
 
 function setState(next: StudioState, detail?: string): void {
   state = next;
@@ -107,34 +113,99 @@ async function goLive(): Promise<void> {
   if (!token || state === 'connecting' || state === 'live' || state === 'reconnecting') return;
   setState('connecting');
   void meter.resume().catch(() => {});
-  const client = new SignalingClient({ token, room });
+  try {
+    if (!media.track('video') && !media.track('audio')) await startPreview();
+  } catch (err) {
+    fail(err instanceof PlayerErrorException ? err.data : undefined, err);
+    return;
+  }
+  // join() reports its own failure (fail), unless stopped meanwhile.
+  if (await join().catch(() => false)) setState('live');
+}
+
+/**
+ * Joins (through the page's own node, which redirects to the room's node in a cluster) and
+ * publishes the current tracks. Resolves false when stopped meanwhile; rejects on failure,
+ * leaving nothing open.
+ */
+async function join(): Promise<boolean> {
+  const client = new SignalingClient({ token: token!, room });
   signaling = client;
   // Stop (or a fatal error) during any await below replaces `signaling`; this attempt then ends quietly.
   const current = () => signaling === client;
+  let closingError: PlayerError | undefined;
+  client.on('error', (error) => {
+    if (!error.fatal || !current() || rejoining) return;
+    const onStage = state === 'live' || state === 'reconnecting';
+    // A lost socket: its `close` (next) tells whether the node went away or the server ended it.
+    if (onStage && error.details === ErrorDetails.SOCKET_CLOSED) closingError = error;
+    else if (onStage && error.details === ErrorDetails.HEARTBEAT_TIMEOUT) void rejoinAfterLoss();
+    else fail(error);
+  });
+  client.on('close', (info) => {
+    if (!current() || rejoining || (state !== 'live' && state !== 'reconnecting')) return;
+    if (isNodeLoss(info)) void rejoinAfterLoss();
+    else fail(closingError);
+  });
   try {
-    if (!media.track('video') && !media.track('audio')) await startPreview();
-    client.on('error', (error) => error.fatal && current() && fail(error));
     const joined = await client.connect();
-    if (!current()) return;
+    if (!current()) return false;
     chat.attach(client);
     const pub = new Publisher(client, { iceServers: toRtcIceServers(joined.iceServers), simulcast: joined.capabilities?.simulcast ?? false });
     publisher = pub;
-    pub.on('error', (error) => current() && fail(error));
+    pub.on('error', (error) => current() && !rejoining && fail(error));
     // Lost and published again on its own (same camera and microphone): show it, no reload.
     pub.on('reconnecting', (attempt) => attempt === 1 && reconnects++);
     pub.on('statechange', (next) => {
-      if (!current()) return;
+      if (!current() || rejoining) return;
       if (next === 'reconnecting') setState('reconnecting');
       else if (next === 'live' && state === 'reconnecting') setState('live');
     });
     await pub.start(media.stream);
-    if (current()) setState('live');
+    return current();
   } catch (err) {
-    if (current()) fail(err instanceof PlayerErrorException ? err.data : undefined, err);
+    if (current()) {
+      if (rejoining) {
+        publisher?.destroy();
+        client.destroy();
+        publisher = undefined;
+        signaling = undefined;
+      } else {
+        fail(err instanceof PlayerErrorException ? err.data : undefined, err);
+      }
+    }
+    throw err;
   }
 }
 
+/**
+ * The node hosting the room went away (killed, or shutting down): join again from the start,
+ * through the page's own node, which finds where the room lives now (placed again on a live
+ * node in a cluster), and publish the same tracks there. Same schedule as the publisher's own
+ * recovery (Reconnector).
+ */
+async function rejoinAfterLoss(): Promise<void> {
+  if (rejoining) return;
+  rejoining = true;
+  const lost = publisher;
+  const client = signaling;
+  publisher = undefined;
+  signaling = undefined;
+  lost?.destroy();
+  client?.destroy();
+  setState('reconnecting');
+  reconnects++;
+  const outcome = await rejoiner.retry(async () => {
+    if (!(await join())) throw new Error('stopped');
+  });
+  rejoining = false;
+  if (outcome === 'recovered') setState('live');
+  else if (outcome === 'exhausted') fail(undefined, new Error('the room could not be joined again'));
+}
+
 async function stop(): Promise<void> {
+  rejoiner.cancel();
+  rejoining = false;
   const pub = publisher;
   const client = signaling;
   publisher = undefined;
@@ -147,6 +218,8 @@ async function stop(): Promise<void> {
 }
 
 function fail(error: PlayerError | undefined, err?: unknown): void {
+  rejoiner.cancel();
+  rejoining = false;
   const pub = publisher;
   const client = signaling;
   publisher = undefined;

@@ -49,6 +49,8 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.onError(onError);
   app.notFound(notFound);
   app.use('/api/*', except(isPublicApiRoute, apiKeyAuth(deps.apiKey)));
+  // Before every route, the origin's /hls included (mounted after this app's routes).
+  if (deps.cluster) app.use('*', deps.cluster);
   app.route('/', healthRoutes(deps));
   if (deps.metrics) app.route('/', metricsRoutes({ metrics: deps.metrics, apiKey: deps.apiKey, public: deps.metricsPublic }));
   if (deps.openapi) app.route('/api', openapiRoutes({ document: deps.openapi }));

@@ -1,3 +1,4 @@
+import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../core/logger.ts';
 import type { TokenClaims, TokenService } from '../auth/tokens.ts';
 import type { PlaybackTokenService } from '../auth/playbackTokens.ts';
@@ -48,6 +49,8 @@ export interface ApiDeps {
   iceServers?: (identity: string) => IceServer[];
   /** Serve /metrics without the API key. Config: METRICS_PUBLIC. */
   metricsPublic: boolean;
+  /** Runs before every route (after the API key check): the cluster's routing of requests to the node that owns their room (services/cluster). Absent: a node alone. */
+  cluster?: MiddlewareHandler;
   /** The API document (createOpenApiDocument), served at `/api/openapi.json`. Absent: not served. */
   openapi?: Record<string, unknown>;
 }

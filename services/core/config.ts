@@ -188,6 +188,16 @@ export const configSchema = z
     METRICS_PUBLIC: bool.default(false),
     /** SIGTERM/SIGINT: time to end broadcasts, flush uploads and webhooks and close, before a forced exit 1, ms. Default 10000. */
     SHUTDOWN_TIMEOUT_MS: int(100, 600000).default(10000),
+    /** Redis URL (redis://host:port) of a cluster of nodes: membership, room placement (services/cluster). Default none: one node alone. */
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+    /** This node's id in the cluster. Default: a random one per start. */
+    NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must match ^[A-Za-z0-9_-]{1,64}$').optional(),
+    /** Secret of node-to-node requests in a cluster (at least 16 chars). Required with REDIS_URL. */
+    CLUSTER_SECRET: z.string().min(16).optional(),
+    /** Interval of a node's heartbeat (its load and URL) in Redis, ms. Default 1000. */
+    CLUSTER_HEARTBEAT_MS: int(100, 60000).default(1000),
+    /** A node whose heartbeat is older than this is gone: its rooms are placed again, ms. Default 5000. */
+    CLUSTER_NODE_TTL_MS: int(300, 600000).default(5000),
     /** Log level: fatal, error, warn, info, debug, trace. Default info. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -244,6 +254,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (/(^|,)\s*turns?:/.test(cfg.TURN_URLS ?? '') && !cfg.TURN_SECRET) throw new ConfigError('missing TURN_SECRET (required with turn: URLs)');
   if (cfg.WEBHOOK_FLUSH_MS >= cfg.SHUTDOWN_TIMEOUT_MS) throw new ConfigError('invalid WEBHOOK_FLUSH_MS: must be below SHUTDOWN_TIMEOUT_MS');
   if (cfg.HTTP_HEADERS_TIMEOUT_MS > cfg.HTTP_REQUEST_TIMEOUT_MS) throw new ConfigError('invalid HTTP_HEADERS_TIMEOUT_MS: must not be above HTTP_REQUEST_TIMEOUT_MS');
+  if (cfg.REDIS_URL && !cfg.CLUSTER_SECRET) throw new ConfigError('missing CLUSTER_SECRET (required with REDIS_URL)');
+  if (cfg.CLUSTER_NODE_TTL_MS < 2 * cfg.CLUSTER_HEARTBEAT_MS) throw new ConfigError('invalid CLUSTER_NODE_TTL_MS: must be at least twice CLUSTER_HEARTBEAT_MS');
   if (cfg.STORAGE === 's3' && !cfg.S3_BUCKET) throw new ConfigError('missing S3_BUCKET (required when STORAGE=s3)');
   if (Boolean(cfg.S3_ACCESS_KEY_ID) !== Boolean(cfg.S3_SECRET_ACCESS_KEY)) {
     throw new ConfigError(`missing ${cfg.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID'} (set both or neither)`);

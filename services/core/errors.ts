@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'invalid_message'
   | 'engine_error'
   | 'unavailable'
+  | 'cluster_unauthorized'
   | 'internal';
 
 export class ServiceError extends Error {
@@ -74,6 +75,7 @@ function statusFor(code: ErrorCode): number {
       return 401;
     case 'forbidden':
     case 'chat_muted':
+    case 'cluster_unauthorized':
       return 403;
     case 'not_found':
       return 404;

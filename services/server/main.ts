@@ -23,6 +23,7 @@ import { devCertificateHelp, type DevCertificate } from './devCertificate.ts';
 import { createHttpServer, loadTls } from './httpServer.ts';
 import { followForWebhooks, WebhookDispatcher } from '../webhooks/index.ts';
 import { httpServerOptions } from './httpLimits.ts';
+import { createCluster } from '../cluster/index.ts';
 
 /** The wiring: the only module that knows every layer. */
 
@@ -77,6 +78,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     ffmpegPath: cfg.FFMPEG_PATH,
     x264Preset: cfg.BROADCAST_X264_PRESET,
   });
+  const cluster = createCluster(cfg, { registry, liveBroadcasts: () => registry.list().filter((r) => broadcasts.status(r.id)?.state === 'live').length });
   const webhookFollower = followForWebhooks({ registry, broadcasts, sink: webhooks });
   metrics.observe({ registry, engine, broadcasts, webhooks });
   webhooks.start();
@@ -98,6 +100,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     metricsPublic: cfg.METRICS_PUBLIC,
     iceServers: (identity) => turn.iceServers(identity),
     openapi: createOpenApiDocument({ createRoomBody, createTokenBody, muteBody, kickBody, blockBody }),
+    ...(cluster.middleware ? { cluster: cluster.middleware } : {}),
   });
   app.route('/', createOriginApp({
     getPackager: (roomId) => broadcasts.packager(roomId),
@@ -113,11 +116,14 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     heartbeatMs: cfg.WS_HEARTBEAT_MS,
     broadcasts,
     iceServers: (identity) => turn.iceServers(identity),
+    ...(cluster.elsewhere ? { roomElsewhere: cluster.elsewhere } : {}),
   });
   signaling.attach(server);
 
   /** Signaling, then broadcasts (their playlists get ENDLIST while the engine still runs), rooms, engine, storage; webhooks stop following. */
   const closeStageAndMedia = async () => {
+    // Out of the cluster first: its rooms are placed again on the next request for them.
+    await cluster.close();
     await signaling.close();
     await broadcasts.close();
     await registry.close('engine_closed');
@@ -144,6 +150,15 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   const host = address.includes(':') ? `[${address}]` : address;
   const url = `${tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
   const publicUrl = new URL(cfg.PUBLIC_URL).port === '0' ? url : cfg.PUBLIC_URL;
+  try {
+    await cluster.start(publicUrl);
+  } catch (err) {
+    server.close();
+    await closeStageAndMedia();
+    metrics.close();
+    webhooks.close();
+    throw err;
+  }
 
   let closing: Promise<void> | undefined;
   const close = () =>

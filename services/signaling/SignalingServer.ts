@@ -9,6 +9,7 @@ import { ServiceError, toErrorBody } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import type { RoomRegistry } from '../stage/RoomRegistry.ts';
 import { CloseCodes } from './protocol.ts';
+import { redirectSocket } from './redirect.ts';
 import { SignalingSession, type SessionLimits, type SessionServices } from './SignalingSession.ts';
 
 const log = logger.child({ mod: 'signaling' });
@@ -30,6 +31,11 @@ export interface SignalingServerOptions extends SessionLimits {
   broadcasts?: BroadcastControl;
   /** ICE servers (TURN credentials) for a participant's `joined` message. Default: none. */
   iceServers?: SessionServices['iceServers'];
+  /**
+   * In a cluster: the base URL of the node a room lives on, when that is another node. Its
+   * sockets get a `redirect` (docs/signaling.md) there. Default: every room is here.
+   */
+  roomElsewhere?: (roomId: string) => Promise<string | undefined>;
 }
 
 /**
@@ -121,6 +127,15 @@ export class SignalingServer {
       claims = await this.opts.tokens.verify(url.searchParams.get('token'), roomParam);
     } catch (err) {
       return rejectUpgrade(socket, err);
+    }
+    if (this.opts.roomElsewhere) {
+      let elsewhere: string | undefined;
+      try {
+        elsewhere = await this.opts.roomElsewhere(claims.room);
+      } catch (err) {
+        return rejectUpgrade(socket, err);
+      }
+      if (elsewhere) return redirectSocket(this.wss, req, socket, head, elsewhere);
     }
     const room = this.opts.registry.get(claims.room);
     if (!room || room.closed) return rejectUpgrade(socket, new ServiceError('not_found', 'room not found'));

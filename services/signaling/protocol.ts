@@ -263,7 +263,13 @@ export type ServerMessage =
   /** The audience changed: at most one per second per room, only when the counts differ. */
   | { v: 1; type: 'audience'; audience: AudienceInfo }
   | { v: 1; type: 'error'; re?: string; code: string; message: string }
-  | { v: 1; type: 'bye'; reason: string };
+  | { v: 1; type: 'bye'; reason: string }
+  /**
+   * Cluster only: the room lives on another node. The answer to `join` on a socket that reached
+   * the wrong node, which then closes it (4302); the client opens `url` (a WebSocket URL,
+   * without the token: the client adds its own) and joins there.
+   */
+  | { v: 1; type: 'redirect'; re?: string; url: string };
 
 /** WebSocket close codes the server uses (4000–4999 are application codes). */
 export const CloseCodes = {
@@ -279,4 +285,6 @@ export const CloseCodes = {
   kicked: 4010,
   tokenExpired: 4011,
   roomClosed: 4012,
+  /** Cluster: the room lives on another node, see the `redirect` message. */
+  redirect: 4302,
 } as const;

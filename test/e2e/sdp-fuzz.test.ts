@@ -43,6 +43,7 @@ const STATUS_OF: Record<Exclude<ErrorCode, 'internal'>, number> = {
   unauthorized: 401,
   forbidden: 403,
   chat_muted: 403,
+  cluster_unauthorized: 403,
   not_found: 404,
   conflict: 409,
   invalid_state: 409,

@@ -27,6 +27,8 @@ export interface RunningService {
 export interface StartServiceOptions {
   /** Sets ENGINE. Default: unset, so the service picks (`auto`). */
   engine?: EngineKind;
+  /** How long the service may take to print `listening`, ms. Default 15000. */
+  startTimeoutMs?: number;
 }
 
 /**
@@ -77,7 +79,8 @@ export async function startService(env: Record<string, string> = {}, options: St
     if (process.env.SERVICE_LOGS) process.stderr.write(d);
   });
   const listening = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start in 15 s\n${stderr}`)), 15000);
+    const startTimeoutMs = options.startTimeoutMs ?? 15000;
+    const timer = setTimeout(() => reject(new Error(`service did not start in ${startTimeoutMs / 1000} s\n${stderr}`)), startTimeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`service exited with ${code} before listening\n${stderr}`));

@@ -14,6 +14,8 @@ import {
 } from './signaling-types.ts';
 
 const PROTOCOL_VERSION: ServerMessage['v'] = 1;
+/** Redirects one `connect()` follows (cluster: the node a room lives on). */
+const MAX_REDIRECTS = 3;
 
 interface Pending {
   type: RequestType;
@@ -65,13 +67,39 @@ export class SignalingClient extends EventEmitter<SignalingEvents> {
     return this.joinedMessage;
   }
 
-  /** Opens the socket and joins the room named by the token. */
+  /**
+   * Opens the socket and joins the room named by the token. In a cluster, a node that does not
+   * host the room answers `join` with `redirect`: the client opens the owner's URL and joins
+   * there (at most MAX_REDIRECTS times), with no action of the user. A later `connect()` of a
+   * new client starts again at `config.url`, so a room that moved is found again.
+   */
   async connect(): Promise<ServerMessageOf<'joined'>> {
     if (this.stateValue !== 'new') throw new Error(`SignalingClient: connect() called in state ${this.stateValue}`);
     this.stateValue = 'connecting';
-    const url = new URL(this.config.url);
+    let target = this.config.url;
+    for (let redirects = 0; ; redirects++) {
+      await this.open(target);
+      const reply = (await this.request({ type: 'join' })) as ServerMessage;
+      if (reply.type === 'joined') {
+        this.joinedMessage = reply;
+        this.stateValue = 'joined';
+        this.startHeartbeat(reply.heartbeatMs);
+        return reply;
+      }
+      if (reply.type !== 'redirect' || redirects >= MAX_REDIRECTS) {
+        this.destroy();
+        throw new PlayerErrorException({ type: ErrorTypes.SIGNALING, details: ErrorDetails.SOCKET_CLOSED, fatal: true, message: `join answered with ${reply.type}` });
+      }
+      this.detachSocket();
+      target = reply.url;
+    }
+  }
+
+  private async open(target: string): Promise<void> {
+    const url = new URL(target, globalThis.location?.href);
     url.searchParams.set('token', this.config.token);
     if (this.config.room) url.searchParams.set('room', this.config.room);
+    this.opened = false;
     const ws = new WebSocket(url.toString());
     this.ws = ws;
     ws.addEventListener('message', this.onMessage);
@@ -97,11 +125,16 @@ export class SignalingClient extends EventEmitter<SignalingEvents> {
       ws.addEventListener('open', onOpen);
       ws.addEventListener('close', onEarlyClose);
     });
-    const joined = await this.request({ type: 'join' });
-    this.joinedMessage = joined;
-    this.stateValue = 'joined';
-    this.startHeartbeat(joined.heartbeatMs);
-    return joined;
+  }
+
+  /** Drops a redirected socket without a word to the listeners: the next one takes over. */
+  private detachSocket(): void {
+    const ws = this.ws;
+    this.ws = undefined;
+    if (!ws) return;
+    ws.removeEventListener('message', this.onMessage);
+    ws.removeEventListener('close', this.onClose);
+    if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(1000, 'redirected');
   }
 
   /** Sends a request and resolves with its reply. */

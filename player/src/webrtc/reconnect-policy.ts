@@ -25,3 +25,13 @@ export function checkReconnectDelays(delays: readonly number[], owner: string): 
     throw new TypeError(`${owner}: reconnectDelaysMs must be a non-empty list of delays ≥ 0`);
   }
 }
+
+/**
+ * A signaling socket that closed this way lost its node, not its welcome: the process died or
+ * the connection broke (1006, no close frame), or the node is shutting down (1001) or failed
+ * (1011). Joining again through the entry URL finds the room where it lives now. Anything else
+ * (kicked, blocked, replaced, room closed, token expired) is a decision to respect.
+ */
+export function isNodeLoss(info: { code: number }): boolean {
+  return info.code === 1006 || info.code === 1001 || info.code === 1011;
+}

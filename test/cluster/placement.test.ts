@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createClient } from 'redis';
+import { LocalPlacement } from '../../services/cluster/LocalPlacement.ts';
+import type { NodeLoad, RoomPlacement } from '../../services/cluster/PlacementTypes.ts';
+import { RedisPlacement } from '../../services/cluster/RedisPlacement.ts';
+import { redisUnavailable, startRedis, type RunningRedis } from '../support/redis.ts';
+import { sleep, waitFor } from '../support/wait.ts';
+
+const idle = (): NodeLoad => ({ rooms: 0, publishers: 0, subscribers: 0, broadcasts: 0 });
+let prefixes = 0;
+
+/** What every placement promises, whatever keeps it. */
+function placementContract(name: string, make: () => Promise<{ placement: RoomPlacement; created(id: string): void; close(): Promise<void> }>) {
+  describe(`placement contract: ${name}`, () => {
+    it('places a new room on a live node, finds it there, and forgets it once released', async () => {
+      const { placement, created, close } = await make();
+      try {
+        assert.equal(await placement.locate('nowhere'), undefined, 'a room never created is unknown');
+        const node = await placement.place('r1');
+        assert.equal(node.id, placement.self.id, 'alone, the room is placed here');
+        created('r1');
+        await placement.claim('r1');
+        assert.equal((await placement.locate('r1'))?.id, placement.self.id);
+        assert.deepEqual((await placement.nodes()).map((n) => n.id), [placement.self.id]);
+      } finally {
+        await close();
+      }
+    });
+  });
+}
+
+placementContract('local', async () => {
+  const rooms = new Set<string>();
+  const placement = new LocalPlacement({ id: 'local', url: 'http://127.0.0.1:1', mediaIp: '127.0.0.1' }, (id) => rooms.has(id));
+  await placement.start('http://127.0.0.1:1');
+  return { placement, created: (id) => rooms.add(id), close: () => placement.close() };
+});
+
+const skip = redisUnavailable();
+
+describe('RedisPlacement, with a real redis-server', { skip }, () => {
+  let redis: RunningRedis;
+  const open: RedisPlacement[] = [];
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    for (const p of open) await p.close();
+    await redis?.close();
+  });
+
+  const node = async (id: string, prefix: string, load: () => NodeLoad = idle, ttlMs = 3000) => {
+    const p = new RedisPlacement({ redisUrl: redis.url, nodeId: id, mediaIp: '127.0.0.1', load, heartbeatMs: 100, nodeTtlMs: ttlMs, prefix });
+    open.push(p);
+    await p.start(`http://127.0.0.1:${1000 + open.length}`);
+    return p;
+  };
+
+  placementContract('redis', async () => {
+    const p = await node('solo', `c${prefixes++}:`);
+    return { placement: p, created: () => {}, close: () => p.close() };
+  });
+
+  it('puts a new room on the least loaded live node, and every node agrees on it', async () => {
+    const prefix = `t${prefixes++}:`;
+    const a = await node('a', prefix, () => ({ rooms: 3, publishers: 2, subscribers: 10, broadcasts: 1 }));
+    const b = await node('b', prefix, idle);
+    const c = await node('c', prefix, () => ({ rooms: 1, publishers: 0, subscribers: 0, broadcasts: 0 }));
+    assert.deepEqual((await a.nodes()).map((n) => n.id), ['b', 'c', 'a'], 'least loaded first');
+    // Three nodes place the same new room at once: one placement wins, all see it.
+    const placed = await Promise.all([a.place('shared'), b.place('shared'), c.place('shared')]);
+    assert.deepEqual(placed.map((n) => n.id), ['b', 'b', 'b']);
+    assert.equal((await c.locate('shared'))?.url, b.self.url, 'the owner comes with its URL');
+    assert.equal(await a.locate('unknown-room'), undefined, 'locate never creates a room');
+  });
+
+  it('places a room again once its node stops renewing its heartbeat, and only then', async () => {
+    const prefix = `k${prefixes++}:`;
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    try {
+      const survivor = await node('survivor', prefix);
+      // What a SIGKILLed node leaves behind: its record, which nothing renews, and its rooms.
+      await raw.set(`${prefix}node:dead`, JSON.stringify({ id: 'dead', url: 'http://127.0.0.1:9', mediaIp: '127.0.0.1', load: idle(), draining: false, seenAt: Date.now() }), { PX: 600 });
+      await raw.sAdd(`${prefix}nodes`, 'dead');
+      await raw.set(`${prefix}room:orphan`, 'dead');
+      assert.equal((await survivor.locate('orphan'))?.id, 'dead', 'while its heartbeat lasts, the room stays where it is');
+      await sleep(1200); // past the record's TTL and the located owner's cache
+      assert.equal((await survivor.locate('orphan'))?.id, 'survivor', 'placed again on the live node');
+      assert.equal(await raw.get(`${prefix}room:orphan`), 'survivor');
+      assert.ok(!(await survivor.nodes()).some((n) => n.id === 'dead'), 'the dead node is no longer listed');
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('release deletes only the owner\'s placement; claim never takes a live node\'s room; a draining node takes no new rooms', async () => {
+    const prefix = `r${prefixes++}:`;
+    const a = await node('a', prefix);
+    const b = await node('b', prefix, () => ({ rooms: 5, publishers: 0, subscribers: 0, broadcasts: 0 }));
+    assert.equal((await a.place('x')).id, 'a');
+    await b.claim('x');
+    assert.equal((await b.locate('x'))?.id, 'a', 'a live owner keeps its room');
+    await b.release('x');
+    assert.equal((await b.locate('x'))?.id, 'a', 'a non-owner cannot release it');
+    await a.release('x');
+    assert.equal(await a.locate('x'), undefined, 'released by its owner: gone');
+    await a.drain();
+    await waitFor('a listed as draining', 3000, async () => (await b.nodes()).find((n) => n.id === 'a')?.draining);
+    assert.equal((await b.place('y')).id, 'b', 'the busier node gets it: the idle one is draining');
+  });
+
+  it('a closed node leaves at once: its rooms are placed again on the next request', async () => {
+    const prefix = `q${prefixes++}:`;
+    const a = await node('a', prefix);
+    const b = await node('b', prefix, () => ({ rooms: 2, publishers: 0, subscribers: 0, broadcasts: 0 }));
+    assert.equal((await b.place('moving')).id, 'a');
+    await a.close();
+    await sleep(1100); // b's cached owner expires
+    assert.equal((await b.locate('moving'))?.id, 'b');
+  });
+});
