@@ -13,6 +13,8 @@ import { roomRoutes } from './routes/rooms.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { broadcastRoutes } from './routes/broadcast.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { metadataRoutes } from './routes/metadata.ts';
+import { recordingRoutes } from './routes/recordings.ts';
 import { openapiRoutes } from './routes/openapi.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import type { ApiDeps, AppEnv } from './types.ts';
@@ -53,6 +55,8 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   if (deps.webhooks) app.route('/api', webhookRoutes({ webhooks: deps.webhooks }));
   app.route('/api', statsRoutes(deps));
   app.route('/api', broadcastRoutes(deps));
+  app.route('/api', recordingRoutes(deps));
+  app.route('/api', metadataRoutes(deps));
   app.route('/api', roomRoutes(deps, rateLimit(deps.tokenRateLimit ?? TOKEN_RATE_DEFAULTS)));
   app.route('/api', moderationRoutes(deps));
   // WHIP and WHEP offers share one budget per IP: each starts an engine leg.

@@ -11,6 +11,7 @@ import {
   type HlsPackager,
   type Rendition,
 } from '../packager/index.ts';
+import { isRecordingId, recordingPrefix } from '../packager/recording.ts';
 import type { Storage } from '../storage/Storage.ts';
 import { advancePartLimit, isBelowWindow, isOutOfRange, isSatisfied, parseBlockingQuery } from './blockingReload.ts';
 import * as CacheControl from './cacheControl.ts';
@@ -37,6 +38,8 @@ const log = logger.child({ mod: 'origin' });
  *   GET /hls/:room/index.m3u8                  multivariant playlist
  *   GET /hls/:room/:rendition/index.m3u8       LL-HLS media playlist (_HLS_msn, _HLS_part)
  *   GET /hls/:room/:rendition/<init|seg|part>  media objects
+ *   GET /hls/:room/recordings/:id/index.m3u8   a recording (packager/recording.ts): VOD, from storage
+ *   GET /hls/:room/recordings/:id/:rendition/<index.m3u8|init|seg>
  *
  * Live playlists and parts come from the packager's memory, so a storage outage never stalls
  * viewers; segments come from memory while recent, else from storage, as does everything of a
@@ -60,6 +63,20 @@ export function createOriginApp(options: OriginOptions): Hono {
   app.use('/hls/*', hlsCors());
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => errorResponse(c, new ServiceError('not_found', 'no such resource')));
+
+  app.get('/hls/:room/recordings/:id/index.m3u8', async (c) => {
+    const room = checkName(c.req.param('room'));
+    return fromStorage(c, storage, `${recordingPrefix(room, checkRecordingId(c.req.param('id')))}/${PLAYLIST_NAME}`);
+  });
+
+  app.get('/hls/:room/recordings/:id/:rendition/:file', async (c) => {
+    const room = checkName(c.req.param('room'));
+    const prefix = `${recordingPrefix(room, checkRecordingId(c.req.param('id')))}/${checkName(c.req.param('rendition'))}`;
+    const file = c.req.param('file');
+    const parsed = parseObjectName(file);
+    if (file !== PLAYLIST_NAME && (!parsed || parsed.kind === 'part')) throw new ServiceError('not_found', 'no such resource');
+    return fromStorage(c, storage, `${prefix}/${file}`);
+  });
 
   app.get('/hls/:room/index.m3u8', async (c) => {
     const room = checkName(c.req.param('room'));
@@ -172,6 +189,11 @@ function mediaResponse(c: Context, data: Buffer): Response {
 function view(data: Buffer): Uint8Array<ArrayBuffer> {
   // Buffers from Node are never backed by a SharedArrayBuffer here; view without copying.
   return new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+}
+
+function checkRecordingId(value: string): string {
+  if (!isRecordingId(value)) throw new ServiceError('bad_request', 'invalid recording id');
+  return value;
 }
 
 function checkName(value: string): string {

@@ -18,6 +18,7 @@ import { z } from 'zod';
  *   `invalid_state` error event for a subscriber connection the server closed).
  * - revision 4: `leaveStage` (a guest declines its promotion, or steps down later); roles are
  *   kept per identity, so a guest that reconnects joins as `guest`.
+ * - revision 5 (with chat): `metadata` (timed metadata, to stage members at once).
  */
 export const PROTOCOL_VERSION = 1;
 export const PROTOCOL_REVISION = 4;
@@ -205,6 +206,12 @@ export type ServerMessage =
   | { v: 1; type: 'identityUnblocked'; identity: string; by?: string }
   | { v: 1; type: 'broadcastStarted' }
   | { v: 1; type: 'broadcastEnded'; reason: BroadcastEndReason }
+  /**
+   * Revision 5: timed metadata was inserted into the broadcast (`POST /api/rooms/:id/metadata`).
+   * Stage members (roles that publish) get it at once; the audience gets it in the HLS playlists
+   * (EXT-X-DATERANGE), at the frame it belongs to. `at` is that frame's PROGRAM-DATE-TIME.
+   */
+  | { v: 1; type: 'metadata'; id: string; payload: unknown; at: string }
   | { v: 1; type: 'error'; re?: string; code: string; message: string }
   | { v: 1; type: 'bye'; reason: string };
 

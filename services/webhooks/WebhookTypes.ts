@@ -16,6 +16,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'broadcast.started',
   'broadcast.stopped',
   'broadcast.hls_ready',
+  'recording.ready',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
