@@ -11,7 +11,8 @@ import {
   type HlsPackager,
   type Rendition,
 } from '../packager/index.ts';
-import { isRecordingId, recordingPrefix } from '../packager/recording.ts';
+import { isRecordingId, recordingPlaylistPath, recordingPrefix } from '../packager/recording.ts';
+import { RecordingStore } from '../packager/recordingStore.ts';
 import type { Storage } from '../storage/Storage.ts';
 import { advancePartLimit, isBelowWindow, isOutOfRange, isSatisfied, parseBlockingQuery } from './blockingReload.ts';
 import * as CacheControl from './cacheControl.ts';
@@ -38,6 +39,7 @@ const log = logger.child({ mod: 'origin' });
  *   GET /hls/:room/index.m3u8                  multivariant playlist
  *   GET /hls/:room/:rendition/index.m3u8       LL-HLS media playlist (_HLS_msn, _HLS_part)
  *   GET /hls/:room/:rendition/<init|seg|part>  media objects
+ *   GET /hls/:room/recordings/latest           the newest ready recording: `{ id, startedAt, durationSec, playlist }`, 404 if none
  *   GET /hls/:room/recordings/:id/index.m3u8   a recording (packager/recording.ts): VOD, from storage
  *   GET /hls/:room/recordings/:id/:rendition/<index.m3u8|init|seg>
  *
@@ -63,6 +65,21 @@ export function createOriginApp(options: OriginOptions): Hono {
   app.use('/hls/*', hlsCors());
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => errorResponse(c, new ServiceError('not_found', 'no such resource')));
+
+  const recordings = new RecordingStore(storage);
+  app.get('/hls/:room/recordings/latest', async (c) => {
+    const room = checkName(c.req.param('room'));
+    let latest;
+    try {
+      latest = (await recordings.list(room)).find((r) => r.state === 'ready');
+    } catch (err) {
+      log.warn({ room, err: err instanceof Error ? err.message : String(err) }, 'storage list failed');
+      throw unavailable('storage unavailable');
+    }
+    if (!latest) throw new ServiceError('not_found', 'no recording');
+    c.header('cache-control', PLAYLIST_CACHE_CONTROL);
+    return c.json({ id: latest.id, startedAt: latest.startedAt, durationSec: latest.durationSec, playlist: recordingPlaylistPath(room, latest.id) });
+  });
 
   app.get('/hls/:room/recordings/:id/index.m3u8', async (c) => {
     const room = checkName(c.req.param('room'));
