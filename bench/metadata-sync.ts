@@ -164,15 +164,20 @@ async function main(): Promise<number> {
           console.log(`  [debug] ${r}: ${text.split('\n').filter((l) => l.includes(id)).length} DATERANGE lines for ${id}; ${text.split('\n').filter((l) => l.startsWith('#EXT-X-DATERANGE')).length} in all`);
         }
       }
+      // Decode the attached frame now: a player far behind the live edge fires after its segment left the live window.
+      const levelUrl = await call(player, 'metadataBench', 'levelUrl');
+      const attachedPromise = attachedFrameClock(levelUrl, id, dir);
       const cue = await waitFor(`the cue of ${id}`, 15000, async () => (await call(player, 'metadataBench', 'cues')).find((c) => c.id === id), {
         throwOnTimeout: false,
       });
       if (!cue) {
         problems.push(`item ${i} (${id}) never fired on the player: ${JSON.stringify(await call(player, 'metadataBench', 'debug'))}`);
+        await attachedPromise;
         continue;
       }
       const fired = await call(player, 'metadataBench', 'frameAt', cue.mediaTime);
-      const attached = await attachedFrameClock(cue.levelUrl, id, dir);
+      const attached = await attachedPromise;
+      if (cue.levelUrl !== levelUrl) problems.push(`item ${i}: the player switched level between the POST and the cue; compared against ${levelUrl}`);
       const hlsMs = (cue.mediaTime - cue.startTime) * 1000;
       const seen = await call(player, 'metadataBench', 'seen', id);
       const seenText = seen

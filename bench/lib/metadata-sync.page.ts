@@ -73,6 +73,12 @@ const api = {
       cues.push({ ...cue, levelUrl: level?.url[0] ?? '' });
     });
   },
+  /** URL of the media playlist the player is playing now. */
+  levelUrl(): string {
+    const hls = view?.hlsInstance;
+    const level = hls && hls.currentLevel >= 0 ? hls.levels[hls.currentLevel] : undefined;
+    return level?.url[0] ?? '';
+  },
   state(): { state: string; decoded: number } {
     return { state: view?.state ?? 'none', decoded: frames.filter((f) => f.sentAt !== null).length };
   },

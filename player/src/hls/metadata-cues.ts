@@ -42,7 +42,9 @@ export class MetadataCueController extends EventEmitter<MetadataCueEvents> {
   readonly fired: MetadataCue[] = [];
   private readonly source: PlayerSource;
   private readonly staleAfterSec: number;
+  /** Ids taken from a playlist once (fired, pending or skipped). */
   private readonly seen = new Set<string>();
+  private readonly pending = new Map<string, { startTime: number; payload: unknown }>();
   private video: HTMLVideoElement | undefined;
   private handle = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -78,30 +80,49 @@ export class MetadataCueController extends EventEmitter<MetadataCueEvents> {
     const video = this.video;
     if (this.destroyed || !video) return;
     this.handle = video.requestVideoFrameCallback(this.onFrame);
-    const { hls } = this.source();
-    const level = hls && hls.currentLevel >= 0 ? hls.levels[hls.currentLevel] : undefined;
-    const ranges = level?.details?.dateRanges;
-    if (!ranges) return;
     const mediaTime = metadata.mediaTime;
+    this.collect(mediaTime);
     // Half a frame of slack: START-DATE is rounded to the millisecond, frame times are not.
     const slack = 0.5 / 60;
-    for (const id of Object.keys(ranges)) {
-      if (this.seen.has(id)) continue;
-      const range = ranges[id]!;
-      if (range.class !== METADATA_CLASS) continue;
-      const startTime = range.startTime;
-      if (!Number.isFinite(startTime)) continue;
-      if (startTime < mediaTime - this.staleAfterSec) {
-        this.seen.add(id);
+    for (const [id, item] of this.pending) {
+      if (item.startTime < mediaTime - this.staleAfterSec) {
+        this.pending.delete(id); // the playhead jumped past it (a seek to the live edge)
         continue;
       }
-      if (mediaTime + slack < startTime) continue;
-      this.seen.add(id);
-      const cue: MetadataCue = { id, payload: decodePayload(range.attr['X-PAYLOAD']), startTime, mediaTime, firedAt: performance.timeOrigin + performance.now() };
+      if (mediaTime + slack < item.startTime) continue;
+      this.pending.delete(id);
+      const cue: MetadataCue = { id, payload: item.payload, startTime: item.startTime, mediaTime, firedAt: performance.timeOrigin + performance.now() };
       this.fired.push(cue);
       this.emit('cue', cue);
     }
   };
+
+  /**
+   * Takes the playing level's date ranges of our class into `pending`. They are kept there until
+   * fired: a viewer further behind the live edge than the playlist's window would otherwise lose
+   * an item whose segment left the playlist before the playhead reached it.
+   */
+  private collect(mediaTime: number): void {
+    const { hls } = this.source();
+    const level = hls && hls.currentLevel >= 0 ? hls.levels[hls.currentLevel] : undefined;
+    const ranges = level?.details?.dateRanges;
+    if (!ranges) return;
+    for (const id of Object.keys(ranges)) {
+      const range = ranges[id]!;
+      if (range.class !== METADATA_CLASS) continue;
+      const startTime = range.startTime;
+      if (!Number.isFinite(startTime)) continue;
+      const known = this.pending.get(id);
+      if (known) {
+        known.startTime = startTime; // hls.js refines fragment starts as it parses them
+        continue;
+      }
+      if (this.seen.has(id)) continue;
+      this.seen.add(id);
+      if (startTime < mediaTime - this.staleAfterSec) continue;
+      this.pending.set(id, { startTime, payload: decodePayload(range.attr['X-PAYLOAD']) });
+    }
+  }
 }
 
 /** X-PAYLOAD: base64 of UTF-8 JSON. */
