@@ -21,6 +21,9 @@
  *   role, participantId, publishing (publisher state), handRaised, kicked
  *   stageReconnects  how many times the stage view lost its subscription and subscribed again
  *   activeSpeaker    the participant the server last named as the dominant speaker
+ *   metadata      timed metadata the page showed: `{ via: 'hls'|'recording', id, payload, startTime, mediaTime, firedAt }`
+ *                 or `{ via: 'stage', id, payload, at, firedAt }` (recording/watch-extras.ts)
+ *   recording     the latest recording's player once the live has ended (RecordingSnapshot), else null
  *   setLayers(participantId, { spatialLayer, temporalLayer? } | 'auto')  explicit simulcast layer
  *                 choice for a tile; rejects with the server's error (`unsupported` without simulcast)
  */
@@ -34,6 +37,7 @@ import type { Role } from './signaling/signaling-types.ts';
 import { FrameSampler } from './switching/frame-sampler.ts';
 import { PlaybackTokenSource } from './hls/playback-token.ts';
 import { RoleSwitchController } from './switching/role-switch-controller.ts';
+import { WatchExtras } from './recording/watch-extras.ts';
 import { $, queryParam } from './ui/dom.ts';
 import { StatusView } from './ui/status-view.ts';
 import { toRtcIceServers } from './webrtc/ice.ts';
@@ -73,6 +77,7 @@ const chat = new ChatPanel($('main'));
 let signaling: SignalingClient | undefined;
 let controller: RoleSwitchController | undefined;
 let sampler: FrameSampler | undefined;
+let extras: WatchExtras | undefined;
 let samplerStop: ReturnType<typeof setTimeout> | undefined;
 let role: Role | undefined;
 let participantId: string | undefined;
@@ -122,6 +127,12 @@ let failed = false;
   },
   get activeSpeaker() {
     return controller?.stageView?.activeSpeaker;
+  },
+  get metadata() {
+    return extras ? extras.seen.map((m) => ({ ...m })) : [];
+  },
+  get recording() {
+    return extras?.recordingSnapshot ?? null;
   },
   async setLayers(id: string, layers: LayerChoice | 'auto'): Promise<void> {
     const stage = controller?.stageView;
@@ -258,8 +269,11 @@ async function watch(token: string): Promise<void> {
   const frames = new FrameSampler(() => ({ ...ctl.visible(), audible: audibleNow() }));
   sampler = frames;
   ctl.on('modechange', refreshStatus);
-  ctl.on('hlsstate', (_state, view) => {
-    if (view === ctl.hlsView) refreshStatus();
+  extras = new WatchExtras({ room: joined.roomId, broadcastRoot: broadcastEl, overlayRoot: viewsEl, signaling: client, hlsView: () => ctl.hlsView });
+  ctl.on('hlsstate', (state, view) => {
+    if (view !== ctl.hlsView) return;
+    refreshStatus();
+    extras?.hlsState(state);
   });
   ctl.on('publishstate', refreshStatus);
   ctl.on('switchstart', (_record, index) => {
@@ -304,6 +318,7 @@ function fail(error: PlayerError | undefined, err?: unknown): void {
 }
 
 addEventListener('pagehide', () => {
+  extras?.destroy();
   sampler?.destroy();
   controller?.destroy();
   signaling?.destroy();

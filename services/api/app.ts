@@ -14,6 +14,8 @@ import { roomRoutes } from './routes/rooms.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { broadcastRoutes } from './routes/broadcast.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { metadataRoutes } from './routes/metadata.ts';
+import { recordingRoutes } from './routes/recordings.ts';
 import { openapiRoutes } from './routes/openapi.ts';
 import { playbackExchangeRoutes, playbackTokenRoutes } from './routes/playback.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -57,6 +59,8 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   if (deps.webhooks) app.route('/api', webhookRoutes({ webhooks: deps.webhooks }));
   app.route('/api', statsRoutes(deps));
   app.route('/api', broadcastRoutes(deps));
+  app.route('/api', recordingRoutes(deps));
+  app.route('/api', metadataRoutes(deps));
   const tokenLimit = rateLimit(deps.tokenRateLimit ?? TOKEN_RATE_DEFAULTS);
   app.route('/api', roomRoutes(deps, tokenLimit));
   app.route('/api', playbackTokenRoutes(deps, tokenLimit));

@@ -6,6 +6,7 @@ import type { PrivateBroadcasts } from '../stage/PrivateBroadcasts.ts';
 import type { EngineKind, EngineStats } from '../engine/EngineTypes.ts';
 import type { RoomRegistry } from '../stage/RoomRegistry.ts';
 import type { BroadcastManager } from '../broadcast/BroadcastManager.ts';
+import type { RecordingStore } from '../packager/recordingStore.ts';
 import type { ServiceMetrics } from '../metrics/ServiceMetrics.ts';
 import type { IceServer } from '../turn/index.ts';
 import type { RateLimitOptions } from './middleware/rateLimit/index.ts';
@@ -38,7 +39,9 @@ export interface ApiDeps {
   playbackTokens: PlaybackTokenService;
   engineKind: EngineKind;
   engineStats: () => Promise<EngineStats>;
-  broadcasts: Pick<BroadcastManager, 'start' | 'stop' | 'status'>;
+  broadcasts: Pick<BroadcastManager, 'start' | 'stop' | 'status' | 'recordingEnabled' | 'setRecording' | 'activeRecording' | 'insertMetadata'>;
+  /** Stored recordings (`/api/rooms/:id/recordings`). Absent: those routes answer 404. */
+  recordings?: RecordingStore;
   /** Directory holding `pages/` and `dist/` of the player. */
   playerRoot: string;
   /** Webhook endpoints and deliveries (`/api/webhooks`). Absent: no such routes. */

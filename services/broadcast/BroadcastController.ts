@@ -2,6 +2,7 @@ import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
 import { logger as rootLogger } from '../core/logger.ts';
 import type { MediaEngine, StageTrack } from '../engine/EngineTypes.ts';
 import { HlsPackager } from '../packager/index.ts';
+import type { RecordingInfo } from '../packager/recording.ts';
 import type { Storage } from '../storage/Storage.ts';
 import type { MirrorPortAllocator } from './mirrorPorts.ts';
 import type { X264Preset } from '../core/config.ts';
@@ -24,8 +25,8 @@ export interface BroadcastControllerOptions {
   ports: MirrorPortAllocator;
   /** Address the mirror sends to and ffmpeg listens on. Default 127.0.0.1. */
   mirrorIp?: string;
-  /** Keep every segment (EVENT playlist, VOD at the end). */
-  record: boolean;
+  /** Keep this broadcast as a VOD recording with this id (packager/recording.ts). Absent: no recording. */
+  recordingId?: string;
   /** ffmpeg binary. Absent: the transcoder's. */
   ffmpegPath?: string;
   /** libx264 preset. Absent: BROADCAST_X264_PRESET's default. */
@@ -39,6 +40,8 @@ export type BroadcastControllerEvents = {
   /** The HLS program is playable (every rendition has a segment). */
   ready: [];
   stopped: [reason: BroadcastStopReason];
+  /** The recording is complete in storage (just before `stopped`). */
+  recorded: [info: RecordingInfo];
 };
 
 interface MirroredTrack {
@@ -74,11 +77,12 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
     this.packager = new HlsPackager({
       roomId: this.roomId,
       storage: opts.storage,
-      record: opts.record,
+      ...(opts.recordingId !== undefined ? { recordingId: opts.recordingId } : {}),
       // One part per ffmpeg fragment: the transcoder cuts 200 ms fragments.
       partTargetSec: PART_TARGET_SEC,
     });
     this.packager.on('ready', () => this.safeEmit('ready'));
+    this.packager.on('recorded', (info) => this.safeEmit('recorded', info));
     this.transcoder = new Transcoder({
       logger: this.log,
       ...(opts.ffmpegPath ? { ffmpegPath: opts.ffmpegPath } : {}),

@@ -3,15 +3,17 @@ import { InvalidStateError } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import type { MediaEngine, StageTrack } from '../engine/EngineTypes.ts';
 import type { HlsPackager } from '../packager/index.ts';
+import { newRecordingId, type RecordingInfo } from '../packager/recording.ts';
 import type { Storage } from '../storage/Storage.ts';
 import { BroadcastController, type BroadcastStopReason } from './BroadcastController.ts';
 import { MirrorPortAllocator } from './mirrorPorts.ts';
 import type { X264Preset } from '../core/config.ts';
 import type { StageDirectory, StageFeed } from './StageFeed.ts';
+import { insertMetadata, type TimedMetadata } from './timedMetadata.ts';
 
 const log = logger.child({ mod: 'broadcast' });
 
-/** The service's values come from config (BROADCAST_AUTO_START, HLS_RECORD, FFMPEG_PATH, BROADCAST_X264_PRESET, MIRROR_PORT_RANGE). */
+/** The service's values come from config (BROADCAST_AUTO_START, RECORD, FFMPEG_PATH, BROADCAST_X264_PRESET, MIRROR_PORT_RANGE). */
 export interface BroadcastManagerOptions {
   engine: MediaEngine;
   storage: Storage;
@@ -19,7 +21,7 @@ export interface BroadcastManagerOptions {
   stages: StageDirectory;
   /** Start a room's broadcast when its stage gets its first track. */
   autoStart: boolean;
-  /** Keep every segment in storage. */
+  /** Keep each broadcast as a VOD recording, for rooms whose own setting (`setRecording`) says nothing. */
   record: boolean;
   /** ffmpeg binary. Absent: `ffmpeg` on the PATH. */
   ffmpegPath?: string;
@@ -35,6 +37,8 @@ export interface BroadcastStatus {
   startedAt: string;
   tracks: number;
   ffmpegRestarts: number;
+  /** The recording this broadcast is kept as, if any. */
+  recordingId?: string;
 }
 
 /** Internal events, for webhooks later: they carry the room id and nothing else is promised. */
@@ -42,6 +46,10 @@ export type BroadcastManagerEvents = {
   broadcaststarted: [roomId: string];
   broadcastready: [roomId: string];
   broadcaststopped: [roomId: string, reason: BroadcastStopReason];
+  /** A broadcast's recording is complete in storage (VOD playlists, manifest `ready`). */
+  recordingready: [roomId: string, info: RecordingInfo];
+  /** Timed metadata was inserted into a live broadcast. */
+  metadata: [roomId: string, item: TimedMetadata];
 };
 
 /**
@@ -54,6 +62,8 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
   private readonly opts: BroadcastManagerOptions;
   private readonly ports: MirrorPortAllocator;
   private readonly broadcasts = new Map<string, BroadcastController>();
+  /** Rooms' own recording setting, over `record`; forgotten when the stage closes. */
+  private readonly recordSettings = new Map<string, boolean>();
   private readonly onNewStage = (stage: StageFeed) => this.follow(stage);
   private closed = false;
 
@@ -78,7 +88,36 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
       startedAt: b.startedAt.toISOString(),
       tracks: b.trackIds.length,
       ffmpegRestarts: b.stats().restarts,
+      ...(b.packager.recordingId !== undefined ? { recordingId: b.packager.recordingId } : {}),
     };
+  }
+
+  /** Whether the room's next broadcast is recorded: its own setting, else the default (RECORD). */
+  recordingEnabled(roomId: string): boolean {
+    return this.recordSettings.get(roomId) ?? this.opts.record;
+  }
+
+  /** Sets a room's recording setting; it applies from the next broadcast start. */
+  setRecording(roomId: string, enabled: boolean): void {
+    if (!this.opts.stages.get(roomId)) throw new InvalidStateError(`room ${roomId} has no stage here`);
+    this.recordSettings.set(roomId, enabled);
+  }
+
+  /** The id of the recording a live broadcast of the room is writing now. */
+  activeRecording(roomId: string): string | undefined {
+    return this.live(roomId)?.packager.recordingId;
+  }
+
+  /**
+   * Inserts timed metadata at the current media time of the room's live broadcast (409
+   * `invalid_state` when none is live or it has no media yet) and tells the `metadata` listeners.
+   */
+  insertMetadata(roomId: string, payload: unknown): TimedMetadata {
+    const live = this.live(roomId);
+    if (!live) throw new InvalidStateError(`room ${roomId} is not broadcasting`);
+    const item = insertMetadata(live.packager, payload);
+    this.safeEmit('metadata', roomId, item);
+    return item;
   }
 
   /** CPU time of all ffmpeg processes and their restarts, for metrics and benchmarks. */
@@ -102,6 +141,7 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
     const closed = () => {
       stage.observer.off('trackpublished', published);
       stage.observer.off('trackunpublished', unpublished);
+      this.recordSettings.delete(roomId);
       this.live(roomId)
         ?.stop('room_closed')
         .catch((err: unknown) => log.warn({ roomId, err: String(err) }, 'ending broadcast failed'));
@@ -124,12 +164,13 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
       engine: this.opts.engine,
       storage: this.opts.storage,
       ports: this.ports,
-      record: this.opts.record,
+      ...(this.recordingEnabled(roomId) ? { recordingId: newRecordingId() } : {}),
       ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
       ...(this.opts.x264Preset ? { x264Preset: this.opts.x264Preset } : {}),
     });
     controller.on('ready', () => this.safeEmit('broadcastready', roomId));
     controller.on('stopped', (reason) => this.safeEmit('broadcaststopped', roomId, reason));
+    controller.on('recorded', (info) => this.safeEmit('recordingready', roomId, info));
     this.broadcasts.set(roomId, controller);
     await controller.start();
     this.safeEmit('broadcaststarted', roomId);

@@ -141,8 +141,8 @@ export const configSchema = z
     S3_ACCESS_KEY_ID: z.string().min(1).optional(),
     /** S3 secret access key. Default: the AWS SDK's credential chain. */
     S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
-    /** Keep every HLS segment (EVENT playlist that becomes VOD at the end). Default false: segments leaving the live window are deleted. */
-    HLS_RECORD: bool.default(false),
+    /** Keep each broadcast (start to stop) as a VOD HLS recording in storage, for rooms whose own setting (`PATCH /api/rooms/:id/settings`) says nothing. Replaces HLS_RECORD. Default false. */
+    RECORD: bool.default(false),
     /** Rooms are private (their HLS needs a playback token) unless created or updated with `private: false`. Default false. */
     HLS_PRIVATE_DEFAULT: bool.default(false),
     /** Start a room's HLS broadcast when its stage gets its first track. Default true. */
@@ -235,6 +235,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const input: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined || value === '') continue;
+    // One key per setting: the old name would otherwise be ignored without a word.
+    if (key === 'HLS_RECORD') throw new ConfigError('HLS_RECORD was replaced by RECORD (each broadcast kept as a VOD recording)');
     if (KNOWN_KEYS.includes(key)) input[key] = value;
     else if (strict) throw new ConfigError(`unknown configuration variable ${key}`);
   }

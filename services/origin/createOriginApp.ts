@@ -11,6 +11,8 @@ import {
   type HlsPackager,
   type Rendition,
 } from '../packager/index.ts';
+import { isRecordingId, recordingPlaylistPath, recordingPrefix } from '../packager/recording.ts';
+import { RecordingStore } from '../packager/recordingStore.ts';
 import type { Storage } from '../storage/Storage.ts';
 import { advancePartLimit, isBelowWindow, isOutOfRange, isSatisfied, parseBlockingQuery } from './blockingReload.ts';
 import * as CacheControl from './cacheControl.ts';
@@ -41,6 +43,9 @@ const log = logger.child({ mod: 'origin' });
  *   GET /hls/:room/:rendition/index.m3u8       LL-HLS media playlist (_HLS_msn, _HLS_part)
  *   GET /hls/:room/:rendition/<init|seg|part>  media objects
  *   GET /hls/:room/access                      204 when the request may watch the room (private rooms)
+ *   GET /hls/:room/recordings/latest           the newest ready recording: `{ id, startedAt, durationSec, playlist }`, 404 if none
+ *   GET /hls/:room/recordings/:id/index.m3u8   a recording (packager/recording.ts): VOD, from storage
+ *   GET /hls/:room/recordings/:id/:rendition/<index.m3u8|init|seg>
  *
  * Live playlists and parts come from the packager's memory, so a storage outage never stalls
  * viewers; segments come from memory while recent, else from storage, as does everything of a
@@ -73,6 +78,35 @@ export function createOriginApp(options: OriginOptions): Hono {
   });
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => errorResponse(c, new ServiceError('not_found', 'no such resource')));
+
+  const recordings = new RecordingStore(storage);
+  app.get('/hls/:room/recordings/latest', async (c) => {
+    const room = checkName(c.req.param('room'));
+    let latest;
+    try {
+      latest = (await recordings.list(room)).find((r) => r.state === 'ready');
+    } catch (err) {
+      log.warn({ room, err: err instanceof Error ? err.message : String(err) }, 'storage list failed');
+      throw unavailable('storage unavailable');
+    }
+    if (!latest) throw new ServiceError('not_found', 'no recording');
+    c.header('cache-control', PLAYLIST_CACHE_CONTROL);
+    return c.json({ id: latest.id, startedAt: latest.startedAt, durationSec: latest.durationSec, playlist: recordingPlaylistPath(room, latest.id) });
+  });
+
+  app.get('/hls/:room/recordings/:id/index.m3u8', async (c) => {
+    const room = checkName(c.req.param('room'));
+    return fromStorage(c, storage, `${recordingPrefix(room, checkRecordingId(c.req.param('id')))}/${PLAYLIST_NAME}`);
+  });
+
+  app.get('/hls/:room/recordings/:id/:rendition/:file', async (c) => {
+    const room = checkName(c.req.param('room'));
+    const prefix = `${recordingPrefix(room, checkRecordingId(c.req.param('id')))}/${checkName(c.req.param('rendition'))}`;
+    const file = c.req.param('file');
+    const parsed = parseObjectName(file);
+    if (file !== PLAYLIST_NAME && (!parsed || parsed.kind === 'part')) throw new ServiceError('not_found', 'no such resource');
+    return fromStorage(c, storage, `${prefix}/${file}`);
+  });
 
   app.get('/hls/:room/index.m3u8', async (c) => {
     const room = checkName(c.req.param('room'));
@@ -185,6 +219,11 @@ function mediaResponse(c: Context, data: Buffer): Response {
 function view(data: Buffer): Uint8Array<ArrayBuffer> {
   // Buffers from Node are never backed by a SharedArrayBuffer here; view without copying.
   return new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+}
+
+function checkRecordingId(value: string): string {
+  if (!isRecordingId(value)) throw new ServiceError('bad_request', 'invalid recording id');
+  return value;
 }
 
 function checkName(value: string): string {

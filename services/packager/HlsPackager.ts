@@ -5,7 +5,8 @@ import { logger, type Logger } from '../core/logger.ts';
 import type { Storage } from '../storage/Storage.ts';
 import type { HlsPackagerEvents, HlsPackagerOptions, RenditionInfo } from './HlsPackagerTypes.ts';
 import { ObjectNames, PLAYLIST_CACHE_CONTROL, PLAYLIST_CONTENT_TYPE, PLAYLIST_NAME } from './names.ts';
-import { multivariantPlaylist, type RenditionReport, type VariantModel } from './playlist.ts';
+import { multivariantPlaylist, type DateRangeModel, type RenditionReport, type VariantModel } from './playlist.ts';
+import { isRecordingId, RECORDING_MANIFEST, recordingPrefix, type RecordingInfo } from './recording.ts';
 import { Rendition } from './Rendition.ts';
 import { UploadQueue } from './uploadQueue.ts';
 
@@ -31,6 +32,9 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
   readonly segmentTargetSec: number;
   readonly windowSegments: number;
   readonly record: boolean;
+  /** The recording this broadcast is kept as, if any. */
+  readonly recordingId: string | undefined;
+  readonly startedAt = new Date();
   private readonly storage: Storage;
   private readonly names: ObjectNames;
   private readonly log: Logger;
@@ -50,6 +54,8 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
     this.segmentTargetSec = options.segmentTargetSec ?? 1;
     this.windowSegments = options.windowSegments ?? 6;
     this.record = options.record ?? false;
+    this.recordingId = options.recordingId;
+    if (this.recordingId !== undefined && !isRecordingId(this.recordingId)) throw new TypeError('recordingId must match ^[0-9a-z]{8,32}$');
     this.uploadBufferSegments = options.uploadBufferSegments ?? 120;
     if (this.partTargetSec !== undefined && !(this.partTargetSec >= 0.1 && this.partTargetSec <= 1)) {
       throw new TypeError('partTargetSec must be within 0.1-1');
@@ -62,6 +68,7 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
     this.names = new ObjectNames(options.epoch ?? Date.now().toString(36));
     this.log = logger.child({ mod: 'packager', room: this.roomId });
     this.roomQueue = new UploadQueue({ storage: this.storage, log: this.log, maxPendingSegments: 1 });
+    if (this.recordingId !== undefined) this.queueRecordingManifest();
   }
 
   get closed(): boolean {
@@ -79,7 +86,7 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
   addRendition(name: string, info: RenditionInfo, fmp4: Readable): void {
     if (this.closedFlag) throw new InvalidStateError('packager closed');
     if (this.endedFlag) throw new InvalidStateError('packager ended');
-    if (!NAME_PATTERN.test(name) || name === 'index') throw new TypeError('rendition name must match ^[A-Za-z0-9_-]{1,64}$');
+    if (!NAME_PATTERN.test(name) || name === 'index' || name === 'recordings') throw new TypeError('rendition name must match ^[A-Za-z0-9_-]{1,64}$');
     if (!(info.bandwidth > 0)) throw new TypeError('bandwidth must be positive');
     let rendition = this.renditions.get(name);
     if (!rendition) {
@@ -106,6 +113,21 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
     this.safeEmit('ended');
     await Promise.all([...this.renditions.values()].map((r) => r.flushUploads(END_FLUSH_TIMEOUT_MS)));
     await this.roomQueue.drain(END_FLUSH_TIMEOUT_MS);
+    if (this.recordingId !== undefined && !this.closedFlag) await this.finishRecording();
+  }
+
+  /**
+   * Attaches timed metadata at the live edge of every rendition (EXT-X-DATERANGE). Returns the
+   * START-DATE of the first rendition that had media, or undefined when none has any yet.
+   */
+  insertDateRange(range: Omit<DateRangeModel, 'startDate'>): Date | undefined {
+    if (this.closedFlag || this.endedFlag) return undefined;
+    let first: Date | undefined;
+    for (const r of this.renditions.values()) {
+      const at = r.insertDateRange(range);
+      first ??= at;
+    }
+    return first;
   }
 
   /** Stops inputs and uploads (queued uploads are dropped) and wakes blocked readers. Idempotent. */
@@ -172,6 +194,7 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
       segmentTargetSec: this.segmentTargetSec,
       windowSegments: this.windowSegments,
       record: this.record,
+      ...(this.recordingId !== undefined ? { recordingPrefix: recordingPrefix(this.roomId, this.recordingId) } : {}),
       maxPendingSegments: this.uploadBufferSegments,
       renditionReports: () => this.reportsFor(name),
       onInit: () => undefined,
@@ -205,6 +228,47 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
     for (const r of this.renditions.values()) if (!r.playable) return;
     this.readyEmitted = true;
     this.safeEmit('ready');
+  }
+
+  private recordingInfo(state: RecordingInfo['state']): RecordingInfo {
+    const info: RecordingInfo = { id: this.recordingId!, roomId: this.roomId, state, startedAt: this.startedAt.toISOString(), durationSec: 0 };
+    if (state === 'ready') {
+      info.endedAt = new Date().toISOString();
+      info.durationSec = Math.round(Math.max(0, ...[...this.renditions.values()].map((r) => r.recordedDurationSec)) * 1000) / 1000;
+    }
+    return info;
+  }
+
+  private queueRecordingManifest(info = this.recordingInfo('recording')): void {
+    this.roomQueue.enqueue({
+      op: 'put',
+      kind: 'playlist',
+      key: `${recordingPrefix(this.roomId, this.recordingId!)}/${RECORDING_MANIFEST}`,
+      body: () => Buffer.from(JSON.stringify(info)),
+      contentType: 'application/json',
+      cacheControl: PLAYLIST_CACHE_CONTROL,
+    });
+  }
+
+  /** After end(): the recording's multivariant playlist, then its manifest says `ready`. */
+  private async finishRecording(): Promise<void> {
+    const variants = this.variants((r) => r.recordingStored);
+    if (variants.length === 0) {
+      this.log.warn({ recording: this.recordingId }, 'recording holds no media');
+      return;
+    }
+    this.roomQueue.enqueue({
+      op: 'put',
+      kind: 'playlist',
+      key: `${recordingPrefix(this.roomId, this.recordingId!)}/${PLAYLIST_NAME}`,
+      body: Buffer.from(multivariantPlaylist(variants)),
+      contentType: PLAYLIST_CONTENT_TYPE,
+      cacheControl: PLAYLIST_CACHE_CONTROL,
+    });
+    const info = this.recordingInfo('ready');
+    this.queueRecordingManifest(info);
+    if (await this.roomQueue.drain(END_FLUSH_TIMEOUT_MS)) this.safeEmit('recorded', info);
+    else this.log.warn({ recording: this.recordingId }, 'recording not finalized in time');
   }
 
   /** The stored multivariant playlist lists only renditions whose stored playlist exists. */

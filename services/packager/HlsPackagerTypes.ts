@@ -1,4 +1,5 @@
 import type { Storage } from '../storage/Storage.ts';
+import type { RecordingInfo } from './recording.ts';
 import type { Part } from './part.ts';
 import type { Segment } from './segment.ts';
 
@@ -21,6 +22,11 @@ export interface HlsPackagerOptions {
   windowSegments?: number;
   /** Keep every segment in storage, with an EVENT playlist that becomes VOD on end(). Default false. */
   record?: boolean;
+  /**
+   * Also keep this broadcast as a VOD recording with this id (see recording.ts), under
+   * `<roomId>/recordings/<id>/`. Default: no recording.
+   */
+  recordingId?: string;
   /** Segment uploads held per rendition while storage is failing; older ones are dropped past it. Default 120. */
   uploadBufferSegments?: number;
   /** Names objects so that a restarted packager never reuses a name (see names.ts). Default: start time in base 36. */
@@ -48,5 +54,7 @@ export type HlsPackagerEvents = {
   inputerror: [rendition: string, error: Error];
   /** end() was called: playlists carry ENDLIST. */
   ended: [];
+  /** The recording is complete in storage: VOD playlists, manifest `ready`. Once, after `ended`. */
+  recorded: [info: RecordingInfo];
   close: [reason: string];
 };

@@ -9,10 +9,13 @@ import type { InitSegmentInfo } from './initSegment.ts';
 import { LiveWindow, PLAYLIST_VERSION } from './liveWindow.ts';
 import type { ObjectNames } from './names.ts';
 import type { Part } from './part.ts';
-import type { RenditionReport } from './playlist.ts';
+import type { DateRangeModel, RenditionReport } from './playlist.ts';
 import type { Segment } from './segment.ts';
 import { Segmenter } from './segmenter.ts';
 import { StorageMirror } from './storageMirror.ts';
+
+/** Segments a recording holds while storage is failing. */
+const RECORDING_PENDING_SEGMENTS = 3600;
 
 export interface RenditionOptions {
   roomId: string;
@@ -26,6 +29,8 @@ export interface RenditionOptions {
   segmentTargetSec: number;
   windowSegments: number;
   record: boolean;
+  /** Also keep every segment under this key prefix, as a VOD recording (see recording.ts). Absent: no recording. */
+  recordingPrefix?: string;
   maxPendingSegments: number;
   /** Reports of the other renditions, for EXT-X-RENDITION-REPORT. */
   renditionReports: () => RenditionReport[];
@@ -56,6 +61,8 @@ export class Rendition {
   private readonly ingest: Ingest;
   private readonly window: LiveWindow;
   private readonly mirror: StorageMirror;
+  /** The recording's copy: every segment, a VOD playlist at the end. */
+  private readonly recording: StorageMirror | undefined;
 
   constructor(options: RenditionOptions) {
     this.options = options;
@@ -81,8 +88,7 @@ export class Rendition {
       renditionReports: options.renditionReports,
     });
     this.mirror = new StorageMirror({
-      roomId: options.roomId,
-      rendition: options.name,
+      keyPrefix: `${options.roomId}/${options.name}`,
       names: options.names,
       storage: options.storage,
       log: options.log,
@@ -94,6 +100,23 @@ export class Rendition {
       ended: () => this.ended,
       onStored: options.onStored,
     });
+    if (options.recordingPrefix !== undefined) {
+      this.recording = new StorageMirror({
+        keyPrefix: `${options.recordingPrefix}/${options.name}`,
+        names: options.names,
+        storage: options.storage,
+        log: options.log,
+        windowSegments: options.windowSegments,
+        record: true,
+        // A recording is worth more memory than the live copy: it holds an hour of 1 s
+        // segments through a storage outage before it drops (and lists an EXT-X-GAP).
+        maxPendingSegments: Math.max(options.maxPendingSegments, RECORDING_PENDING_SEGMENTS),
+        version: PLAYLIST_VERSION,
+        targetDurationSec: () => this.window.targetDurationSec,
+        ended: () => this.ended,
+        onStored: () => {},
+      });
+    }
   }
 
   /** Starts reading a new input stream; a previous one is detached (and destroyed). */
@@ -118,12 +141,14 @@ export class Rendition {
     if (completed) this.publishSegment(completed);
     this.ended = true;
     this.mirror.putPlaylist();
+    this.recording?.putPlaylist();
     this.condition.broadcast();
   }
 
   /** Waits until every queued upload is stored, or `timeoutMs` passes. */
-  flushUploads(timeoutMs: number): Promise<boolean> {
-    return this.mirror.uploads.drain(timeoutMs);
+  async flushUploads(timeoutMs: number): Promise<boolean> {
+    const drained = await Promise.all([this.mirror.uploads.drain(timeoutMs), this.recording?.uploads.drain(timeoutMs) ?? true]);
+    return drained.every(Boolean);
   }
 
   close(): void {
@@ -131,7 +156,35 @@ export class Rendition {
     this.closed = true;
     this.ingest.detach();
     this.mirror.close();
+    this.recording?.close();
     this.condition.broadcast();
+  }
+
+  /** True once the recording's playlist is stored (false without a recording). */
+  get recordingStored(): boolean {
+    return this.recording?.stored ?? false;
+  }
+
+  /** Seconds of media the recording holds in storage. */
+  get recordedDurationSec(): number {
+    return this.recording?.storedDurationSec ?? 0;
+  }
+
+  /**
+   * Attaches timed metadata at this rendition's live edge: the end of its newest part, that is
+   * the first frame of the next one. Its START-DATE is on the PROGRAM-DATE-TIME timeline of the
+   * segment it is listed in, so players map it to exactly that media time. Returns the date, or
+   * undefined when the rendition has no media yet.
+   */
+  insertDateRange(range: Omit<DateRangeModel, 'startDate'>): Date | undefined {
+    if (this.closed || this.ended) return undefined;
+    const segment = this.segmenter.openSegment ?? this.window.lastSegment();
+    if (!segment) return undefined;
+    const startDate = new Date(segment.programDateTime.getTime() + Math.round(segment.durationSec * 1000));
+    (segment.dateRanges ??= []).push({ ...range, startDate });
+    // A complete segment's stored playlists list it from their next write; the live one now.
+    this.condition.broadcast();
+    return startDate;
   }
 
   get uploadsPending(): number {
@@ -238,6 +291,7 @@ export class Rendition {
     this.init = info;
     this.window.addInit(generation, data);
     this.mirror.putInit(generation, data);
+    this.recording?.putInit(generation, data);
     this.options.onInit();
     // The playlist changed (a completed segment, the PRELOAD-HINT): readers keyed on revision see it.
     this.condition.broadcast();
@@ -258,6 +312,7 @@ export class Rendition {
   private publishSegment(segment: Segment): void {
     this.window.addSegment(segment);
     this.mirror.putSegment(segment);
+    this.recording?.putSegment(segment);
     this.options.onSegment(segment);
   }
 }

@@ -91,6 +91,11 @@ export class LiveWindow {
     while (this.segments.length > 2 * this.options.windowSegments) this.evictOldest();
   }
 
+  /** The newest complete segment. */
+  lastSegment(): Segment | undefined {
+    return this.segments.at(-1);
+  }
+
   getInit(generation: number): Buffer | undefined {
     return this.inits.get(generation);
   }

@@ -24,6 +24,22 @@ export interface PlaylistSegment {
   complete: boolean;
   /** EXT-X-GAP: the segment's media is missing (lost to a storage outage). */
   gap?: boolean;
+  /** Timed metadata that starts within this segment (EXT-X-DATERANGE, after its PROGRAM-DATE-TIME). */
+  dateRanges?: DateRangeModel[];
+}
+
+/**
+ * One timed-metadata item as EXT-X-DATERANGE. START-DATE is on the segment's PROGRAM-DATE-TIME
+ * timeline, so a player maps it to the media time of the frame it was attached to.
+ */
+export interface DateRangeModel {
+  /** Unique within the playlist; [A-Za-z0-9_-]. */
+  id: string;
+  /** CLASS: what kind of metadata (the player only acts on its own class). */
+  classId: string;
+  startDate: Date;
+  /** X-PAYLOAD: base64 of the payload's UTF-8 JSON (a quoted string cannot hold `"` or line breaks). */
+  payload: string;
 }
 
 export interface RenditionReport {
@@ -72,6 +88,8 @@ export const map = (uri: string): string => `#EXT-X-MAP:URI="${uri}"`;
 export const discontinuity = (): string => '#EXT-X-DISCONTINUITY';
 export const programDateTime = (date: Date): string => `#EXT-X-PROGRAM-DATE-TIME:${date.toISOString()}`;
 export const gap = (): string => '#EXT-X-GAP';
+export const dateRange = (d: DateRangeModel): string =>
+  `#EXT-X-DATERANGE:ID="${d.id}",CLASS="${d.classId}",START-DATE="${d.startDate.toISOString()}",X-PAYLOAD="${d.payload}"`;
 /** The protocol version that defines EXT-X-GAP. */
 const GAP_VERSION = 8;
 export const extinf = (sec: number): string => `#EXTINF:${formatSeconds(sec)},`;
@@ -107,6 +125,7 @@ export function mediaPlaylist(m: MediaPlaylistModel): string {
       currentInit = s.initUri;
     }
     lines.push(programDateTime(s.programDateTime));
+    for (const d of s.dateRanges ?? []) lines.push(dateRange(d));
     for (const p of s.parts) lines.push(part(p));
     if (s.complete) {
       if (s.gap) lines.push(gap());

@@ -1,6 +1,6 @@
 import type { ObjectNames } from './names.ts';
 import type { Part } from './part.ts';
-import type { PlaylistSegment } from './playlist.ts';
+import type { DateRangeModel, PlaylistSegment } from './playlist.ts';
 
 /**
  * A media segment: the parts from one IDR up to (not including) the IDR that starts the next
@@ -20,6 +20,8 @@ export interface Segment {
   /** Init generation (EXT-X-MAP) this segment decodes with; a new one per input stream. */
   initGeneration: number;
   complete: boolean;
+  /** Timed metadata that starts within it (EXT-X-DATERANGE). Shared with its playlist entries, so a late one shows everywhere. */
+  dateRanges?: DateRangeModel[];
   /** The concatenated parts, once complete. */
   data?: Buffer;
 }
@@ -36,5 +38,6 @@ export function toPlaylistSegment(s: Segment, names: ObjectNames, withParts: boo
     initUri: names.init(s.initGeneration),
     parts: withParts ? s.parts.map((p) => ({ uri: names.part(p.id), durationSec: p.durationSec, independent: p.independent })) : [],
     complete: s.complete,
+    ...(s.dateRanges ? { dateRanges: s.dateRanges } : {}),
   };
 }

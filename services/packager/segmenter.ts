@@ -100,6 +100,7 @@ export class Segmenter {
         discontinuitySequence: this.discontinuitySequence,
         initGeneration: this.generation,
         complete: false,
+        dateRanges: [],
       };
       this.discontinuityPending = false;
     }

@@ -7,14 +7,14 @@ import { toPlaylistSegment, type Segment } from './segment.ts';
 import { UploadQueue } from './uploadQueue.ts';
 
 export interface StorageMirrorOptions {
-  roomId: string;
-  rendition: string;
+  /** Key prefix of this rendition's objects, e.g. `room/720p` (live) or `room/recordings/<id>/720p`. */
+  keyPrefix: string;
   names: ObjectNames;
   storage: Storage;
   log: Logger;
   /** Live: the stored playlist lists this many segments, and older objects expire. */
   windowSegments: number;
-  /** Keep every segment, with an EVENT playlist. */
+  /** Keep every segment, with an EVENT playlist that becomes VOD once ended and settled. */
   record: boolean;
   maxPendingSegments: number;
   /** The playlist version and TARGETDURATION, shared with the live playlist. */
@@ -114,6 +114,13 @@ export class StorageMirror {
     });
   }
 
+  /** Seconds of media stored (gaps excluded). */
+  get storedDurationSec(): number {
+    let sum = 0;
+    for (const e of this.entries) if (e.state === 'stored') sum += e.segment.durationSec;
+    return sum;
+  }
+
   /** The stored (segment-only) playlist, or undefined while no segment is stored. */
   playlist(): { text: string; firstMsn: number } | undefined {
     const ready: StoredEntry[] = [];
@@ -129,13 +136,14 @@ export class StorageMirror {
     }
     if (entries.length === 0) return undefined;
     const segments = entries.map((e) => ({ ...e.segment, gap: e.state === 'gap' }));
+    const ended = this.options.ended() && this.entries.every((e) => e.state !== 'pending');
     const text = mediaPlaylist({
       version: this.options.version,
       targetDurationSec: this.options.targetDurationSec(),
-      playlistType: this.options.record ? 'EVENT' : undefined,
+      playlistType: this.options.record ? (ended ? 'VOD' : 'EVENT') : undefined,
       mediaSequence: segments[0]!.msn,
       segments,
-      ended: this.options.ended() && this.entries.every((e) => e.state !== 'pending'),
+      ended,
     });
     return { text, firstMsn: segments[0]!.msn };
   }
@@ -160,6 +168,6 @@ export class StorageMirror {
   }
 
   private key(file: string): string {
-    return `${this.options.roomId}/${this.options.rendition}/${file}`;
+    return `${this.options.keyPrefix}/${file}`;
   }
 }

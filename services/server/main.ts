@@ -4,6 +4,7 @@ import { getRequestListener } from '@hono/node-server';
 import { createApp } from '../api/app.ts';
 import { BroadcastManager } from '../broadcast/BroadcastManager.ts';
 import { createOriginApp } from '../origin/index.ts';
+import { RecordingStore } from '../packager/recordingStore.ts';
 import { createStorage, type StorageOptions } from '../storage/index.ts';
 import { TokenService } from '../auth/tokens.ts';
 import { PlaybackTokenService } from '../auth/playbackTokens.ts';
@@ -73,7 +74,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     storage,
     stages: registry,
     autoStart: cfg.BROADCAST_AUTO_START,
-    record: cfg.HLS_RECORD,
+    record: cfg.RECORD,
     mirrorPortRange: cfg.MIRROR_PORT_RANGE,
     ffmpegPath: cfg.FFMPEG_PATH,
     x264Preset: cfg.BROADCAST_X264_PRESET,
@@ -94,6 +95,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     engineKind: engine.kind,
     engineStats: () => engine.stats(),
     broadcasts,
+    recordings: new RecordingStore(storage),
     playerRoot: PLAYER_ROOT,
     webhooks,
     metrics,

@@ -20,8 +20,8 @@ export const SIGNALING_PATH = '/ws';
 export interface BroadcastControl {
   stop(roomId: string, reason: 'api'): Promise<void>;
   status(roomId: string): { state: 'live' | 'ended' } | undefined;
-  on<K extends 'broadcaststarted' | 'broadcaststopped'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
-  off<K extends 'broadcaststarted' | 'broadcaststopped'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
+  on<K extends 'broadcaststarted' | 'broadcaststopped' | 'metadata'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
+  off<K extends 'broadcaststarted' | 'broadcaststopped' | 'metadata'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
 }
 
 export interface SignalingServerOptions extends SessionLimits {
@@ -59,6 +59,12 @@ export class SignalingServer {
   private readonly onBroadcastStarted = (roomId: string) => this.notifyRoom(roomId, { type: 'broadcastStarted' });
   private readonly onBroadcastStopped = (roomId: string, reason: BroadcastManagerEvents['broadcaststopped'][1]) =>
     this.notifyRoom(roomId, { type: 'broadcastEnded', reason });
+  /** Timed metadata reaches the stage at once; the audience gets it in the HLS playlists, at its frame. */
+  private readonly onMetadata = (roomId: string, item: BroadcastManagerEvents['metadata'][1]) => {
+    for (const session of this.sessions) {
+      if (session.room.id === roomId && session.isStageMember) session.notify({ type: 'metadata', id: item.id, payload: item.payload, at: item.at });
+    }
+  };
 
   constructor(opts: SignalingServerOptions) {
     this.opts = opts;
@@ -82,6 +88,7 @@ export class SignalingServer {
     };
     broadcasts?.on('broadcaststarted', this.onBroadcastStarted);
     broadcasts?.on('broadcaststopped', this.onBroadcastStopped);
+    broadcasts?.on('metadata', this.onMetadata);
   }
 
   get size(): number {
@@ -100,6 +107,7 @@ export class SignalingServer {
     clearInterval(this.heartbeatTimer);
     this.opts.broadcasts?.off('broadcaststarted', this.onBroadcastStarted);
     this.opts.broadcasts?.off('broadcaststopped', this.onBroadcastStopped);
+    this.opts.broadcasts?.off('metadata', this.onMetadata);
     for (const server of this.servers) server.off('upgrade', this.onUpgrade);
     for (const session of [...this.sessions]) session.end('signaling_closed', CloseCodes.goingAway, 'server_shutdown');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));

@@ -109,8 +109,13 @@ export class SignalingSession {
     return this.participant !== undefined && can(this.participant.role, 'moderate');
   }
 
+  /** Joined, and on the stage now (a role that publishes): it sees the stage over WebRTC, not HLS. */
+  get isStageMember(): boolean {
+    return this.participant !== undefined && can(this.participant.role, 'publish');
+  }
+
   /** A room-wide notice from outside the stage (the broadcast); only joined sessions get it. */
-  notify(msg: Extract<Outgoing, { type: 'broadcastStarted' | 'broadcastEnded' }>): void {
+  notify(msg: Extract<Outgoing, { type: 'broadcastStarted' | 'broadcastEnded' | 'metadata' }>): void {
     if (this.participant && !this.ended) this.send(msg);
   }
 

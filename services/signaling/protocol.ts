@@ -20,7 +20,7 @@ import { z } from 'zod';
  *   kept per identity, so a guest that reconnects joins as `guest`.
  * - revision 5: chat (`chat`, `deleteChat`, `muteChat`, `unmuteChat`; `chatMessage`,
  *   `chatDeleted`, `chatMuted`, `chatUnmuted`; `joined.chat`) and the audience count
- *   (`joined.audience`, `audience`).
+ *   (`joined.audience`, `audience`); timed metadata (`metadata`, to stage members at once).
  */
 export const PROTOCOL_VERSION = 1;
 export const PROTOCOL_REVISION = 5;
@@ -262,6 +262,12 @@ export type ServerMessage =
   | { v: 1; type: 'chatUnmuted'; identity: string; by?: string }
   /** The audience changed: at most one per second per room, only when the counts differ. */
   | { v: 1; type: 'audience'; audience: AudienceInfo }
+  /**
+   * Revision 5: timed metadata was inserted into the broadcast (`POST /api/rooms/:id/metadata`).
+   * Stage members (roles that publish) get it at once; the audience gets it in the HLS playlists
+   * (EXT-X-DATERANGE), at the frame it belongs to. `at` is that frame's PROGRAM-DATE-TIME.
+   */
+  | { v: 1; type: 'metadata'; id: string; payload: unknown; at: string }
   | { v: 1; type: 'error'; re?: string; code: string; message: string }
   | { v: 1; type: 'bye'; reason: string }
   /**

@@ -17,6 +17,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'broadcast.stopped',
   'broadcast.hls_ready',
   'chat.message',
+  'recording.ready',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];

@@ -1,4 +1,5 @@
 import type { BroadcastManager } from '../broadcast/BroadcastManager.ts';
+import { recordingPlaylistPath, type RecordingInfo } from '../packager/recording.ts';
 import type { Room } from '../stage/Room.ts';
 import type { RoomRegistry } from '../stage/RoomRegistry.ts';
 import type { CloseReason, ParticipantSummary, StageTrack } from '../stage/StageTypes.ts';
@@ -67,7 +68,17 @@ export function followForWebhooks(deps: {
     broadcasts.on('broadcaststarted', onStarted);
     broadcasts.on('broadcastready', onReady);
     broadcasts.on('broadcaststopped', onStopped);
+    const onRecording = (roomId: string, info: RecordingInfo) =>
+      send('recording.ready', roomId, {
+        recordingId: info.id,
+        startedAt: info.startedAt,
+        endedAt: info.endedAt,
+        durationSec: info.durationSec,
+        playlist: recordingPlaylistPath(roomId, info.id),
+      });
+    broadcasts.on('recordingready', onRecording);
     detach.push(() => {
+      broadcasts.off('recordingready', onRecording);
       broadcasts.off('broadcaststarted', onStarted);
       broadcasts.off('broadcastready', onReady);
       broadcasts.off('broadcaststopped', onStopped);

@@ -40,6 +40,13 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ ...secrets, PROT: '80' }), (err: unknown) => err instanceof ConfigError && /PROT/.test(err.message));
   });
 
+  it('RECORD is the one recording key: default false; the old HLS_RECORD is refused naming RECORD, even from process.env', () => {
+    assert.equal(loadConfig({ ...secrets }).RECORD, false);
+    assert.equal(loadConfig({ ...secrets, RECORD: 'true' }).RECORD, true);
+    assert.throws(() => loadConfig({ ...secrets, HLS_RECORD: 'true' }), (err: unknown) => err instanceof ConfigError && /HLS_RECORD was replaced by RECORD/.test(err.message));
+    assert.throws(() => loadConfig({ ...secrets, HLS_RECORD: 'true' }, { strict: false }), (err: unknown) => err instanceof ConfigError && /RECORD/.test(err.message));
+  });
+
   it('names the key with a bad value', () => {
     assert.throws(() => loadConfig({ ...secrets, PORT: 'eighty' }), (err: unknown) => err instanceof ConfigError && /invalid PORT/.test(err.message));
     assert.throws(() => loadConfig({ ...secrets, ENGINE: 'gstreamer' }), (err: unknown) => err instanceof ConfigError && /invalid ENGINE/.test(err.message));

@@ -217,7 +217,7 @@ describe('HlsPackager sliding window in storage', () => {
       assert.ok(liveKeys.length <= 6);
       const recPl = parseMedia((await storage.get('rec/v/index.m3u8'))!.body.toString());
       assert.equal(recPl.segments.length, 12);
-      assert.equal(recPl.playlistType, 'EVENT');
+      assert.equal(recPl.playlistType, 'VOD', 'EVENT while recording, VOD once ended');
       assert.equal(recPl.endlist, true);
     } finally {
       await live.close();

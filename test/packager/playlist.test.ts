@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  dateRange,
   discontinuity,
   discontinuitySequence,
   endlist,
@@ -135,6 +136,32 @@ describe('playlist writer: one tag per function, each read back (media playlist)
     const text = mediaPlaylist(playlist({ version: 6, segments: [segment(0), segment(1, { gap: true })] }));
     assert.equal(text.split('\n')[1], version(8));
     assert.equal(mediaPlaylist(playlist({ version: 6 })).split('\n')[1], version(6), 'without a gap it stays 6');
+  });
+
+  it('EXT-X-DATERANGE after the PROGRAM-DATE-TIME of its segment, payload as base64', () => {
+    const payload = Buffer.from(JSON.stringify({ q: 'say "hi"\n<b>?</b>' })).toString('base64');
+    const d = { id: 'm-1', classId: 'com.stagecast.metadata', startDate: new Date(T0 + 1001 + 400), payload };
+    assert.equal(dateRange(d), `#EXT-X-DATERANGE:ID="m-1",CLASS="com.stagecast.metadata",START-DATE="2026-03-01T12:00:01.401Z",X-PAYLOAD="${payload}"`);
+    const text = roundTrip(playlist({ segments: [segment(0), segment(1, { dateRanges: [d] })] }), dateRange(d));
+    const lines = text.split('\n');
+    assert.equal(lines[lines.indexOf(dateRange(d)) - 1], programDateTime(new Date(T0 + 1001)), 'right after the PDT of the segment it starts in');
+    // In the open segment of a live LL-HLS playlist, before its parts; two in one segment.
+    const d2 = { ...d, id: 'm-2', startDate: new Date(T0 + 1001 + 600) };
+    const open = segment(1, { complete: false, dateRanges: [d, d2], parts: [{ uri: 'part-e-5.m4s', durationSec: 0.2, independent: true }] });
+    roundTrip(playlist({ lowLatency: { ...LOW_LATENCY, preloadHintUri: 'part-e-6.m4s' }, segments: [segment(0), open] }), dateRange(d2));
+  });
+
+  it('a VOD recording playlist: PLAYLIST-TYPE:VOD, every segment, ENDLIST, date ranges kept', () => {
+    const payload = Buffer.from('{"a":1}').toString('base64');
+    const segments = Array.from({ length: 30 }, (_, i) =>
+      segment(i, i === 7 ? { dateRanges: [{ id: 'm-7', classId: 'com.stagecast.metadata', startDate: new Date(T0 + 7 * 1001 + 10), payload }] } : {}),
+    );
+    const text = roundTrip({ version: 6, targetDurationSec: 1, playlistType: 'VOD', mediaSequence: 0, segments, ended: true }, playlistType('VOD'));
+    assert.equal(text.split('\n').at(-2), endlist());
+    const parsed = parseMedia(text);
+    assert.equal(parsed.playlistType, 'VOD');
+    assert.equal(parsed.endlist, true);
+    assert.equal(parsed.segments.length, 30);
   });
 
   it('EXTINF and the segment URI', () => {

@@ -1,4 +1,4 @@
-import type { MediaPlaylistModel, PlaylistPart, PlaylistSegment, RenditionReport, VariantModel } from '../../services/packager/playlist.ts';
+import type { DateRangeModel, MediaPlaylistModel, PlaylistPart, PlaylistSegment, RenditionReport, VariantModel } from '../../services/packager/playlist.ts';
 
 /**
  * A strict reader of the playlists services/packager/playlist.ts writes, back into its models,
@@ -61,6 +61,15 @@ export const readPart = (value: string): PlaylistPart => {
   return { uri: required(a, 'URI'), durationSec: decimalFloat(required(a, 'DURATION')), independent: independent === 'YES' };
 };
 
+export const readDateRange = (value: string): DateRangeModel => {
+  const a = parseAttributes(value, ['ID', 'CLASS', 'START-DATE', 'X-PAYLOAD']);
+  const startDate = new Date(required(a, 'START-DATE'));
+  if (Number.isNaN(startDate.getTime())) throw new Error(`bad START-DATE in ${value}`);
+  const payload = required(a, 'X-PAYLOAD');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(payload)) throw new Error(`X-PAYLOAD is not base64: ${payload}`);
+  return { id: required(a, 'ID'), classId: required(a, 'CLASS'), startDate, payload };
+};
+
 export const readRenditionReport = (value: string): RenditionReport => {
   const a = parseAttributes(value, ['URI', 'LAST-MSN', 'LAST-PART']);
   return { uri: required(a, 'URI'), lastMsn: decimalInteger(required(a, 'LAST-MSN')), lastPart: decimalInteger(required(a, 'LAST-PART')) };
@@ -88,6 +97,7 @@ interface SegmentState {
   parts: PlaylistPart[];
   gap: boolean;
   durationSec?: number;
+  dateRanges?: DateRangeModel[];
 }
 
 /**
@@ -122,6 +132,7 @@ export function parseMediaPlaylist(text: string): MediaPlaylistModel {
       complete: uri !== '',
     };
     if (s.gap) segment.gap = true;
+    if (s.dateRanges) segment.dateRanges = s.dateRanges;
     segments.push(segment);
     seg = undefined;
   };
@@ -155,6 +166,12 @@ export function parseMediaPlaylist(text: string): MediaPlaylistModel {
         current().programDateTime = new Date(value);
         if (Number.isNaN(current().programDateTime!.getTime())) throw new Error(`bad date ${value}`);
         break;
+      case 'EXT-X-DATERANGE': {
+        const s = current();
+        if (!s.programDateTime || s.parts.length > 0) throw new Error('EXT-X-DATERANGE not right after its EXT-X-PROGRAM-DATE-TIME');
+        (s.dateRanges ??= []).push(readDateRange(value));
+        break;
+      }
       case 'EXT-X-PART':
         current().parts.push(readPart(value));
         break;
@@ -249,6 +266,7 @@ export function asWritten(m: MediaPlaylistModel): MediaPlaylistModel {
     segments: m.segments.map((s) => {
       const copy: PlaylistSegment = { ...s };
       if (!s.gap || !s.complete) delete copy.gap;
+      if (!s.dateRanges || s.dateRanges.length === 0) delete copy.dateRanges;
       if (!s.complete) {
         copy.uri = '';
         copy.durationSec = s.parts.reduce((sum, p) => sum + p.durationSec, 0);

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { chatBody, chatMuteBody } from '../routes/chat.ts';
+import { metadataBody } from '../routes/metadata.ts';
+import { roomSettingsBody } from '../routes/recordings.ts';
 import { createWebhookBody, listDeliveriesQuery } from '../routes/webhooks.ts';
 import { createPlaybackTokenBody } from '../routes/playback.ts';
 import { updateRoomBody } from '../routes/rooms.ts';
@@ -63,6 +65,21 @@ const webhookDelivery = z.object({
   lastError: z.string().nullable(),
   createdAt: z.string(),
   deliveredAt: z.string().nullable(),
+});
+
+const recording = z.object({
+  id: z.string(),
+  state: z.enum(['recording', 'ready']).describe('`recording` while the broadcast runs; `ready` once its playlists are VOD with ENDLIST'),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  durationSec: z.number(),
+  playlist: z.string().describe('Multivariant playlist on the origin: /hls/{room}/recordings/{id}/index.m3u8'),
+});
+
+const timedMetadata = z.object({
+  id: z.string().describe('Also the EXT-X-DATERANGE ID'),
+  payload: z.unknown(),
+  at: z.string().describe('START-DATE: the PROGRAM-DATE-TIME of the frame it is attached to'),
 });
 
 /** Query of a blocking playlist reload (LL-HLS). */
@@ -145,6 +162,12 @@ export function apiOperations(s: RequestSchemas): ApiOperation[] {
     { method: 'post', path: '/api/rooms/:id/broadcast', summary: 'Starts the HLS broadcast', tag: 'broadcast', auth: 'apiKey', responses: { 201: ok('status'), 409: ok('already live') } },
     { method: 'delete', path: '/api/rooms/:id/broadcast', summary: 'Ends the HLS broadcast (playlists get ENDLIST)', tag: 'broadcast', auth: 'apiKey', responses: { 200: ok('status'), 409: ok('not live') } },
 
+    { method: 'get', path: '/api/rooms/:id/settings', summary: "The room's settings: `record` (its own, else the RECORD default)", tag: 'recordings', auth: 'apiKey', responses: { 200: ok('settings', roomSettingsBody), 404: ok('no such room') } },
+    { method: 'patch', path: '/api/rooms/:id/settings', summary: 'Sets the room to record its broadcasts (from the next start)', tag: 'recordings', auth: 'apiKey', body: { json: roomSettingsBody }, responses: { 200: ok('settings', roomSettingsBody), 400: ok('bad_request'), 404: ok('no such room') } },
+    { method: 'get', path: '/api/rooms/:id/recordings', summary: "The room's recordings, newest first (they outlive the room)", tag: 'recordings', auth: 'apiKey', responses: { 200: ok('recordings', z.object({ recordings: z.array(recording) })), 400: ok('invalid room id') } },
+    { method: 'delete', path: '/api/rooms/:id/recordings/:rid', summary: 'Erases every object of one recording (GDPR erasure)', tag: 'recordings', auth: 'apiKey', responses: { 200: ok('deleted', z.object({ id: z.string(), deleted: z.literal(true) })), 400: ok('bad_request: not a recording id (path tricks included)'), 404: ok('no such recording'), 409: ok('invalid_state: still being written') } },
+    { method: 'post', path: '/api/rooms/:id/metadata', summary: 'Inserts timed metadata at the current media time of the live broadcast (EXT-X-DATERANGE; `metadata` to stage members)', tag: 'broadcast', auth: 'apiKey', body: { json: metadataBody }, responses: { 201: ok('inserted', timedMetadata), 400: ok('bad_request: not JSON, no payload'), 404: ok('no such room'), 409: ok('invalid_state: no live broadcast'), 413: ok('payload_too_large: payload over 1 KiB of JSON') } },
+
     { method: 'get', path: '/api/rooms/:id/hands', summary: 'The raised-hand queue, oldest first', tag: 'moderation', auth: 'apiKey', responses: { 200: ok('{ queue }') } },
     { method: 'delete', path: '/api/rooms/:id/hands/:pid', summary: "Lowers a participant's hand", tag: 'moderation', auth: 'apiKey', responses: { 200: ok('{ queue }') } },
     participantAction('promote', 'Viewer → guest (may publish)'),
@@ -186,6 +209,9 @@ export function apiOperations(s: RequestSchemas): ApiOperation[] {
     { method: 'get', path: '/hls/:room/access', summary: 'For an edge that checks playback tokens itself: 204 when this request (its `?token=`) may watch the room', tag: 'hls', auth: 'none', responses: { 204: ok('allowed'), 401: ok('private room: no valid playback token'), 403: ok('playback token for another room') } },
     { method: 'get', path: '/hls/:room/index.m3u8', summary: 'Multivariant playlist (a private room: `?token=<playback token>`)', tag: 'hls', auth: 'none', responses: { 200: { description: 'playlist', type: 'application/vnd.apple.mpegurl' }, 401: ok('private room: no valid playback token'), 403: ok('playback token for another room'), 404: ok('no broadcast') } },
     { method: 'get', path: '/hls/:room/:rendition/index.m3u8', summary: 'LL-HLS media playlist, with blocking reload (a private room: `?token=`)', tag: 'hls', auth: 'none', query: blockingReloadQuery, responses: { 200: { description: 'playlist', type: 'application/vnd.apple.mpegurl' }, 400: ok('_HLS_msn/_HLS_part out of range'), 401: ok('private room: no valid playback token'), 403: ok('playback token for another room'), 503: ok('the requested part did not come in time') } },
+    { method: 'get', path: '/hls/:room/recordings/latest', summary: 'The newest ready recording of the room (for the watch page)', tag: 'hls', auth: 'none', responses: { 200: ok('{ id, startedAt, durationSec, playlist }'), 404: ok('no recording') } },
+    { method: 'get', path: '/hls/:room/recordings/:id/index.m3u8', summary: "A recording's multivariant playlist (VOD)", tag: 'hls', auth: 'none', responses: { 200: { description: 'playlist', type: 'application/vnd.apple.mpegurl' }, 400: ok('not a recording id'), 404: ok('no such recording') } },
+    { method: 'get', path: '/hls/:room/recordings/:id/:rendition/:file', summary: "A recording's media playlist (VOD, ENDLIST), init segment or segment", tag: 'hls', auth: 'none', responses: { 200: { description: 'playlist or fMP4', type: 'application/octet-stream' }, 404: ok('no such object') } },
     { method: 'get', path: '/hls/:room/:rendition/:file', summary: 'Init segment, segment or part (a private room: `?token=`)', tag: 'hls', auth: 'none', responses: { 200: { description: 'fMP4', type: 'video/mp4' }, 401: ok('private room: no valid playback token'), 403: ok('playback token for another room'), 404: ok('no such object') } },
   ];
 }
