@@ -27,7 +27,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { percentile } from '../test/support/latency-pattern.ts';
-import { nginxMissing, startEdge, type RunningNginx } from '../test/support/nginxEdge.ts';
+import { luaMissing, nginxMissing, startEdge, type EdgeVariant, type RunningNginx } from '../test/support/nginxEdge.ts';
 import { sleep } from '../test/support/wait.ts';
 import { ensureLoopbackNamespace, finishBench, runBench } from './lib/harness.ts';
 import { delays, procCpuMicros, runViewers, ServerProcess, sumErrors, wallNow } from './lib/origin-load.parent.ts';
@@ -39,6 +39,7 @@ const WINDOW_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
 const LOAD_PROCS = Number(process.env.BENCH_LOAD_PROCS ?? 2);
 const STRICT = process.env.BENCH_STRICT === '1';
 const EDGES = 2;
+const VARIANTS = (process.env.BENCH_EDGE_VARIANTS ?? (luaMissing() ? 'lock' : 'lock,lua')).split(',') as EdgeVariant[];
 const P99_TARGET_MS = 150;
 
 ensureLoopbackNamespace();
@@ -135,36 +136,45 @@ async function main(): Promise<number> {
   console.log(`load average before the run: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
   const dir = await mkdtemp(join(tmpdir(), 'stagecast-hls-fanout-'));
   let server: ServerProcess | undefined;
-  const edges: RunningNginx[] = [];
-  const rows: { n: number; direct: Result; edges: Result }[] = [];
+  const edges = new Map<EdgeVariant, RunningNginx[]>();
+  const rows: { n: number; direct: Result; edges: Partial<Record<EdgeVariant, Result>> }[] = [];
   try {
     const started = await ServerProcess.start(dir, { BENCH_COUNT_REQUESTS: '1' });
     server = started.server;
     const { port, partTargetSec, playlistPath } = started.ready;
     const most = Math.max(...VIEWERS);
-    for (let i = 0; i < EDGES; i++) {
-      edges.push(await startEdge({ upstreams: [`127.0.0.1:${port}`], dir: join(dir, `edge${i}`), workerConnections: Math.ceil(most / EDGES) + 1000 }));
+    for (const variant of VARIANTS) {
+      const pair: RunningNginx[] = [];
+      edges.set(variant, pair);
+      for (let i = 0; i < EDGES; i++) {
+        pair.push(await startEdge({ variant, upstreams: [`127.0.0.1:${port}`], dir: join(dir, `${variant}${i}`), workerConnections: Math.ceil(most / EDGES) + 1000 }));
+      }
     }
-    console.log(`PART-TARGET ${partTargetSec} s; ${EDGES} edges (nginx, 1 worker each); ${LOAD_PROCS} viewer processes`);
+    console.log(
+      `PART-TARGET ${partTargetSec} s; ${EDGES} edges (nginx, 1 worker each) per variant: ${VARIANTS.map((v) => (v === 'lock' ? 'lock (edge.conf)' : 'lua (edge-lua.conf)')).join(', ')}; ${LOAD_PROCS} viewer processes`,
+    );
     for (const n of VIEWERS) {
       console.log(`N=${n}`);
       const direct = await side(server, n, [port], [], playlistPath, partTargetSec * 1000);
       console.log(line('direct', direct));
-      await sleep(1000);
-      const viaEdges = await side(
-        server,
-        n,
-        edges.map((e) => e.port),
-        edges,
-        playlistPath,
-        partTargetSec * 1000,
-      );
-      console.log(line('edges', viaEdges));
-      rows.push({ n, direct, edges: viaEdges });
+      const row: (typeof rows)[number] = { n, direct, edges: {} };
+      for (const [variant, pair] of edges) {
+        await sleep(1000);
+        row.edges[variant] = await side(
+          server,
+          n,
+          pair.map((e) => e.port),
+          pair,
+          playlistPath,
+          partTargetSec * 1000,
+        );
+        console.log(line(variant, row.edges[variant]));
+      }
+      rows.push(row);
       await sleep(1000);
     }
   } finally {
-    for (const edge of edges) await edge.close();
+    for (const edge of [...edges.values()].flat()) await edge.close();
     await server?.shutdown();
     await rm(dir, { recursive: true, force: true });
   }
@@ -173,11 +183,14 @@ async function main(): Promise<number> {
   const held = rows.filter((r) => holds(r.direct)).map((r) => r.n);
   console.log(`largest N one origin alone holds (0 errors, part p99 <= ${P99_TARGET_MS} ms): ${held.length ? Math.max(...held) : `none of ${VIEWERS.join(', ')}`}`);
   const top = rows.at(-1);
-  const targets: [string, boolean | undefined][] = [
-    [`N=${top?.n}: origin requests per playlist version <= ${EDGES} (one per edge)`, top ? top.edges.playlistReqsMax <= EDGES : undefined],
-    [`N=${top?.n}: 0 errors through the edges`, top ? top.edges.errorCount === 0 : undefined],
-    [`N=${top?.n}: part p99 <= ${P99_TARGET_MS} ms through the edges`, top ? top.edges.partP99 <= P99_TARGET_MS : undefined],
-  ];
+  const targets: [string, boolean | undefined][] = VARIANTS.flatMap((variant): [string, boolean | undefined][] => {
+    const r = top?.edges[variant];
+    return [
+      [`N=${top?.n}, ${variant} edges: origin requests per playlist version <= ${EDGES} (one per edge)`, r ? r.playlistReqsMax <= EDGES : undefined],
+      [`N=${top?.n}, ${variant} edges: 0 errors`, r ? r.errorCount === 0 : undefined],
+      [`N=${top?.n}, ${variant} edges: part p99 <= ${P99_TARGET_MS} ms`, r ? r.partP99 <= P99_TARGET_MS : undefined],
+    ];
+  });
   for (const [what, met] of targets) {
     console.log(`${met === undefined ? 'N/A ' : met ? 'PASS' : 'FAIL'} ${what}`);
     if (met === false && STRICT) problems.push(`target missed: ${what}`);

@@ -1,8 +1,9 @@
 /**
- * infra/nginx/edge.conf: Debian's nginx accepts it, and, run in front of two upstream entries,
- * it collapses identical blocking playlist requests into one origin request, serves a part
- * from its cache the second time, stores a 404 for its second and never a 400, and passes the
- * API, the signaling WebSocket and WHIP through uncached. Skips with the reason without nginx.
+ * infra/nginx/edge.conf and edge-lua.conf: Debian's nginx accepts each, and, run in front of two
+ * upstream entries, each collapses identical blocking playlist requests into one origin
+ * request, serves a part from its cache the second time, stores a 404 for its second and never
+ * a 400, and passes the API, the signaling WebSocket and WHIP through uncached. Skips with the
+ * reason without nginx (or, for edge-lua.conf, without its Lua module).
  *
  * Behind the edge: a live origin in this process (a real packager fed by a real ffmpeg, the
  * origin app as the service builds it) for /hls, and the real service (child process) for
@@ -23,7 +24,7 @@ import { createOriginApp } from '../../services/origin/index.ts';
 import { HlsPackager } from '../../services/packager/index.ts';
 import { DiskStorage } from '../../services/storage/DiskStorage.ts';
 import { startFfmpegSource, type FfmpegSource } from '../support/ffmpegSource.ts';
-import { nginxMissing, startEdge, testEdgeConfig, type RunningNginx } from '../support/nginxEdge.ts';
+import { luaMissing, nginxMissing, startEdge, testEdgeConfig, type EdgeVariant, type RunningNginx } from '../support/nginxEdge.ts';
 import { serviceClient, startService, type RunningService } from '../support/service.ts';
 import { waitFor } from '../support/wait.ts';
 import { connectClient } from '../support/wsClient.ts';
@@ -78,7 +79,7 @@ function newestPart(text: string): { msn: number; index: number; uri: string } {
   return newest;
 }
 
-describe('nginx caching edge (infra/nginx/edge.conf)', { skip: nginxMissing() }, () => {
+describe('nginx caching edge', { skip: nginxMissing() }, () => {
   let dir: string;
   let svc: RunningService;
   let storage: DiskStorage;
@@ -86,9 +87,7 @@ describe('nginx caching edge (infra/nginx/edge.conf)', { skip: nginxMissing() },
   let source: FfmpegSource;
   const fronts: Server[] = [];
   const originLog: string[] = [];
-  let edge: RunningNginx | undefined;
   let upstreams: string[];
-  let base: string;
 
   const originHits = (pathAndQuery: string) => originLog.filter((l) => l.endsWith(` ${pathAndQuery}`)).length;
 
@@ -110,7 +109,6 @@ describe('nginx caching edge (infra/nginx/edge.conf)', { skip: nginxMissing() },
   });
 
   after(async () => {
-    await edge?.close();
     for (const front of fronts) {
       front.closeAllConnections();
       await new Promise<void>((resolve) => front.close(() => resolve()));
@@ -122,88 +120,98 @@ describe('nginx caching edge (infra/nginx/edge.conf)', { skip: nginxMissing() },
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('parses with nginx -t', () => {
-    const res = testEdgeConfig({ upstreams, dir: join(dir, 'check') });
-    assert.equal(res.status, 0, res.output);
-    assert.match(res.output, /test is successful/);
-  });
+  for (const variant of ['lock', 'lua'] as EdgeVariant[]) {
+    const conf = variant === 'lock' ? 'edge.conf' : 'edge-lua.conf';
+    describe(`infra/nginx/${conf}`, { skip: variant === 'lua' ? luaMissing() : false }, () => {
+      let edge: RunningNginx | undefined;
+      let base: string;
+      after(() => edge?.close());
 
-  it('starts in front of two upstream entries', async () => {
-    edge = await startEdge({ upstreams, dir: join(dir, 'edge'), accessLog: true });
-    base = `http://127.0.0.1:${edge.port}`;
-    await waitFor('the live playlist through the edge', 20_000, () => fetch(`${base}/hls/${ROOM}/v/index.m3u8`).then((r) => r.status), { until: (s) => s === 200 });
-  });
+      it('parses with nginx -t', () => {
+        const res = testEdgeConfig({ variant, upstreams, dir: join(dir, `check-${variant}`) });
+        assert.equal(res.status, 0, res.output);
+        assert.match(res.output, /test is successful/);
+      });
 
-  it('collapses 40 identical blocking playlist requests into one origin request', async () => {
-    const plain = await fetch(`${base}/hls/${ROOM}/v/index.m3u8`);
-    assert.equal(plain.headers.get('cache-control'), 'no-cache', 'a plain reload is the origin’s no-cache answer');
-    const newest = newestPart(await plain.text());
-    // Two parts ahead: the requests block at the origin (within the advance limit) while all arrive.
-    const query = `_HLS_msn=${newest.msn}&_HLS_part=${newest.index + 2}`;
-    const path = `/hls/${ROOM}/v/index.m3u8?${query}`;
-    const responses = await Promise.all(Array.from({ length: 40 }, () => fetch(`${base}${path}`).then(async (r) => ({ status: r.status, cache: r.headers.get('x-cache-status'), body: await r.text() }))));
-    assert.deepEqual(new Set(responses.map((r) => r.status)), new Set([200]));
-    assert.equal(new Set(responses.map((r) => r.body)).size, 1, 'every viewer got the same playlist');
-    assert.equal(originHits(path), 1, `one origin request for ${query}; origin log:\n${originLog.filter((l) => l.includes('_HLS')).join('\n')}`);
-    assert.equal(responses.filter((r) => r.cache === 'MISS').length, 1, `one MISS: ${responses.map((r) => r.cache).join(',')}`);
-    const after = newestPart(responses[0]!.body);
-    assert.ok(after.msn > newest.msn || after.index >= newest.index + 2, 'the answer holds the part asked for');
-  });
+      it('starts in front of two upstream entries', async () => {
+        edge = await startEdge({ variant, upstreams, dir: join(dir, `edge-${variant}`), accessLog: true });
+        base = `http://127.0.0.1:${edge.port}`;
+        await waitFor('the live playlist through the edge', 20_000, () => fetch(`${base}/hls/${ROOM}/v/index.m3u8`).then((r) => r.status), { until: (s) => s === 200 });
+      });
 
-  it('serves a part from its cache the second time', async () => {
-    const newest = newestPart(await (await fetch(`${base}/hls/${ROOM}/v/index.m3u8`)).text());
-    const path = `/hls/${ROOM}/v/${newest.uri}`;
-    const first = await fetch(`${base}${path}`);
-    const body = Buffer.from(await first.arrayBuffer());
-    assert.equal(first.status, 200);
-    assert.match(first.headers.get('cache-control') ?? '', /immutable/);
-    const second = await fetch(`${base}${path}`);
-    assert.equal(second.status, 200);
-    assert.equal(second.headers.get('x-cache-status'), 'HIT');
-    assert.deepEqual(Buffer.from(await second.arrayBuffer()), body);
-    assert.equal(originHits(path), 1, 'the origin saw the part once');
-  });
+      it('collapses 40 identical blocking playlist requests into one origin request', async () => {
+        const plain = await fetch(`${base}/hls/${ROOM}/v/index.m3u8`);
+        assert.equal(plain.headers.get('cache-control'), 'no-cache', 'a plain reload is the origin’s no-cache answer');
+        const newest = newestPart(await plain.text());
+        // Two parts ahead: the requests block at the origin (within the advance limit) while all arrive.
+        const query = `_HLS_msn=${newest.msn}&_HLS_part=${newest.index + 2}`;
+        const path = `/hls/${ROOM}/v/index.m3u8?${query}`;
+        const responses = await Promise.all(Array.from({ length: 40 }, () => fetch(`${base}${path}`).then(async (r) => ({ status: r.status, cache: r.headers.get('x-cache-status'), collapsed: r.headers.get('x-collapsed'), body: await r.text() }))));
+        assert.deepEqual(new Set(responses.map((r) => r.status)), new Set([200]));
+        assert.equal(new Set(responses.map((r) => r.body)).size, 1, 'every viewer got the same playlist');
+        assert.equal(originHits(path), 1, `one origin request for ${query}; origin log:\n${originLog.filter((l) => l.includes('_HLS')).join('\n')}`);
+        if (variant === 'lock') assert.equal(responses.filter((r) => r.cache === 'MISS').length, 1, `one MISS: ${responses.map((r) => r.cache).join(',')}`);
+        else assert.equal(responses.filter((r) => r.collapsed === 'leader').length, 1, `one leader: ${responses.map((r) => r.collapsed).join(',')}`);
+        const after = newestPart(responses[0]!.body);
+        assert.ok(after.msn > newest.msn || after.index >= newest.index + 2, 'the answer holds the part asked for');
+      });
 
-  it('stores a 404 for its second (max-age=1) and never a 400 (no-store)', async () => {
-    const missing = `/hls/nosuchroom/v/index.m3u8`;
-    const a = await fetch(`${base}${missing}`);
-    const b = await fetch(`${base}${missing}`);
-    assert.deepEqual([a.status, b.status], [404, 404]);
-    assert.equal(((await b.json()) as { error: { code: string } }).error.code, 'not_found', 'the origin’s error body');
-    assert.equal(b.headers.get('x-cache-status'), 'HIT');
-    assert.equal(originHits(missing), 1);
+      it('serves a part from its cache the second time', async () => {
+        const newest = newestPart(await (await fetch(`${base}/hls/${ROOM}/v/index.m3u8`)).text());
+        const path = `/hls/${ROOM}/v/${newest.uri}`;
+        const first = await fetch(`${base}${path}`);
+        const body = Buffer.from(await first.arrayBuffer());
+        assert.equal(first.status, 200);
+        assert.match(first.headers.get('cache-control') ?? '', /immutable/);
+        const second = await fetch(`${base}${path}`);
+        assert.equal(second.status, 200);
+        assert.equal(second.headers.get('x-cache-status'), 'HIT');
+        assert.deepEqual(Buffer.from(await second.arrayBuffer()), body);
+        assert.equal(originHits(path), 1, 'the origin saw the part once');
+      });
 
-    const tooFar = `/hls/${ROOM}/v/index.m3u8?_HLS_msn=999999&_HLS_part=0`;
-    const c = await fetch(`${base}${tooFar}`);
-    const d = await fetch(`${base}${tooFar}`);
-    assert.deepEqual([c.status, d.status], [400, 400]);
-    assert.equal(((await d.json()) as { error: { code: string } }).error.code, 'bad_request');
-    assert.equal(d.headers.get('cache-control'), 'no-store');
-    assert.equal(originHits(tooFar), 2, 'each 400 came from the origin');
-  });
+      it('stores a 404 for its second (max-age=1) and never a 400 (no-store)', async () => {
+        const missing = `/hls/nosuch-${variant}/v/index.m3u8`;
+        const a = await fetch(`${base}${missing}`);
+        const b = await fetch(`${base}${missing}`);
+        assert.deepEqual([a.status, b.status], [404, 404]);
+        assert.equal(((await b.json()) as { error: { code: string } }).error.code, 'not_found', 'the origin’s error body');
+        assert.equal(b.headers.get('x-cache-status'), 'HIT');
+        assert.equal(originHits(missing), 1);
 
-  it('passes the API, the signaling WebSocket and WHIP through, uncached', async () => {
-    const client = serviceClient(base, svc.apiKey);
-    const room = await client.createRoom();
-    for (let i = 0; i < 2; i++) {
-      const res = await client.api(`/api/rooms/${room}`);
-      assert.equal(res.status, 200);
-      assert.equal(res.headers.get('x-cache-status'), null, 'nothing cached on the API');
-    }
-    assert.equal(originHits(`/api/rooms/${room}`), 2, 'both API reads reached the service');
-    assert.equal((await fetch(`${base}/api/rooms/${room}`)).status, 401, 'and without the key the service refuses');
+        const tooFar = `/hls/${ROOM}/v/index.m3u8?_HLS_msn=999999&_HLS_part=${variant.length}`;
+        const c = await fetch(`${base}${tooFar}`);
+        const d = await fetch(`${base}${tooFar}`);
+        assert.deepEqual([c.status, d.status], [400, 400]);
+        assert.equal(((await d.json()) as { error: { code: string } }).error.code, 'bad_request');
+        assert.equal(d.headers.get('cache-control'), 'no-store');
+        assert.equal(originHits(tooFar), 2, 'each 400 came from the origin');
+      });
 
-    const ws = await connectClient(base, await client.token(room, 'via-edge', 'viewer'), { join: true });
-    assert.equal(ws.joined.type, 'joined');
-    await ws.close();
-    assert.ok(originLog.some((l) => l.startsWith('UPGRADE /ws?')), 'the upgrade reached the service');
+      it('passes the API, the signaling WebSocket and WHIP through, uncached', async () => {
+        const client = serviceClient(base, svc.apiKey);
+        const room = await client.createRoom();
+        for (let i = 0; i < 2; i++) {
+          const res = await client.api(`/api/rooms/${room}`);
+          assert.equal(res.status, 200);
+          assert.equal(res.headers.get('x-cache-status'), null, 'nothing cached on the API');
+        }
+        assert.equal(originHits(`/api/rooms/${room}`), 2, 'both API reads reached the service');
+        assert.equal((await fetch(`${base}/api/rooms/${room}`)).status, 401, 'and without the key the service refuses');
 
-    const presenter = await client.token(room, 'whip-via-edge', 'presenter');
-    for (let i = 0; i < 2; i++) {
-      const res = await fetch(`${base}/whip/${room}`, { method: 'POST', headers: { authorization: `Bearer ${presenter}`, 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
-      assert.equal(res.status, 400);
-      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_sdp', 'the service’s own answer');
-    }
-    assert.equal(originHits(`/whip/${room}`), 2, 'both WHIP offers reached the service');
-  });
+        const ws = await connectClient(base, await client.token(room, 'via-edge', 'viewer'), { join: true });
+        assert.equal(ws.joined.type, 'joined');
+        await ws.close();
+        assert.ok(originLog.some((l) => l.startsWith('UPGRADE /ws?')), 'the upgrade reached the service');
+
+        const presenter = await client.token(room, 'whip-via-edge', 'presenter');
+        for (let i = 0; i < 2; i++) {
+          const res = await fetch(`${base}/whip/${room}`, { method: 'POST', headers: { authorization: `Bearer ${presenter}`, 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
+          assert.equal(res.status, 400);
+          assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_sdp', 'the service’s own answer');
+        }
+        assert.equal(originHits(`/whip/${room}`), 2, 'both WHIP offers reached the service');
+      });
+    });
+  }
 });

@@ -1,23 +1,35 @@
 /**
- * infra/nginx/edge.conf run by Debian's nginx as this user, for the edge test and
- * bench/hls-fanout: the shipped file with only what a deployment edits changed (the upstream
- * servers, the listen address, the cache folder), under a main config of our own that keeps
- * everything inside one temporary folder.
+ * infra/nginx/edge.conf (or edge-lua.conf) run by Debian's nginx as this user, for the edge
+ * test and bench/hls-fanout: the shipped file with only what a deployment edits changed (the
+ * upstream servers, the listen address, the cache folder, the Lua folder), under a main config
+ * of our own that keeps everything inside one temporary folder.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.ts';
 
-export const EDGE_CONF = fileURLToPath(new URL('../../infra/nginx/edge.conf', import.meta.url));
+const INFRA = fileURLToPath(new URL('../../infra/nginx/', import.meta.url));
 export const NGINX = process.env.NGINX_PATH ?? 'nginx';
+const MODULES = process.env.NGINX_MODULES_PATH ?? '/usr/lib/nginx/modules';
+
+/** `lock`: edge.conf (nginx's proxy_cache_lock); `lua`: edge-lua.conf (Lua request collapsing). */
+export type EdgeVariant = 'lock' | 'lua';
+const CONF: Record<EdgeVariant, string> = { lock: 'edge.conf', lua: 'edge-lua.conf' };
 
 /** Why nginx cannot run here, or false. */
 export function nginxMissing(): string | false {
   return spawnSync(NGINX, ['-v']).error ? `${NGINX} not found (Debian: apt-get install nginx)` : false;
+}
+
+/** Why the Lua variant cannot run here, or false. */
+export function luaMissing(): string | false {
+  const missing = nginxMissing();
+  if (missing) return missing;
+  return existsSync(join(MODULES, 'ngx_http_lua_module.so')) ? false : `nginx's Lua module not found in ${MODULES} (Debian: apt-get install libnginx-mod-http-lua)`;
 }
 
 export async function freePort(): Promise<number> {
@@ -30,15 +42,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** edge.conf with its upstream servers, listen port and cache folder replaced. */
-export function renderEdgeConf(upstreams: string[], port: number, cacheDir: string): string {
-  const conf = readFileSync(EDGE_CONF, 'utf8');
+/** The variant's config with its upstream servers, listen port, cache and Lua folders replaced. */
+export function renderEdgeConf(variant: EdgeVariant, upstreams: string[], port: number, cacheDir: string): string {
+  const conf = readFileSync(join(INFRA, CONF[variant]), 'utf8');
   const out = conf
+    .replace(/lua_package_path "\/etc\/nginx\/stagecast-lua\//, `lua_package_path "${join(INFRA, 'lua')}/`)
     .replace(/^(\s*)server 127\.0\.0\.1:8080;$/m, (_, indent: string) => upstreams.map((u) => `${indent}server ${u};`).join('\n'))
     .replace(/listen 80;/, `listen 127.0.0.1:${port} backlog=4096;`)
     .replace(/^\s*listen \[::\]:\d+;$/gm, '')
     .replace(/proxy_cache_path \/var\/cache\/nginx\/stagecast /, `proxy_cache_path ${cacheDir} `);
-  for (const edit of [...upstreams.map((u) => `server ${u};`), `listen 127.0.0.1:${port} `, `proxy_cache_path ${cacheDir} `]) {
+  const edits = [...upstreams.map((u) => `server ${u};`), `listen 127.0.0.1:${port} `, `proxy_cache_path ${cacheDir} `];
+  if (variant === 'lua') edits.push(`lua_package_path "${join(INFRA, 'lua')}/`);
+  for (const edit of edits) {
     assert.ok(out.includes(edit), `the config still has the line that ${edit} replaces`);
   }
   return out;
@@ -58,6 +73,8 @@ export interface RunningNginx {
 export interface EdgeOptions {
   /** host:port of each origin node. */
   upstreams: string[];
+  /** Default `lock`. */
+  variant?: EdgeVariant;
   /** Working folder of this nginx (config, cache, temp files, logs); must exist. */
   dir: string;
   /** Default 1, like the origin's one event loop. */
@@ -73,11 +90,14 @@ export function writeEdgeConfig(options: EdgeOptions, port: number): string {
   const { dir } = options;
   const workerConnections = options.workerConnections ?? 4096;
   mkdirSync(join(dir, 'cache'), { recursive: true });
-  writeFileSync(join(dir, 'edge.conf'), renderEdgeConf(options.upstreams, port, join(dir, 'cache')));
+  const variant = options.variant ?? 'lock';
+  writeFileSync(join(dir, 'edge.conf'), renderEdgeConf(variant, options.upstreams, port, join(dir, 'cache')));
   const mainConf = join(dir, 'nginx.conf');
   writeFileSync(
     mainConf,
     [
+      // Debian's nginx.conf loads these through /etc/nginx/modules-enabled.
+      ...(variant === 'lua' ? ['ndk_http_module.so', 'ngx_http_lua_module.so'].map((m) => `load_module ${join(MODULES, m)};`) : []),
       'daemon off;',
       'master_process on;',
       `worker_processes ${options.workerProcesses ?? 1};`,
