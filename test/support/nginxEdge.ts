@@ -64,8 +64,12 @@ export interface RunningNginx {
   dir: string;
   mainConf: string;
   master: ChildProcess;
-  /** The worker processes' pids (for their CPU in /proc). */
+  /** The worker processes' pids at start (for their CPU in /proc). */
   workerPids: number[];
+  /** The worker processes' pids now (a worker that died was replaced under another pid). */
+  workers(): number[];
+  /** What nginx wrote to its error log so far. */
+  errorLog(): string;
   /** Graceful stop (SIGQUIT), SIGKILL after 5 s. Idempotent. */
   close(): Promise<void>;
 }
@@ -144,16 +148,18 @@ export async function startEdge(options: EdgeOptions): Promise<RunningNginx> {
     const want = options.workerProcesses ?? 1;
     const workerPids = await waitFor('nginx workers', 10_000, () => childPids(master.pid!), { until: (pids) => pids.length >= want && master.exitCode === null });
     await waitFor('nginx listening', 10_000, () => fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false));
-    return { port, dir, mainConf, master, workerPids, close };
+    return { port, dir, mainConf, master, workerPids, workers: () => childPids(master.pid!), errorLog: () => readLog(dir), close };
   } catch (err) {
     await close();
-    let log = '';
-    try {
-      log = readFileSync(join(dir, 'error.log'), 'utf8');
-    } catch {
-      // no log yet
-    }
-    throw new Error(`${(err as Error).message}\nnginx: ${stderr}${log}`, { cause: err });
+    throw new Error(`${(err as Error).message}\nnginx: ${stderr}${readLog(dir)}`, { cause: err });
+  }
+}
+
+function readLog(dir: string): string {
+  try {
+    return readFileSync(join(dir, 'error.log'), 'utf8');
+  } catch {
+    return ''; // no log yet
   }
 }
 
