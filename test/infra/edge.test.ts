@@ -5,9 +5,8 @@
  * a 400, and passes the API, the signaling WebSocket and WHIP through uncached. Skips with the
  * reason without nginx (or, for edge-lua.conf, without its Lua module).
  *
- * Behind the edge: a live origin in this process (a real packager fed by a real ffmpeg, the
- * origin app as the service builds it) for /hls, and the real service (child process) for
- * everything else. Two "front" servers join them, one per upstream entry, and log every
+ * Behind the edge: a live origin (a real packager fed by a real ffmpeg, the origin app as the
+ * service builds it) for /hls, and the whole server for everything else, both in this process. Two "front" servers join them, one per upstream entry, and log every
  * request that reaches the origin side: that log is what the assertions count.
  *
  * Run: node scripts/test.mjs test/infra/edge.test.ts
@@ -25,11 +24,14 @@ import { HlsPackager } from '../../services/packager/index.ts';
 import { DiskStorage } from '../../services/storage/DiskStorage.ts';
 import { startFfmpegSource, type FfmpegSource } from '../support/ffmpegSource.ts';
 import { luaMissing, nginxMissing, startEdge, testEdgeConfig, type EdgeVariant, type RunningNginx } from '../support/nginxEdge.ts';
-import { serviceClient, startService, type RunningService } from '../support/service.ts';
+import { startServer, type RunningServer } from '../../services/server/main.ts';
+import { inProcessConfig } from '../support/inProcessServer.ts';
+import { serviceClient } from '../support/service.ts';
 import { waitFor } from '../support/wait.ts';
 import { connectClient } from '../support/wsClient.ts';
 
 const ROOM = 'live';
+const API_KEY = 'k'.repeat(20);
 
 /** /hls to the in-process origin, the rest (upgrades included) to the service; every request logged. */
 function frontServer(origin: ReturnType<typeof getRequestListener>, servicePort: number, log: string[]): Server {
@@ -81,7 +83,7 @@ function newestPart(text: string): { msn: number; index: number; uri: string } {
 
 describe('nginx caching edge', { skip: nginxMissing() }, () => {
   let dir: string;
-  let svc: RunningService;
+  let svc: RunningServer;
   let storage: DiskStorage;
   let packager: HlsPackager;
   let source: FfmpegSource;
@@ -93,7 +95,7 @@ describe('nginx caching edge', { skip: nginxMissing() }, () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'stagecast-edge-'));
-    svc = await startService({}, { engine: 'embedded' });
+    svc = await startServer(inProcessConfig({ API_KEY, ENGINE: 'embedded', STORAGE_DIR: join(dir, 'service-hls'), WEBHOOK_DB_PATH: join(dir, 'webhooks.db') }));
     storage = new DiskStorage({ rootDir: join(dir, 'hls') });
     packager = new HlsPackager({ roomId: ROOM, storage });
     const origin = getRequestListener(createOriginApp({ getPackager: (room) => (room === ROOM ? packager : undefined), storage }).fetch);
@@ -116,7 +118,7 @@ describe('nginx caching edge', { skip: nginxMissing() }, () => {
     await packager?.close();
     await source?.kill();
     await storage?.close();
-    assert.equal(await svc?.stop(), 0, 'service exits 0 on SIGTERM');
+    await svc?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -188,8 +190,16 @@ describe('nginx caching edge', { skip: nginxMissing() }, () => {
         assert.equal(originHits(tooFar), 2, 'each 400 came from the origin');
       });
 
+      it('passes a CORS preflight through to the origin', async () => {
+        const path = `/hls/${ROOM}/v/index.m3u8?_HLS_msn=0&preflight=${variant}`;
+        const res = await fetch(`${base}${path}`, { method: 'OPTIONS', headers: { origin: 'https://player.example', 'access-control-request-method': 'GET' } });
+        assert.equal(res.status, 204);
+        assert.match(res.headers.get('access-control-allow-methods') ?? '', /GET/);
+        assert.equal(originLog.filter((l) => l === `OPTIONS ${path}`).length, 1);
+      });
+
       it('passes the API, the signaling WebSocket and WHIP through, uncached', async () => {
-        const client = serviceClient(base, svc.apiKey);
+        const client = serviceClient(base, API_KEY);
         const room = await client.createRoom();
         for (let i = 0; i < 2; i++) {
           const res = await client.api(`/api/rooms/${room}`);

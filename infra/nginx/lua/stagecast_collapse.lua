@@ -8,10 +8,11 @@ local semaphore = require "ngx.semaphore"
 
 local _M = {}
 
--- In-flight fetches of this worker, by key: { sema, waiters, res }.
+-- In-flight fetches of this worker, by key: { sema, waiters, res, started }.
 local flights = {}
 
-local WAIT_SECONDS = 15
+-- Above the proxy's read timeout (15 s): a flight this old is taken as lost and replaced.
+local WAIT_SECONDS = 16
 
 local function send(res)
   ngx.status = res.status
@@ -24,7 +25,15 @@ end
 -- Serves the request from `location` (an internal location that proxies and caches), sharing
 -- one fetch among all the requests with the same key.
 function _M.serve(key, location)
+  local method = ngx.req.get_method()
+  if method ~= "GET" and method ~= "HEAD" then
+    -- CORS preflights and the like: not cached, not collapsed, the origin answers each.
+    return send(ngx.location.capture(location .. ngx.var.uri, { args = ngx.var.args, method = ngx["HTTP_" .. method] }))
+  end
   local flight = flights[key]
+  if flight and ngx.now() - flight.started > WAIT_SECONDS then
+    flight = nil
+  end
   if flight then
     flight.waiters = flight.waiters + 1
     local ok = flight.sema:wait(WAIT_SECONDS)
@@ -34,10 +43,12 @@ function _M.serve(key, location)
     ngx.header["X-Collapsed"] = "waiter"
     return send(flight.res)
   end
-  flight = { sema = semaphore.new(), waiters = 0 }
+  flight = { sema = semaphore.new(), waiters = 0, started = ngx.now() }
   flights[key] = flight
-  local ok, res = pcall(ngx.location.capture, location .. ngx.var.uri, { args = ngx.var.args })
-  flights[key] = nil
+  local ok, res = pcall(ngx.location.capture, location .. ngx.var.uri, { args = ngx.var.args, method = ngx.HTTP_GET })
+  if flights[key] == flight then
+    flights[key] = nil
+  end
   if ok then
     flight.res = res
   end
