@@ -74,9 +74,9 @@ async function side(server: ServerProcess, viewers: number, ports: number[], edg
   const windowStart = start + WARMUP_MS;
   const windowEnd = windowStart + WINDOW_MS;
   const running = runViewers({ mode: 'blocking', playlistPath, rampMs: WARMUP_MS / 2, partTargetMs, windowStart, windowEnd }, viewers, ports, LOAD_PROCS);
+  await sleep(windowStart - wallNow());
   const pids = edges.map((e) => e.workers());
   const edgeCpu = () => pids.map((list) => list.reduce((n, pid) => n + procCpuMicros(pid), 0));
-  await sleep(windowStart - wallNow());
   await server.call({ op: 'requests' }); // forget the ramp's
   const origin0 = (await server.call<'cpu'>({ op: 'cpu' })).micros;
   const edges0 = edgeCpu();
@@ -84,6 +84,10 @@ async function side(server: ServerProcess, viewers: number, ports: number[], edg
   const origin1 = (await server.call<'cpu'>({ op: 'cpu' })).micros;
   const respawned = edges.some((e, i) => e.workers().join() !== pids[i]!.join());
   if (respawned) throw new Error(`an edge worker died during the window:\n${edges.map((e) => e.errorLog().slice(-2000)).join('\n')}`);
+  for (const edge of edges) {
+    const exits = edge.errorLog().match(/.*exited on signal.*/g);
+    if (exits) console.log(`  an edge worker was replaced before this window: ${exits.join('; ')}`);
+  }
   const edges1 = edgeCpu();
   const { counts } = await server.call<'requests'>({ op: 'requests' });
   const results = await running;
