@@ -31,75 +31,24 @@
  * figures with the same bench); BENCH_BODY_LIMIT=0 leaves the body-limit middleware out of the
  * origin's wiring. BENCH_STRICT=1 exits 1 on a missed target.
  */
-import { fork, spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { percentile } from '../test/support/latency-pattern.ts';
 import { sleep, waitFor } from '../test/support/wait.ts';
 import { ensureLoopbackNamespace, finishBench, runBench } from './lib/harness.ts';
-import type { Publication, ServerReply, ServerRequest, ViewerReply, ViewerRun } from './lib/origin-load.protocol.ts';
-
-const wallNow = () => performance.timeOrigin + performance.now();
+import { delays, procCpuMicros, runViewers, ServerProcess, sumErrors, wallNow } from './lib/origin-load.parent.ts';
 
 const VIEWERS = (process.env.BENCH_VIEWERS ?? '250,1000,2000,4000').split(',').map(Number);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 3000);
 const WINDOW_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
 const LOAD_PROCS = Number(process.env.BENCH_LOAD_PROCS ?? 2);
 const STRICT = process.env.BENCH_STRICT === '1';
-const BENCH_LIB = fileURLToPath(new URL('./lib/', import.meta.url));
 
 ensureLoopbackNamespace();
-
-const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** utime + stime of a process (all threads), microseconds. */
-function procCpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks;
-}
-
-class ServerProcess {
-  readonly child: ChildProcess;
-  private readonly waiting: ((msg: ServerReply) => void)[] = [];
-  private constructor(child: ChildProcess) {
-    this.child = child;
-    child.on('message', (msg: ServerReply) => this.waiting.shift()?.(msg));
-  }
-
-  static async start(dir: string): Promise<{ server: ServerProcess; ready: Extract<ServerReply, { op: 'ready' }> }> {
-    const child = fork(join(BENCH_LIB, 'origin-load.server.ts'), [], {
-      // The service's stdout is its log: it goes somewhere that costs a write, as in production.
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: { ...process.env, BENCH_DIR: dir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
-    });
-    const ready = await new Promise<ServerReply>((resolve, reject) => {
-      child.once('message', resolve);
-      child.once('exit', (code) => reject(new Error(`origin server exited during start (${code})`)));
-    });
-    if (ready.op !== 'ready') throw new Error(`unexpected ${ready.op} from the origin server`);
-    return { server: new ServerProcess(child), ready };
-  }
-
-  call<K extends ServerReply['op']>(req: ServerRequest): Promise<Extract<ServerReply, { op: K }>> {
-    return new Promise((resolve) => {
-      this.waiting.push(resolve as (msg: ServerReply) => void);
-      this.child.send(req);
-    });
-  }
-
-  async shutdown(): Promise<void> {
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.send({ op: 'shutdown' });
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
 
 interface Nginx {
   port: number;
@@ -184,25 +133,6 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-async function runViewers(cfg: Omit<ViewerRun, 'viewers'>, viewers: number): Promise<Extract<ViewerReply, { op: 'done' }>[]> {
-  const procs = Math.max(1, Math.min(LOAD_PROCS, viewers));
-  const runs: Promise<Extract<ViewerReply, { op: 'done' }>>[] = [];
-  for (let i = 0; i < procs; i++) {
-    const share = Math.floor(viewers / procs) + (i < viewers % procs ? 1 : 0);
-    const child = fork(join(BENCH_LIB, 'origin-load.viewers.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    runs.push(
-      new Promise((resolve, reject) => {
-        child.on('message', (msg: ViewerReply) => {
-          if (msg.op === 'ready') child.send({ ...cfg, viewers: share } satisfies ViewerRun);
-          else resolve(msg);
-        });
-        child.once('exit', (code) => reject(new Error(`viewer process exited (${code})`)));
-      }),
-    );
-  }
-  return Promise.all(runs);
-}
-
 interface SideResult {
   viewers: number;
   requestsPerSec: number;
@@ -214,18 +144,6 @@ interface SideResult {
   cpuPerRequestMicros: number;
   serverCoreShare: number;
   viewersCoreShare: number;
-}
-
-/** Delays (ms) of flattened (msn, part, time) triples against the first publication at or after (msn, part). */
-function delays(triples: number[], publications: Publication[]): number[] {
-  const at = new Map(publications.map((p) => [`${p.msn}/${p.index}`, p.at]));
-  const out: number[] = [];
-  for (let i = 0; i < triples.length; i += 3) {
-    const [msn, part, t] = [triples[i]!, triples[i + 1]!, triples[i + 2]!];
-    const published = at.get(`${msn}/${part}`) ?? at.get(`${msn + 1}/0`);
-    if (published !== undefined) out.push(t - published);
-  }
-  return out;
 }
 
 async function side(
@@ -242,8 +160,10 @@ async function side(
   const windowStart = start + WARMUP_MS;
   const windowEnd = windowStart + WINDOW_MS;
   const running = runViewers(
-    { mode: kind === 'origin' ? 'blocking' : 'polling', port, playlistPath, rampMs: WARMUP_MS / 2, partTargetMs, windowStart, windowEnd },
+    { mode: kind === 'origin' ? 'blocking' : 'polling', playlistPath, rampMs: WARMUP_MS / 2, partTargetMs, windowStart, windowEnd },
     viewers,
+    [port],
+    LOAD_PROCS,
   );
   await sleep(windowStart - wallNow());
   const cpu0 = await cpu();
@@ -253,8 +173,7 @@ async function side(
   const pubs = await server.call<'publications'>({ op: 'publications' });
   const publications = kind === 'origin' ? pubs.origin : pubs.static;
   const requests = results.reduce((n, r) => n + r.requests, 0);
-  const errors: Record<string, number> = {};
-  for (const r of results) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+  const { errors, count: errorCount } = sumErrors(results);
   const release = delays(
     results.flatMap((r) => r.releases),
     publications,
@@ -268,7 +187,7 @@ async function side(
     viewers,
     requestsPerSec: requests / (WINDOW_MS / 1000),
     errors,
-    errorCount: Object.values(errors).reduce((a, b) => a + b, 0),
+    errorCount,
     releaseP50: percentile(release, 50),
     releaseP99: percentile(release, 99),
     partP99: percentile(parts, 99),

@@ -7,12 +7,23 @@ export interface Publication {
   at: number;
 }
 
-export type ServerRequest = { op: 'cpu' } | { op: 'static'; on: boolean } | { op: 'publications' } | { op: 'shutdown' };
+export type ServerRequest = { op: 'cpu' } | { op: 'static'; on: boolean } | { op: 'publications' } | { op: 'requests' } | { op: 'shutdown' };
 export type ServerReply =
   | { op: 'ready'; port: number; partTargetSec: number; playlistPath: string }
   | { op: 'cpu'; micros: number }
   | { op: 'static' }
-  | { op: 'publications'; origin: Publication[]; static: Publication[] };
+  | { op: 'publications'; origin: Publication[]; static: Publication[] }
+  | { op: 'requests'; counts: RequestCounts };
+
+/**
+ * Requests the origin answered since the last `requests` call (BENCH_COUNT_REQUESTS=1 only):
+ * blocking playlist reloads by `msn.part` asked for, media objects by name, and the rest.
+ */
+export interface RequestCounts {
+  blocking: Record<string, number>;
+  media: Record<string, number>;
+  other: number;
+}
 
 export interface ViewerRun {
   mode: 'blocking' | 'polling';

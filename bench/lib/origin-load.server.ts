@@ -6,7 +6,8 @@
 // BENCH_ORIGIN_ROOT: a checkout whose services/ to load (default: this one), to measure an
 // older origin with the same bench. BENCH_BODY_LIMIT=0 leaves the body-limit middleware out,
 // to see what it costs a GET (hono's bodyLimit reads `c.req.raw.body`, which makes
-// @hono/node-server build a whole Request).
+// @hono/node-server build a whole Request). BENCH_COUNT_REQUESTS=1 counts the requests that
+// reach the origin (for bench/hls-fanout, where edges stand in front).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,7 @@ import type * as OriginModule from '../../services/origin/index.ts';
 import type * as PackagerModule from '../../services/packager/index.ts';
 import type * as DiskStorageModule from '../../services/storage/DiskStorage.ts';
 import { startFfmpegSource } from '../../test/support/ffmpegSource.ts';
-import type { Publication, ServerReply, ServerRequest } from './origin-load.protocol.ts';
+import type { Publication, RequestCounts, ServerReply, ServerRequest } from './origin-load.protocol.ts';
 
 const ROOT = process.env.BENCH_ORIGIN_ROOT ?? fileURLToPath(new URL('../../', import.meta.url));
 const load = <T>(path: string): Promise<T> => import(join(ROOT, path)) as Promise<T>;
@@ -38,6 +39,20 @@ const wallNow = () => performance.timeOrigin + performance.now();
 const storage = new DiskStorage({ rootDir: join(dir, 'storage') });
 const packager = new HlsPackager({ roomId: ROOM, storage, epoch: Date.now().toString(36) });
 const app = new Hono();
+let counts: RequestCounts = { blocking: {}, media: {}, other: 0 };
+if (process.env.BENCH_COUNT_REQUESTS === '1') {
+  app.use('*', async (c, next) => {
+    const path = c.req.path;
+    const msn = c.req.query('_HLS_msn');
+    const key = msn !== undefined ? `${msn}.${c.req.query('_HLS_part') ?? ''}` : undefined;
+    if (key !== undefined) counts.blocking[key] = (counts.blocking[key] ?? 0) + 1;
+    else if (!path.endsWith('.m3u8')) {
+      const name = path.slice(path.lastIndexOf('/') + 1);
+      counts.media[name] = (counts.media[name] ?? 0) + 1;
+    } else counts.other++;
+    await next();
+  });
+}
 app.use('*', requestId());
 if (process.env.BENCH_BODY_LIMIT !== '0') app.use('*', bodyLimit(131072));
 app.route('/', createOriginApp({ getPackager: (room) => (room === ROOM ? packager : undefined), storage }));
@@ -96,6 +111,10 @@ process.on('message', (req: ServerRequest) => {
       break;
     case 'publications':
       reply({ op: 'publications', origin: published.splice(0), static: writtenStatic.splice(0) });
+      break;
+    case 'requests':
+      reply({ op: 'requests', counts });
+      counts = { blocking: {}, media: {}, other: 0 };
       break;
     case 'shutdown':
       void (async () => {
