@@ -4,7 +4,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { TokenService } from '../auth/tokens.ts';
-import type { BroadcastManagerEvents } from '../broadcast/BroadcastManager.ts';
+import type { BroadcastManagerEvents, BroadcastStatus } from '../broadcast/BroadcastManager.ts';
+import { toBroadcastHealth } from './convert.ts';
 import { ServiceError, toErrorBody } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import type { RoomRegistry } from '../stage/RoomRegistry.ts';
@@ -18,7 +19,8 @@ export const SIGNALING_PATH = '/ws';
 /** The slice of the BroadcastManager signaling uses: end a broadcast, and hear of starts and ends. */
 export interface BroadcastControl {
   stop(roomId: string, reason: 'api'): Promise<void>;
-  status(roomId: string): { state: 'live' | 'ended' } | undefined;
+  /** The full BroadcastStatus feeds moderators' `broadcastHealth`; only `state` is required. */
+  status(roomId: string): ({ state: 'live' | 'ended' } & Partial<BroadcastStatus>) | undefined;
   on<K extends 'broadcaststarted' | 'broadcaststopped'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
   off<K extends 'broadcaststarted' | 'broadcaststopped'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
 }
@@ -70,6 +72,7 @@ export class SignalingServer {
         ? {
             endBroadcast: (roomId: string) => broadcasts.stop(roomId, 'api'),
             broadcastState: (roomId: string) => broadcasts.status(roomId)?.state ?? 'none',
+            broadcastHealth: (roomId: string) => toBroadcastHealth(broadcasts.status(roomId)),
           }
         : {}),
       ...(opts.iceServers ? { iceServers: opts.iceServers } : {}),

@@ -18,9 +18,11 @@ import { z } from 'zod';
  *   `invalid_state` error event for a subscriber connection the server closed).
  * - revision 4: `leaveStage` (a guest declines its promotion, or steps down later); roles are
  *   kept per identity, so a guest that reconnects joins as `guest`.
+ * - revision 5 (screen share): `publish.sources` labels m-sections as `screen`, and
+ *   `TrackInfo.source` carries it; `broadcastHealth` (moderators) reports the broadcast's health.
  */
 export const PROTOCOL_VERSION = 1;
-export const PROTOCOL_REVISION = 4;
+export const PROTOCOL_REVISION = 5;
 
 const base = {
   v: z.literal(PROTOCOL_VERSION),
@@ -29,6 +31,7 @@ const base = {
 const sdp = z.string().min(1).max(64 * 1024);
 const participantId = z.string().min(1).max(64);
 const mediaKind = z.enum(['audio', 'video']);
+const trackSource = z.enum(['camera', 'screen']);
 const layer = z.number().int().min(0).max(9);
 
 // ---- client → server -------------------------------------------------------------------
@@ -38,8 +41,12 @@ export const clientMessageSchemas = {
   join: z.object({ ...base, type: z.literal('join') }).strict(),
   /** Leave the room; the server replies `bye` and closes the socket. */
   leave: z.object({ ...base, type: z.literal('leave') }).strict(),
-  /** Publish: the client offers (sendonly audio/video), reply `published` with the answer. */
-  publish: z.object({ ...base, type: z.literal('publish'), sdp }).strict(),
+  /**
+   * Publish: the client offers (sendonly audio/video), reply `published` with the answer.
+   * Revision 5: `sources` maps an offered mid to what it shows (`screen`; unnamed m-sections
+   * are `camera`). A screen share starts or ends by publishing again with or without it.
+   */
+  publish: z.object({ ...base, type: z.literal('publish'), sdp, sources: z.record(z.string().min(1).max(32), trackSource).optional() }).strict(),
   /** Stop publishing. Reply `unpublished`. */
   unpublish: z.object({ ...base, type: z.literal('unpublish') }).strict(),
   /** Start receiving the stage. The server then sends `subscriberOffer` whenever the stage changes. */
@@ -85,6 +92,10 @@ export const clientMessageSchemas = {
    * `roleChanged.by` its own id. Reply `ok`; `invalid_state` unless it is a guest.
    */
   leaveStage: z.object({ ...base, type: z.literal('leaveStage') }).strict(),
+
+  // Revision 5.
+  /** Moderator: the room's broadcast health now. Reply `broadcastHealth` (`health` null when there is no broadcast). */
+  broadcastHealth: z.object({ ...base, type: z.literal('broadcastHealth') }).strict(),
 } as const;
 
 export type ClientMessageType = keyof typeof clientMessageSchemas;
@@ -124,6 +135,8 @@ export interface TrackInfo {
   streamId: string;
   /** Revision 2: paused on the server by a moderator. */
   muted?: boolean;
+  /** Revision 5: what it shows; absent means `camera` (a camera or microphone). */
+  source?: 'camera' | 'screen';
 }
 
 /** A raised hand; `queue` arrays are oldest first. */
@@ -153,6 +166,25 @@ export interface CapabilitiesInfo {
   activeSpeaker: boolean;
 }
 export type BroadcastEndReason = 'api' | 'room_closed' | 'shutdown' | 'failed';
+
+/** Revision 5: a broadcast's health, as `GET /api/rooms/:id/broadcast` reports it. */
+export interface BroadcastHealthInfo {
+  state: 'live' | 'ended';
+  /** ISO-8601. */
+  startedAt: string;
+  /** Stage tracks it mirrors. */
+  tracks: number;
+  /** ffmpeg processes started to replace one (a crash, a stall, or a stage change). */
+  ffmpegRestarts: number;
+  /** Of those, the exits nobody asked for. */
+  ffmpegCrashes: number;
+  /** `presentation` while a screen is shared, else `grid`. */
+  layout: 'grid' | 'presentation';
+  /** Output bitrate per rendition over the last 5 s, bits/s. */
+  renditions: { name: string; bitsPerSecond: number }[];
+  /** Since the packager's last part, ms; null when not live or before the first part. */
+  lastPartAgeMs: number | null;
+}
 
 export interface IceServerInfo {
   urls: string | string[];
@@ -205,6 +237,8 @@ export type ServerMessage =
   | { v: 1; type: 'identityUnblocked'; identity: string; by?: string }
   | { v: 1; type: 'broadcastStarted' }
   | { v: 1; type: 'broadcastEnded'; reason: BroadcastEndReason }
+  /** Revision 5: reply to `broadcastHealth`. */
+  | { v: 1; type: 'broadcastHealth'; re?: string; health: BroadcastHealthInfo | null }
   | { v: 1; type: 'error'; re?: string; code: string; message: string }
   | { v: 1; type: 'bye'; reason: string };
 
