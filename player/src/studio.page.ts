@@ -6,6 +6,9 @@
  * `state` is the status text (`idle`, `connecting`, `live`, `reconnecting`, `stopped`,
  * `error: …`), `pc` the publishing connection, `reconnects` how many times the publisher lost
  * its connection and began publishing again, `simulcast` whether it sends simulcast.
+ * Screen share and previews: `shareScreen(track?)` (a track instead of the browser's picker),
+ * `stopScreen()`, `screenSharing`, `program` (the program preview's HlsViewSnapshot) and
+ * `stageTiles()` (the other stage members, StageView tiles).
  */
 import './ui/player.css';
 import { PlayerErrorException, describe, type PlayerError } from './core/errors.ts';
@@ -18,6 +21,9 @@ import { LevelMeterView } from './ui/level-meter-view.ts';
 import { StatusView } from './ui/status-view.ts';
 import { toRtcIceServers } from './webrtc/ice.ts';
 import { Publisher } from './webrtc/publisher.ts';
+import { StageView } from './webrtc/stage-view.ts';
+import { ProgramPreview } from './ui/program-preview.ts';
+import { ScreenShareControl } from './ui/screen-share-control.ts';
 
 type StudioState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'error';
 
@@ -33,6 +39,9 @@ const stopButton = $<HTMLButtonElement>('#stop');
 $('#room').textContent = room ? `room ${room}` : '';
 
 const media = new LocalMedia();
+const screenShare = new ScreenShareControl($<HTMLButtonElement>('#share-screen'), (message) => console.warn(message));
+const program = room ? new ProgramPreview($('#program'), room) : undefined;
+let stageView: StageView | undefined;
 const meterView = new LevelMeterView($('#meter'));
 const meter = new LevelMeter((level) => meterView.set(level));
 
@@ -65,6 +74,15 @@ function setState(next: StudioState, detail?: string): void {
   get simulcast() {
     return publisher?.config.simulcast;
   },
+  shareScreen: (track?: MediaStreamTrack) => screenShare.share(track),
+  stopScreen: () => screenShare.unshare(),
+  get screenSharing() {
+    return screenShare.sharing;
+  },
+  get program() {
+    return program?.snapshot() ?? null;
+  },
+  stageTiles: () => stageView?.tiles() ?? Promise.resolve([]),
 };
 
 // ---- preview and devices --------------------------------------------------------------------
@@ -125,7 +143,15 @@ async function goLive(): Promise<void> {
       else if (next === 'live' && state === 'reconnecting') setState('live');
     });
     await pub.start(media.stream);
-    if (current()) setState('live');
+    if (!current()) return;
+    setState('live');
+    screenShare.setPublisher(pub);
+    program?.start();
+    // The other stage members (our own tracks are never sent back to us).
+    const view = new StageView(client, $('#stage'), { iceServers: toRtcIceServers(joined.iceServers), selfId: joined.participantId, simulcast: joined.capabilities?.simulcast ?? false }, (error) => console.warn(error.message));
+    stageView = view;
+    // The stage view is a preview: losing it leaves the publication live.
+    view.start().catch((err: unknown) => console.warn(`stage view: ${describe(err)}`));
   } catch (err) {
     if (current()) fail(err instanceof PlayerErrorException ? err.data : undefined, err);
   }
@@ -136,6 +162,7 @@ async function stop(): Promise<void> {
   const client = signaling;
   publisher = undefined;
   signaling = undefined;
+  endPreviews();
   await pub?.stop();
   pub?.destroy();
   await client?.leave();
@@ -147,14 +174,25 @@ function fail(error: PlayerError | undefined, err?: unknown): void {
   const client = signaling;
   publisher = undefined;
   signaling = undefined;
+  endPreviews();
   pub?.destroy();
   client?.destroy();
   setState('error', error?.message ?? describe(err));
 }
 
+/** Not live any more: the share, the stage view and the program preview end. */
+function endPreviews(): void {
+  screenShare.setPublisher(undefined);
+  stageView?.destroy();
+  stageView = undefined;
+  program?.stop();
+}
+
 goLiveButton.addEventListener('click', () => void goLive());
 stopButton.addEventListener('click', () => void stop());
 addEventListener('pagehide', () => {
+  endPreviews();
+  screenShare.destroy();
   publisher?.destroy();
   signaling?.destroy();
   meter.destroy();

@@ -55,6 +55,8 @@ export type PublisherEvents = PeerLegEvents<PublisherState>;
 export class Publisher extends PeerLeg<PublisherConfig, PublisherState, PublisherEvents> {
   private tracksValue: TrackInfo[] = [];
   private stream: MediaStream | undefined;
+  /** A shared screen, sent beside the stream's tracks in a stream of its own; see `setScreenTrack`. */
+  private screen: MediaStreamTrack | undefined;
   /** The running attempt got its `published`: a server `unpublished` now concerns its leg. */
   private answered = false;
 
@@ -90,8 +92,35 @@ export class Publisher extends PeerLeg<PublisherConfig, PublisherState, Publishe
    * A transceiver's receiver track always exists and has the transceiver's kind, even sendonly.
    */
   async replaceTrack(track: MediaStreamTrack): Promise<void> {
-    const sender = this.pcValue?.getTransceivers().find((t) => t.receiver.track.kind === track.kind)?.sender;
+    const sender = this.pcValue?.getTransceivers().find((t) => t.receiver.track.kind === track.kind && (!this.screen || t.sender.track !== this.screen))?.sender;
     if (sender) await sender.replaceTrack(track);
+  }
+
+  /** The shared screen being sent, if any. */
+  get screenTrack(): MediaStreamTrack | undefined {
+    return this.screen;
+  }
+
+  /**
+   * Starts (a track) or ends (undefined) a screen share. The server's publisher leg takes a
+   * fixed set of tracks, so while live this publishes again on a new connection with the
+   * camera, microphone and, when given, the screen (its m-section labelled `screen` in
+   * `publish.sources`); the server replaces the old leg. Before `start()` it only sets what
+   * `start()` will send. A failure is fatal, as for `start()`.
+   */
+  async setScreenTrack(track: MediaStreamTrack | undefined): Promise<void> {
+    if (track && track.kind !== 'video') throw new TypeError('Publisher: a screen share is a video track');
+    if (track === this.screen) return;
+    this.screen = track;
+    const stream = this.stream;
+    if (this.state !== 'live' || !stream) return;
+    try {
+      await this.reconnector.once((signal) => this.negotiate(stream, signal));
+    } catch (err) {
+      const error = err instanceof PlayerErrorException ? { ...err.data, fatal: true } : this.negotiationError(err).data;
+      this.fail(error);
+      throw new PlayerErrorException(error);
+    }
   }
 
   /** Stops publishing: `unpublish`, then closes the connection. Idempotent. */
@@ -119,12 +148,15 @@ export class Publisher extends PeerLeg<PublisherConfig, PublisherState, Publishe
     pc.addEventListener('connectionstatechange', this.onConnectionState);
     try {
       for (const track of stream.getTracks()) this.addTrack(pc, track, stream);
+      // The screen goes in a stream of its own (receivers show it as its own tile), one encoding.
+      const screen = this.screen?.readyState === 'live' ? pc.addTransceiver(this.screen, { direction: 'sendonly', streams: [new MediaStream([this.screen])] }) : undefined;
       await pc.setLocalDescription(await pc.createOffer());
       await iceGatheringComplete(pc, this.config.iceGatheringTimeoutMs);
       signal.throwIfAborted();
+      const sources = screen?.mid ? { sources: { [screen.mid]: 'screen' as const } } : {};
       let published: ServerMessageOf<'published'>;
       try {
-        published = await this.signaling.request({ type: 'publish', sdp: pc.localDescription!.sdp });
+        published = await this.signaling.request({ type: 'publish', sdp: pc.localDescription!.sdp, ...sources });
       } catch (err) {
         throw err instanceof PlayerErrorException ? err : this.negotiationError(err);
       }
