@@ -184,7 +184,7 @@ function startPreviews(client: SignalingClient, joined: { participantId: string;
   const labelFor = (id: string) => state?.get(id)?.identity ?? id;
   stageView = new StageView(client, $('#stage'), { iceServers: toRtcIceServers(joined.iceServers), selfId: joined.participantId, audible: false, labelFor, simulcast: joined.capabilities?.simulcast ?? false }, (error) => console.warn(error.message));
   stageView.start().catch((err: unknown) => console.warn(`stage view: ${describe(err)}`));
-  program?.start();
+  program?.startWhenReady(client);
   health = new BroadcastHealthView(client, $('#broadcast-health'), () => program?.latencySec ?? null);
   health.start();
 }

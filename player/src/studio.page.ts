@@ -146,7 +146,7 @@ async function goLive(): Promise<void> {
     if (!current()) return;
     setState('live');
     screenShare.setPublisher(pub);
-    program?.start();
+    program?.startWhenReady(client);
     // The other stage members (our own tracks are never sent back to us).
     const view = new StageView(client, $('#stage'), { iceServers: toRtcIceServers(joined.iceServers), selfId: joined.participantId, simulcast: joined.capabilities?.simulcast ?? false }, (error) => console.warn(error.message));
     stageView = view;

@@ -71,6 +71,7 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
   private stopping: Promise<void> | undefined;
   private readonly bitrate = new BitrateMeter();
   private layoutValue: BroadcastLayout = 'grid';
+  private readyValue = false;
 
   constructor(opts: BroadcastControllerOptions) {
     super();
@@ -84,7 +85,10 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
       // One part per ffmpeg fragment: the transcoder cuts 200 ms fragments.
       partTargetSec: PART_TARGET_SEC,
     });
-    this.packager.on('ready', () => this.safeEmit('ready'));
+    this.packager.on('ready', () => {
+      this.readyValue = true;
+      this.safeEmit('ready');
+    });
     this.packager.on('part', (rendition, part) => this.bitrate.add(rendition, part.data.length, part.durationSec));
     this.transcoder = new Transcoder({
       logger: this.log,
@@ -108,6 +112,11 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
 
   stats(): TranscoderStats {
     return this.transcoder.stats();
+  }
+
+  /** The HLS program has been playable (every rendition had a segment); stays true once ended. */
+  get ready(): boolean {
+    return this.readyValue;
   }
 
   /** The layout ffmpeg was last given: `presentation` while a screen is shared, else `grid`. */

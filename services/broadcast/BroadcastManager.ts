@@ -36,6 +36,8 @@ export interface BroadcastStatus {
   startedAt: string;
   tracks: number;
   ffmpegRestarts: number;
+  /** The HLS program is (or was, once ended) playable: every rendition had a segment. */
+  ready: boolean;
   /** ffmpeg exits nobody asked for (crashes and stall kills), part of the restarts. */
   ffmpegCrashes: number;
   /** `presentation` while a screen is shared (the screen large, cameras beside it), else `grid`. */
@@ -88,6 +90,7 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
       startedAt: b.startedAt.toISOString(),
       tracks: b.trackIds.length,
       ffmpegRestarts: b.stats().restarts,
+      ready: b.ready,
       ffmpegCrashes: b.stats().crashes,
       layout: b.layout,
       renditions: output.renditions,

@@ -21,8 +21,8 @@ export interface BroadcastControl {
   stop(roomId: string, reason: 'api'): Promise<void>;
   /** The full BroadcastStatus feeds moderators' `broadcastHealth`; only `state` is required. */
   status(roomId: string): ({ state: 'live' | 'ended' } & Partial<BroadcastStatus>) | undefined;
-  on<K extends 'broadcaststarted' | 'broadcaststopped'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
-  off<K extends 'broadcaststarted' | 'broadcaststopped'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
+  on<K extends 'broadcaststarted' | 'broadcastready' | 'broadcaststopped'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
+  off<K extends 'broadcaststarted' | 'broadcastready' | 'broadcaststopped'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
 }
 
 export interface SignalingServerOptions extends SessionLimits {
@@ -53,6 +53,7 @@ export class SignalingServer {
   private closed = false;
   private readonly services: SessionServices;
   private readonly onBroadcastStarted = (roomId: string) => this.notifyRoom(roomId, { type: 'broadcastStarted' });
+  private readonly onBroadcastReady = (roomId: string) => this.notifyRoom(roomId, { type: 'broadcastReady' });
   private readonly onBroadcastStopped = (roomId: string, reason: BroadcastManagerEvents['broadcaststopped'][1]) =>
     this.notifyRoom(roomId, { type: 'broadcastEnded', reason });
 
@@ -73,11 +74,13 @@ export class SignalingServer {
             endBroadcast: (roomId: string) => broadcasts.stop(roomId, 'api'),
             broadcastState: (roomId: string) => broadcasts.status(roomId)?.state ?? 'none',
             broadcastHealth: (roomId: string) => toBroadcastHealth(broadcasts.status(roomId)),
+            broadcastReady: (roomId: string) => broadcasts.status(roomId)?.ready === true,
           }
         : {}),
       ...(opts.iceServers ? { iceServers: opts.iceServers } : {}),
     };
     broadcasts?.on('broadcaststarted', this.onBroadcastStarted);
+    broadcasts?.on('broadcastready', this.onBroadcastReady);
     broadcasts?.on('broadcaststopped', this.onBroadcastStopped);
   }
 
@@ -96,6 +99,7 @@ export class SignalingServer {
     this.closed = true;
     clearInterval(this.heartbeatTimer);
     this.opts.broadcasts?.off('broadcaststarted', this.onBroadcastStarted);
+    this.opts.broadcasts?.off('broadcastready', this.onBroadcastReady);
     this.opts.broadcasts?.off('broadcaststopped', this.onBroadcastStopped);
     for (const server of this.servers) server.off('upgrade', this.onUpgrade);
     for (const session of [...this.sessions]) session.end('signaling_closed', CloseCodes.goingAway, 'server_shutdown');

@@ -109,7 +109,7 @@ export class SignalingSession {
   }
 
   /** A room-wide notice from outside the stage (the broadcast); only joined sessions get it. */
-  notify(msg: Extract<Outgoing, { type: 'broadcastStarted' | 'broadcastEnded' }>): void {
+  notify(msg: Extract<Outgoing, { type: 'broadcastStarted' | 'broadcastReady' | 'broadcastEnded' }>): void {
     if (this.participant && !this.ended) this.send(msg);
   }
 
@@ -205,6 +205,7 @@ export class SignalingSession {
       heartbeatMs: this.limits.heartbeatMs,
       revision: PROTOCOL_REVISION,
       ...(this.services.broadcastState ? { broadcast: this.services.broadcastState(room.id) } : {}),
+      ...(this.services.broadcastReady ? { broadcastReady: this.services.broadcastReady(room.id) } : {}),
       ...(this.isModerator ? { handQueue: room.handQueue().map(toHandInfo), blocks: room.blocks().map(toBlockInfo) } : {}),
       capabilities: { simulcast: room.capabilities.simulcast, activeSpeaker: room.capabilities.activeSpeaker },
       ...(room.activeSpeaker !== undefined ? { activeSpeaker: room.activeSpeaker } : {}),

@@ -47,6 +47,7 @@ export function toBroadcastHealth(
   if (!status) return null;
   return {
     state: status.state,
+    ready: status.ready ?? false,
     startedAt: status.startedAt ?? '',
     tracks: status.tracks ?? 0,
     ffmpegRestarts: status.ffmpegRestarts ?? 0,

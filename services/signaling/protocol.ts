@@ -19,7 +19,8 @@ import { z } from 'zod';
  * - revision 4: `leaveStage` (a guest declines its promotion, or steps down later); roles are
  *   kept per identity, so a guest that reconnects joins as `guest`.
  * - revision 5 (screen share): `publish.sources` labels m-sections as `screen`, and
- *   `TrackInfo.source` carries it; `broadcastHealth` (moderators) reports the broadcast's health.
+ *   `TrackInfo.source` carries it; `broadcastHealth` (moderators) reports the broadcast's health;
+ *   `broadcastReady` and `joined.broadcastReady` say when the HLS program is playable.
  */
 export const PROTOCOL_VERSION = 1;
 export const PROTOCOL_REVISION = 5;
@@ -170,6 +171,8 @@ export type BroadcastEndReason = 'api' | 'room_closed' | 'shutdown' | 'failed';
 /** Revision 5: a broadcast's health, as `GET /api/rooms/:id/broadcast` reports it. */
 export interface BroadcastHealthInfo {
   state: 'live' | 'ended';
+  /** The HLS program is (or was) playable. */
+  ready: boolean;
   /** ISO-8601. */
   startedAt: string;
   /** Stage tracks it mirrors. */
@@ -206,7 +209,9 @@ export type ServerMessage =
       /** Revision 3: what the media engine can do. */
       capabilities?: CapabilitiesInfo;
       /** Revision 3: the current dominant speaker, when the engine detects speakers and has named one. */
-      activeSpeaker?: string }
+      activeSpeaker?: string;
+      /** Revision 5: the HLS program is playable (its playlists have a segment); see `broadcastReady`. */
+      broadcastReady?: boolean }
   | { v: 1; type: 'published'; re?: string; sdp: string; tracks: TrackInfo[] }
   | { v: 1; type: 'unpublished'; re?: string; /** Server-initiated only: `demoted`, or the leg's close reason. */ reason?: string }
   | { v: 1; type: 'subscriberOffer'; re?: string; version: number; sdp: string; mids: Record<string, TrackInfo> }
@@ -236,6 +241,8 @@ export type ServerMessage =
   | { v: 1; type: 'identityBlocked'; block: BlockInfo }
   | { v: 1; type: 'identityUnblocked'; identity: string; by?: string }
   | { v: 1; type: 'broadcastStarted' }
+  /** Revision 5: the broadcast's HLS program became playable (every rendition has a segment). */
+  | { v: 1; type: 'broadcastReady' }
   | { v: 1; type: 'broadcastEnded'; reason: BroadcastEndReason }
   /** Revision 5: reply to `broadcastHealth`. */
   | { v: 1; type: 'broadcastHealth'; re?: string; health: BroadcastHealthInfo | null }

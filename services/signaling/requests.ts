@@ -15,6 +15,8 @@ export interface SessionServices {
   broadcastState?: (roomId: string) => 'live' | 'ended' | 'none';
   /** The room's broadcast health for moderators' `broadcastHealth`; null when it has none. Absent: `unsupported`. */
   broadcastHealth?: (roomId: string) => BroadcastHealthInfo | null;
+  /** Whether the room's HLS program is playable, for `joined.broadcastReady`. Absent: not reported. */
+  broadcastReady?: (roomId: string) => boolean;
 }
 
 /** A request of a joined participant: every type but the session's own (join, leave, ping). */

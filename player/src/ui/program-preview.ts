@@ -8,6 +8,7 @@
  * `program-state` and `program-latency`.
  */
 import { HlsView, type HlsViewSnapshot } from '../hls/hls-view.ts';
+import type { SignalingClient } from '../signaling/signaling-client.ts';
 import { h } from './dom.ts';
 import './screen-share.css';
 
@@ -29,6 +30,7 @@ export class ProgramPreview {
   private readonly latencyEl: HTMLElement;
   private readonly videoRoot: HTMLElement;
   private view: HlsView | undefined;
+  private unfollow: (() => void) | undefined;
 
   /** Renders into `root` (emptied) the preview of `room`'s program; `start()` plays it. */
   constructor(root: HTMLElement, room: string) {
@@ -51,6 +53,19 @@ export class ProgramPreview {
     return this.view?.snapshot().latencySec ?? null;
   }
 
+  /**
+   * Starts once the server says the program is playable (`joined.broadcastReady`, or the
+   * `broadcastReady` event), so the preview never asks the origin for a playlist that is not
+   * there yet (each 404 is a console error in the browser). Stopping ends the following.
+   */
+  startWhenReady(signaling: SignalingClient): void {
+    this.unfollow?.();
+    const onReady = () => this.start();
+    signaling.on('broadcastReady', onReady);
+    this.unfollow = () => signaling.off('broadcastReady', onReady);
+    if (signaling.joined?.broadcastReady) this.start();
+  }
+
   /** Waits for the broadcast and plays it, muted, following it across restarts. Idempotent. */
   start(): void {
     if (this.view) return;
@@ -64,6 +79,8 @@ export class ProgramPreview {
 
   /** Stops playing and frees the player. Idempotent; `start()` may follow. */
   stop(): void {
+    this.unfollow?.();
+    this.unfollow = undefined;
     const view = this.view;
     this.view = undefined;
     view?.destroy();
