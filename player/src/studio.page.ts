@@ -7,7 +7,7 @@
  * `error: …`), `pc` the publishing connection, `reconnects` how many times the publisher lost
  * its connection and began publishing again, `simulcast` whether it sends simulcast.
  * Screen share and previews: `shareScreen(track?)` (a track instead of the browser's picker),
- * `stopScreen()`, `screenSharing`, `program` (the program preview's HlsViewSnapshot) and
+ * `stopScreen()`, `screenSharing`, `screenTrack`, `program` (the program preview's HlsViewSnapshot) and
  * `stageTiles()` (the other stage members, StageView tiles).
  */
 import './ui/player.css';
@@ -39,7 +39,7 @@ const stopButton = $<HTMLButtonElement>('#stop');
 $('#room').textContent = room ? `room ${room}` : '';
 
 const media = new LocalMedia();
-const screenShare = new ScreenShareControl($<HTMLButtonElement>('#share-screen'), (message) => console.warn(message));
+const screenShare = new ScreenShareControl($<HTMLButtonElement>('#share-screen'), (message) => ($('[data-testid="screen-error"]').textContent = message));
 const program = room ? new ProgramPreview($('#program'), room) : undefined;
 let stageView: StageView | undefined;
 const meterView = new LevelMeterView($('#meter'));
@@ -78,6 +78,10 @@ function setState(next: StudioState, detail?: string): void {
   stopScreen: () => screenShare.unshare(),
   get screenSharing() {
     return screenShare.sharing;
+  },
+  /** The shared screen's track (a test ends it as the browser's own "Stop sharing" would). */
+  get screenTrack() {
+    return publisher?.screenTrack;
   },
   get program() {
     return program?.snapshot() ?? null;

@@ -15,9 +15,10 @@ export class ScreenShareControl {
   private readonly onError: (message: string) => void;
   private readonly capture = new ScreenCapture(() => void this.unshare());
   private publisher: Publisher | undefined;
-  private busy = false;
+  private steps: Promise<void> = Promise.resolve();
+  private pending = 0;
 
-  /** `onError`: a share could not start or stop (shown to the presenter; the camera stays live). */
+  /** `onError`: a share could not start or stop (shown to the presenter; the camera stays live); '' clears it. */
   constructor(button: HTMLButtonElement, onError: (message: string) => void) {
     this.button = button;
     this.onError = onError;
@@ -37,41 +38,51 @@ export class ScreenShareControl {
     this.render();
   }
 
-  /** Shares `track`, or what the presenter picks in the browser's dialog. */
-  async share(track?: MediaStreamTrack): Promise<void> {
-    const publisher = this.publisher;
-    if (!publisher || this.busy) return;
-    this.busy = true;
-    this.render();
-    try {
-      const screen = await this.capture.start(track);
-      await publisher.setScreenTrack(screen);
-    } catch (err) {
-      this.capture.stop();
-      // The dialog declined is the presenter's choice, not an error.
-      if ((err as DOMException).name !== 'NotAllowedError') this.onError(`screen share: ${describe(err)}`);
-    } finally {
-      this.busy = false;
-      this.render();
-    }
+  /**
+   * Shares `track`, or what the presenter picks in the browser's dialog. Starting and ending
+   * run one after the other: a share asked for while the previous one is still ending waits.
+   */
+  share(track?: MediaStreamTrack): Promise<void> {
+    return this.serially(async () => {
+      const publisher = this.publisher;
+      if (!publisher) return;
+      this.onError('');
+      try {
+        const screen = await this.capture.start(track);
+        await publisher.setScreenTrack(screen);
+      } catch (err) {
+        this.capture.stop();
+        // The dialog declined is the presenter's choice, not an error.
+        if ((err as DOMException).name !== 'NotAllowedError') this.onError(`screen share: ${describe(err)}`);
+      }
+    });
   }
 
   /** Ends the share; the camera stays live. */
-  async unshare(): Promise<void> {
-    const publisher = this.publisher;
+  unshare(): Promise<void> {
     this.capture.stop();
     this.render();
-    if (!publisher || !publisher.screenTrack) return;
-    this.busy = true;
+    return this.serially(async () => {
+      const publisher = this.publisher;
+      if (!publisher?.screenTrack || this.capture.track) return;
+      try {
+        await publisher.setScreenTrack(undefined);
+      } catch (err) {
+        this.onError(`screen share: ${describe(err)}`);
+      }
+    });
+  }
+
+  /** Runs `step` after every step before it; the button is disabled meanwhile. */
+  private serially(step: () => Promise<void>): Promise<void> {
+    this.pending++;
     this.render();
-    try {
-      await publisher.setScreenTrack(undefined);
-    } catch (err) {
-      this.onError(`screen share: ${describe(err)}`);
-    } finally {
-      this.busy = false;
+    const run = this.steps.then(step).finally(() => {
+      this.pending--;
       this.render();
-    }
+    });
+    this.steps = run.catch(() => {});
+    return run;
   }
 
   destroy(): void {
@@ -85,7 +96,7 @@ export class ScreenShareControl {
   };
 
   private render(): void {
-    this.button.disabled = !this.publisher || this.busy;
+    this.button.disabled = !this.publisher || this.pending > 0;
     this.button.dataset.sharing = String(this.sharing);
     this.button.textContent = this.sharing ? 'Stop sharing' : 'Share screen';
   }
