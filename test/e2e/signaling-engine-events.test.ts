@@ -35,9 +35,9 @@ describe('signaling revision 3: capabilities, layers, active speaker, closed leg
     return client;
   }
 
-  it('joined announces revision 4 (3 brought these) and what the engine can do', async () => {
+  it('joined announces revision 5 (3 brought these) and what the engine can do', async () => {
     const a = await join('cap');
-    assert.equal(a.joined.revision, 4);
+    assert.equal(a.joined.revision, 5);
     assert.deepEqual(a.joined.capabilities, { simulcast: false, activeSpeaker: false });
     assert.equal('activeSpeaker' in a.joined, false, 'no speaker named yet');
   });
