@@ -121,7 +121,9 @@ describeEngines('screen share: studio → stage view and the HLS presentation la
       stepMs: 250,
     });
     const latency = later.program!.latencySec!;
-    assert.ok(latency > 0 && latency < 10, `program latency ${latency} s`);
+    // PROGRAM-DATE-TIME is the packager's estimate of a frame's wall time; on one machine a frame
+    // can play a little before the date it carries, so the readout may dip just below zero.
+    assert.ok(latency > -1 && latency < 10, `program latency ${latency} s`);
     assert.equal(later.program!.audioTracks, 1, 'the program carries audio');
     assert.match((await studio.locator('[data-testid="program-latency"]').textContent()) ?? '', /^latency \d+\.\d s$/);
     assert.equal(await studio.locator('[data-testid="program-preview"] video').evaluate((v: HTMLVideoElement) => v.muted), true, 'the presenter does not hear the program');
@@ -148,10 +150,10 @@ describeEngines('screen share: studio → stage view and the HLS presentation la
     assert.ok(h!.lastPartAgeMs !== null && h!.lastPartAgeMs < 5000, `last part ${h!.lastPartAgeMs} ms ago`);
     // The console's program preview measures the latency the audience sees.
     const latencyMs = await waitFor('the console latency readout', 45000, () => console_.locator('[data-testid="health-latency"]').getAttribute('data-latency-ms'), {
-      until: (v) => !!v && Number(v) > 0,
+      until: (v) => !!v && Number.isFinite(Number(v)),
       stepMs: 500,
     });
-    assert.ok(Number(latencyMs) < 10000, `console latency ${latencyMs} ms`);
+    assert.ok(Number(latencyMs) > -1000 && Number(latencyMs) < 10000, `console latency ${latencyMs} ms`);
     assert.equal(await console_.locator('[data-testid="health-state"]').textContent(), 'live');
     assert.match((await console_.locator('[data-testid="health-bitrate"]').textContent()) ?? '', /^720p \d+\.\d\d Mb\/s · 360p \d+\.\d\d Mb\/s$/);
     console.log(`# ${engine}: health 720p ${hd.bitsPerSecond} b/s, 360p ${sd.bitsPerSecond} b/s, restarts ${h!.ffmpegRestarts}, last part ${h!.lastPartAgeMs} ms, latency ${latencyMs} ms`);
