@@ -9,6 +9,9 @@
  * `unmute-video`, `kick`, `hand-promote`, `hand-lower`, `unblock`, `end-broadcast`), lists
  * (`hand-queue` > `hand`, `blocks` > `block`), `broadcast-state`, `action-error`, and `status`
  * (`connecting`, `ready`, `error: …`). The chat panel and audience count: chat/chat-panel.ts. `window.__console = { state, participantId, room }`.
+ * Previews: the stage (`#stage`, a small StageView), the broadcast's health
+ * (moderation/broadcast-health.ts) and the program (ui/program-preview.ts); `__console.health`
+ * is the last health the server sent and `__console.program` the preview's snapshot.
  */
 import './ui/player.css';
 import './moderation/console.css';
@@ -20,6 +23,10 @@ import { SignalingClient } from './signaling/signaling-client.ts';
 import type { ServerMessage } from './signaling/signaling-types.ts';
 import { $, h, queryParam } from './ui/dom.ts';
 import { StatusView } from './ui/status-view.ts';
+import { BroadcastHealthView } from './moderation/broadcast-health.ts';
+import { ProgramPreview } from './ui/program-preview.ts';
+import { toRtcIceServers } from './webrtc/ice.ts';
+import { StageView } from './webrtc/stage-view.ts';
 
 /** Server messages that change what the console shows. */
 const STATE_EVENTS = [
@@ -54,6 +61,9 @@ $('#room').textContent = room ? `room ${room}` : '';
 let signaling: SignalingClient | undefined;
 let moderation: ModerationClient | undefined;
 let state: RoomState | undefined;
+let stageView: StageView | undefined;
+let health: BroadcastHealthView | undefined;
+const program = room ? new ProgramPreview($('#program'), room) : undefined;
 
 (window as unknown as { __console: unknown }).__console = {
   get state() {
@@ -64,6 +74,12 @@ let state: RoomState | undefined;
   },
   get room() {
     return state;
+  },
+  get health() {
+    return health?.health ?? null;
+  },
+  get program() {
+    return program?.snapshot() ?? null;
   },
 };
 
@@ -163,15 +179,34 @@ async function start(token: string): Promise<void> {
   render();
   chat.attach(client);
   status.set('ready');
+  startPreviews(client, joined);
+}
+
+/** The stage (muted: the console watches, the program preview is muted too), the program and the health readout. */
+function startPreviews(client: SignalingClient, joined: { participantId: string; iceServers: Parameters<typeof toRtcIceServers>[0]; capabilities?: { simulcast: boolean } }): void {
+  const labelFor = (id: string) => state?.get(id)?.identity ?? id;
+  stageView = new StageView(client, $('#stage'), { iceServers: toRtcIceServers(joined.iceServers), selfId: joined.participantId, audible: false, labelFor, simulcast: joined.capabilities?.simulcast ?? false }, (error) => console.warn(error.message));
+  stageView.start().catch((err: unknown) => console.warn(`stage view: ${describe(err)}`));
+  program?.startWhenReady(client);
+  health = new BroadcastHealthView(client, $('#broadcast-health'), () => program?.latencySec ?? null);
+  health.start();
 }
 
 function fail(error: PlayerError | undefined, err?: unknown): void {
+  health?.stop();
+  stageView?.destroy();
+  program?.stop();
   signaling?.destroy();
   moderation = undefined;
   status.set('error', error?.message ?? describe(err));
 }
 
-addEventListener('pagehide', () => signaling?.destroy());
+addEventListener('pagehide', () => {
+  health?.stop();
+  stageView?.destroy();
+  program?.destroy();
+  signaling?.destroy();
+});
 
 if (!token) status.set('error', 'missing token in the page URL (?room=…&token=…)');
 else start(token).catch((err) => fail(err instanceof PlayerErrorException ? err.data : undefined, err));

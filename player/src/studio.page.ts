@@ -7,6 +7,9 @@
  * `error: …`), `pc` the publishing connection, `reconnects` how many times the publisher lost
  * its connection and began publishing again (also after the room's node went away, see
  * rejoinAfterLoss), `simulcast` whether it sends simulcast.
+ * Screen share and previews: `shareScreen(track?)` (a track instead of the browser's picker),
+ * `stopScreen()`, `screenSharing`, `screenTrack`, `program` (the program preview's HlsViewSnapshot) and
+ * `stageTiles()` (the other stage members, StageView tiles).
  */
 import './ui/player.css';
 import { ChatPanel } from './chat/chat-panel.ts';
@@ -22,6 +25,9 @@ import { toRtcIceServers } from './webrtc/ice.ts';
 import { Publisher } from './webrtc/publisher.ts';
 import { DEFAULT_RECONNECT_DELAYS_MS, isNodeLoss } from './webrtc/reconnect-policy.ts';
 import { Reconnector } from './webrtc/reconnector.ts';
+import { StageView } from './webrtc/stage-view.ts';
+import { ProgramPreview } from './ui/program-preview.ts';
+import { ScreenShareControl } from './ui/screen-share-control.ts';
 
 type StudioState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'error';
 
@@ -38,6 +44,9 @@ const chat = new ChatPanel($('main'), { placeholder: 'Chat opens when you go liv
 $('#room').textContent = room ? `room ${room}` : '';
 
 const media = new LocalMedia();
+const screenShare = new ScreenShareControl($<HTMLButtonElement>('#share-screen'), (message) => ($('[data-testid="screen-error"]').textContent = message));
+const program = room ? new ProgramPreview($('#program'), room) : undefined;
+let stageView: StageView | undefined;
 const meterView = new LevelMeterView($('#meter'));
 const meter = new LevelMeter((level) => meterView.set(level));
 
@@ -73,6 +82,19 @@ function setState(next: StudioState, detail?: string): void {
   get simulcast() {
     return publisher?.config.simulcast;
   },
+  shareScreen: (track?: MediaStreamTrack) => screenShare.share(track),
+  stopScreen: () => screenShare.unshare(),
+  get screenSharing() {
+    return screenShare.sharing;
+  },
+  /** The shared screen's track (a test ends it as the browser's own "Stop sharing" would). */
+  get screenTrack() {
+    return publisher?.screenTrack;
+  },
+  get program() {
+    return program?.snapshot() ?? null;
+  },
+  stageTiles: () => stageView?.tiles() ?? Promise.resolve([]),
 };
 
 // ---- preview and devices --------------------------------------------------------------------
@@ -162,7 +184,16 @@ async function join(): Promise<boolean> {
       else if (next === 'live' && state === 'reconnecting') setState('live');
     });
     await pub.start(media.stream);
-    return current();
+    if (!current()) return false;
+    screenShare.setPublisher(pub);
+    program?.startWhenReady(client);
+    // The other stage members (our own tracks are never sent back to us); a rejoin replaces the old view.
+    stageView?.destroy();
+    const view = new StageView(client, $('#stage'), { iceServers: toRtcIceServers(joined.iceServers), selfId: joined.participantId, simulcast: joined.capabilities?.simulcast ?? false }, (error) => console.warn(error.message));
+    stageView = view;
+    // The stage view is a preview: losing it leaves the publication live.
+    view.start().catch((err: unknown) => console.warn(`stage view: ${describe(err)}`));
+    return true;
   } catch (err) {
     if (current()) {
       if (rejoining) {
@@ -211,6 +242,7 @@ async function stop(): Promise<void> {
   publisher = undefined;
   signaling = undefined;
   chat.detach();
+  endPreviews();
   await pub?.stop();
   pub?.destroy();
   await client?.leave();
@@ -225,14 +257,25 @@ function fail(error: PlayerError | undefined, err?: unknown): void {
   publisher = undefined;
   signaling = undefined;
   chat.detach();
+  endPreviews();
   pub?.destroy();
   client?.destroy();
   setState('error', error?.message ?? describe(err));
 }
 
+/** Not live any more: the share, the stage view and the program preview end. */
+function endPreviews(): void {
+  screenShare.setPublisher(undefined);
+  stageView?.destroy();
+  stageView = undefined;
+  program?.stop();
+}
+
 goLiveButton.addEventListener('click', () => void goLive());
 stopButton.addEventListener('click', () => void stop());
 addEventListener('pagehide', () => {
+  endPreviews();
+  screenShare.destroy();
   publisher?.destroy();
   signaling?.destroy();
   meter.destroy();

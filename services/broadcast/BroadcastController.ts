@@ -7,12 +7,16 @@ import type { Storage } from '../storage/Storage.ts';
 import type { MirrorPortAllocator } from './mirrorPorts.ts';
 import type { X264Preset } from '../core/config.ts';
 import type { StageFeed } from './StageFeed.ts';
+import { BitrateMeter, type RenditionBitrate } from './BitrateMeter.ts';
 import { Transcoder } from './Transcoder.ts';
 import type { StageInput, TranscoderStats } from './TranscoderTypes.ts';
 
 /** LL-HLS part target; matches the transcoder's fragment duration (200 ms). */
 const PART_TARGET_SEC = 0.2;
 
+
+/** How the program composes the stage: a grid of cameras, or a shared screen with a strip of cameras. */
+export type BroadcastLayout = 'grid' | 'presentation';
 
 /** Why a broadcast stopped. */
 export type BroadcastStopReason = 'api' | 'room_closed' | 'shutdown' | 'failed';
@@ -68,6 +72,9 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
   private settleTimer: NodeJS.Timeout | undefined;
   private changes: Promise<void> = Promise.resolve();
   private stopping: Promise<void> | undefined;
+  private readonly bitrate = new BitrateMeter();
+  private layoutValue: BroadcastLayout = 'grid';
+  private readyValue = false;
 
   constructor(opts: BroadcastControllerOptions) {
     super();
@@ -81,7 +88,11 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
       // One part per ffmpeg fragment: the transcoder cuts 200 ms fragments.
       partTargetSec: PART_TARGET_SEC,
     });
-    this.packager.on('ready', () => this.safeEmit('ready'));
+    this.packager.on('ready', () => {
+      this.readyValue = true;
+      this.safeEmit('ready');
+    });
+    this.packager.on('part', (rendition, part) => this.bitrate.add(rendition, part.data.length, part.durationSec));
     this.packager.on('recorded', (info) => this.safeEmit('recorded', info));
     this.transcoder = new Transcoder({
       logger: this.log,
@@ -107,11 +118,26 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
     return this.transcoder.stats();
   }
 
+  /** The HLS program has been playable (every rendition had a segment); stays true once ended. */
+  get ready(): boolean {
+    return this.readyValue;
+  }
+
+  /** The layout ffmpeg was last given: `presentation` while a screen is shared, else `grid`. */
+  get layout(): BroadcastLayout {
+    return this.layoutValue;
+  }
+
+  /** Output bitrate per rendition over the last seconds, and how long ago the last part came. */
+  output(): { renditions: RenditionBitrate[]; lastPartAgeMs: number | undefined } {
+    return { renditions: this.bitrate.read(), lastPartAgeMs: this.bitrate.lastPartAgeMs };
+  }
+
   /** Mirrors the stage's current tracks and starts ffmpeg. */
   async start(): Promise<void> {
     const tracks = this.opts.stage.tracks();
     for (const track of tracks) await this.mirror(track);
-    await this.transcoder.update(this.inputs());
+    await this.updateTranscoder();
     this.transcoder.start();
     this.log.info({ tracks: tracks.length }, 'broadcast started');
     this.safeEmit('started');
@@ -165,7 +191,7 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
     this.settleTimer = setTimeout(() => {
       this.changes = this.changes.then(async () => {
         if (!this.running) return;
-        await this.transcoder.update(this.inputs());
+        await this.updateTranscoder();
       });
     }, this.opts.settleMs ?? 250);
   }
@@ -192,8 +218,16 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
     return this.opts.stage.tracks().some((t) => t.trackId === trackId);
   }
 
+  private async updateTranscoder(): Promise<void> {
+    const inputs = this.inputs();
+    const layout: BroadcastLayout = inputs.some((i) => i.kind === 'video' && i.source === 'screen') ? 'presentation' : 'grid';
+    if (layout !== this.layoutValue) this.log.info({ layout }, 'broadcast layout');
+    this.layoutValue = layout;
+    await this.transcoder.update(inputs);
+  }
+
   private inputs(): StageInput[] {
-    return [...this.mirrored.values()].map(({ track, sdp }) => ({ id: track.trackId, kind: track.kind, sdp }));
+    return [...this.mirrored.values()].map(({ track, sdp }) => ({ id: track.trackId, kind: track.kind, sdp, ...(track.source ? { source: track.source } : {}) }));
   }
 
   private requestKeyFrames(): void {

@@ -5,7 +5,8 @@ import type { MediaEngine, StageTrack } from '../engine/EngineTypes.ts';
 import type { HlsPackager } from '../packager/index.ts';
 import { newRecordingId, type RecordingInfo } from '../packager/recording.ts';
 import type { Storage } from '../storage/Storage.ts';
-import { BroadcastController, type BroadcastStopReason } from './BroadcastController.ts';
+import type { RenditionBitrate } from './BitrateMeter.ts';
+import { BroadcastController, type BroadcastLayout, type BroadcastStopReason } from './BroadcastController.ts';
 import { MirrorPortAllocator } from './mirrorPorts.ts';
 import type { X264Preset } from '../core/config.ts';
 import type { StageDirectory, StageFeed } from './StageFeed.ts';
@@ -39,6 +40,16 @@ export interface BroadcastStatus {
   ffmpegRestarts: number;
   /** The recording this broadcast is kept as, if any. */
   recordingId?: string;
+  /** The HLS program is (or was, once ended) playable: every rendition had a segment. */
+  ready: boolean;
+  /** ffmpeg exits nobody asked for (crashes and stall kills), part of the restarts. */
+  ffmpegCrashes: number;
+  /** `presentation` while a screen is shared (the screen large, cameras beside it), else `grid`. */
+  layout: BroadcastLayout;
+  /** Output bitrate of each rendition over the last 5 s of parts, bits/s. */
+  renditions: RenditionBitrate[];
+  /** How long ago the packager published its last part, ms; null before the first. Grows when the program stalls. */
+  lastPartAgeMs: number | null;
 }
 
 /** Internal events, for webhooks later: they carry the room id and nothing else is promised. */
@@ -82,6 +93,7 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
   status(roomId: string): BroadcastStatus | undefined {
     const b = this.broadcasts.get(roomId);
     if (!b) return undefined;
+    const output = b.output();
     return {
       roomId,
       state: b.running ? 'live' : 'ended',
@@ -89,6 +101,11 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
       tracks: b.trackIds.length,
       ffmpegRestarts: b.stats().restarts,
       ...(b.packager.recordingId !== undefined ? { recordingId: b.packager.recordingId } : {}),
+      ready: b.ready,
+      ffmpegCrashes: b.stats().crashes,
+      layout: b.layout,
+      renditions: output.renditions,
+      lastPartAgeMs: b.running ? (output.lastPartAgeMs ?? null) : null,
     };
   }
 

@@ -39,17 +39,22 @@ export function planTranscode(inputs: readonly StageInput[], options: Compositio
   const video: string[] = [];
   const audio: string[] = [];
   const droppedVideo: string[] = [];
+  let screen: string | undefined;
   for (const input of inputs) {
     const section = inputSection(input);
-    if (input.kind === 'video' && video.length >= MAX_TILES) {
+    const isScreen = input.kind === 'video' && input.source === 'screen';
+    // One shared screen is shown (the first); cameras fill the grid up to its size.
+    if (isScreen ? screen !== undefined : input.kind === 'video' && video.length >= MAX_TILES) {
       droppedVideo.push(input.id);
       continue;
     }
     // ffmpeg numbers an SDP input's streams in m-line order.
-    (input.kind === 'video' ? video : audio).push(`0:${sections.length}`);
+    const spec = `0:${sections.length}`;
+    if (isScreen) screen = spec;
+    else (input.kind === 'video' ? video : audio).push(spec);
     sections.push(section);
   }
-  const composition = composeStage({ video, audio }, options);
+  const composition = composeStage({ video, audio, ...(screen ? { screen } : {}) }, options);
   const fps = options.fps ?? 30;
   const spec: FfmpegCommandSpec = {
     inputs: sections.length > 0 ? [{ type: 'sdp', sdp: joinSdp(sections) }] : [],

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../core/logger.ts';
-import type { MediaKind } from '../engine/EngineTypes.ts';
+import type { MediaKind, TrackSource } from '../engine/EngineTypes.ts';
 import type { CompositionOptions, Rendition } from './composition.ts';
 
 /** One stage track as the engine mirrors it: plain RTP to loopback, described by SDP. */
@@ -8,6 +8,8 @@ export interface StageInput {
   /** Stable id (the engine's trackId), used in logs and to keep tile order stable. */
   id: string;
   kind: MediaKind;
+  /** A video track's source; `screen` switches the composition to the presentation layout. Default `camera`. */
+  source?: TrackSource;
   /** The mirror's SDP (one audio or video section, RTCP on its own port). */
   sdp: string;
 }

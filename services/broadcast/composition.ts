@@ -4,6 +4,7 @@
  * Nothing here runs ffmpeg, so layouts are unit-tested as plain data.
  */
 import { DEFAULT_X264_PRESET, type X264Preset } from '../core/config.ts';
+import { MAX_STRIP_TILES, presentationTiles } from './presentation.ts';
 
 /** One rung of the ABR ladder. */
 export interface Rendition {
@@ -52,6 +53,11 @@ export interface StageSources {
   video: string[];
   /** ffmpeg stream specifiers of the audio inputs, e.g. `0:1`. */
   audio: string[];
+  /**
+   * A shared screen's video input. Present: the presentation layout (presentation.ts), the
+   * screen large and `video` (the cameras) as a strip beside it.
+   */
+  screen?: string;
 }
 
 export interface Tile {
@@ -62,11 +68,11 @@ export interface Tile {
 }
 
 export interface GridLayout {
-  /** `1x1`, `2x1`, `2x2`, `3x3`, or `none` for an empty stage. */
+  /** `1x1`, `2x1`, `2x2`, `3x3`, `presentation` (a shared screen), or `none` for an empty stage. */
   name: string;
   cols: number;
   rows: number;
-  /** One per shown video input, in input order, in canvas pixels. */
+  /** One per shown video input, in input order (a shared screen first), in canvas pixels. */
   tiles: Tile[];
 }
 
@@ -125,7 +131,8 @@ export function layoutTiles(count: number, canvas = { width: 1280, height: 720 }
  * frame rate and fitted into its tile (aspect kept, black bars), the tiles are placed on a
  * black canvas, and the canvas is split and scaled once per rendition. Audio: every input is
  * resampled to 48 kHz stereo on its timestamps (gaps filled with silence) and mixed without normalisation, so a
- * lone speaker keeps their level. An empty stage is a black frame and silence.
+ * lone speaker keeps their level. An empty stage is a black frame and silence. With a shared
+ * screen, the screen is the first tile of the presentation layout and the cameras follow.
  */
 export function composeStage(sources: StageSources, options: CompositionOptions = {}): Composition {
   const ladder = options.ladder ?? DEFAULT_LADDER;
@@ -140,9 +147,9 @@ export function composeStage(sources: StageSources, options: CompositionOptions 
   const canvas = options.canvas ?? { width: 1280, height: 720 };
   const fps = options.fps ?? 30;
   const gopSeconds = options.gopSeconds ?? 1;
-  const video = sources.video.slice(0, MAX_TILES);
+  const video = sources.screen ? [sources.screen, ...sources.video.slice(0, MAX_STRIP_TILES)] : sources.video.slice(0, MAX_TILES);
   const realtime = options.realtimeSources ?? (video.length === 0 && sources.audio.length === 0);
-  const layout = layoutTiles(video.length, canvas);
+  const layout = sources.screen ? presentationTiles(video.length - 1, canvas) : layoutTiles(video.length, canvas);
   const chains: string[] = [];
 
   // Video: compose the stage into [stage].

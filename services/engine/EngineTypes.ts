@@ -16,6 +16,12 @@ export type MediaKind = 'audio' | 'video';
 
 export type EngineKind = 'embedded' | 'mediasoup';
 
+/**
+ * What a published track shows: `camera` (a camera or microphone, and any track a client did
+ * not label, e.g. WHIP) or `screen` (a shared screen, window or tab).
+ */
+export type TrackSource = 'camera' | 'screen';
+
 /** Why a leg or room closed. One enum, shown in logs, events, webhooks and metrics. */
 export type CloseReason =
   | 'client_request'
@@ -39,6 +45,22 @@ export interface StageTrack {
   /** Media stream id the publisher used; tracks of one publisher share it so receivers lip-sync. */
   streamId: string;
   codec: string;
+  /**
+   * What it shows. Absent means `camera`. A `screen` track has a stream id of its own
+   * (`<peerId>:screen`), so receivers show it apart from the camera and do not lip-sync it.
+   */
+  source?: TrackSource;
+}
+
+/** How a publisher labels its tracks. */
+export interface PublishOptions {
+  /** mid of an offered m-section → its source; m-sections not named are `camera`. */
+  sources?: Record<string, TrackSource>;
+}
+
+/** The stream id of a publisher's track of `source`. */
+export function streamIdFor(peerId: string, source: TrackSource | undefined, ownStreamId?: string): string {
+  return source === 'screen' ? `${peerId}:screen` : (ownStreamId ?? peerId);
 }
 
 export interface PublishResult {
@@ -137,8 +159,11 @@ export interface MediaEngine {
   /** Closes the room and every leg in it. Idempotent. */
   closeRoom(roomId: string, reason: CloseReason): Promise<void>;
 
-  /** Client-offer publish. One publisher leg per peer; publishing again replaces it. */
-  publish(roomId: string, peerId: string, offer: string): Promise<PublishResult>;
+  /**
+   * Client-offer publish. One publisher leg per peer; publishing again replaces it (a screen
+   * share starting or ending is published this way, with `options.sources` naming it).
+   */
+  publish(roomId: string, peerId: string, offer: string, options?: PublishOptions): Promise<PublishResult>;
   closePublisher(roomId: string, peerId: string, reason: CloseReason): Promise<void>;
   /** Pauses or resumes forwarding a stage track (moderator mute). */
   setTrackPaused(roomId: string, trackId: string, paused: boolean): Promise<void>;

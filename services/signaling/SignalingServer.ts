@@ -4,7 +4,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { TokenService } from '../auth/tokens.ts';
-import type { BroadcastManagerEvents } from '../broadcast/BroadcastManager.ts';
+import type { BroadcastManagerEvents, BroadcastStatus } from '../broadcast/BroadcastManager.ts';
+import { toBroadcastHealth } from './convert.ts';
 import { ServiceError, toErrorBody } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import type { RoomRegistry } from '../stage/RoomRegistry.ts';
@@ -19,9 +20,10 @@ export const SIGNALING_PATH = '/ws';
 /** The slice of the BroadcastManager signaling uses: end a broadcast, and hear of starts and ends. */
 export interface BroadcastControl {
   stop(roomId: string, reason: 'api'): Promise<void>;
-  status(roomId: string): { state: 'live' | 'ended' } | undefined;
-  on<K extends 'broadcaststarted' | 'broadcaststopped' | 'metadata'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
-  off<K extends 'broadcaststarted' | 'broadcaststopped' | 'metadata'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
+  /** The full BroadcastStatus feeds moderators' `broadcastHealth`; only `state` is required. */
+  status(roomId: string): ({ state: 'live' | 'ended' } & Partial<BroadcastStatus>) | undefined;
+  on<K extends 'broadcaststarted' | 'broadcastready' | 'broadcaststopped' | 'metadata'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
+  off<K extends 'broadcaststarted' | 'broadcastready' | 'broadcaststopped' | 'metadata'>(event: K, listener: (...args: BroadcastManagerEvents[K]) => void): unknown;
 }
 
 export interface SignalingServerOptions extends SessionLimits {
@@ -57,6 +59,7 @@ export class SignalingServer {
   private closed = false;
   private readonly services: SessionServices;
   private readonly onBroadcastStarted = (roomId: string) => this.notifyRoom(roomId, { type: 'broadcastStarted' });
+  private readonly onBroadcastReady = (roomId: string) => this.notifyRoom(roomId, { type: 'broadcastReady' });
   private readonly onBroadcastStopped = (roomId: string, reason: BroadcastManagerEvents['broadcaststopped'][1]) =>
     this.notifyRoom(roomId, { type: 'broadcastEnded', reason });
   /** Timed metadata reaches the stage at once; the audience gets it in the HLS playlists, at its frame. */
@@ -82,11 +85,14 @@ export class SignalingServer {
         ? {
             endBroadcast: (roomId: string) => broadcasts.stop(roomId, 'api'),
             broadcastState: (roomId: string) => broadcasts.status(roomId)?.state ?? 'none',
+            broadcastHealth: (roomId: string) => toBroadcastHealth(broadcasts.status(roomId)),
+            broadcastReady: (roomId: string) => broadcasts.status(roomId)?.ready === true,
           }
         : {}),
       ...(opts.iceServers ? { iceServers: opts.iceServers } : {}),
     };
     broadcasts?.on('broadcaststarted', this.onBroadcastStarted);
+    broadcasts?.on('broadcastready', this.onBroadcastReady);
     broadcasts?.on('broadcaststopped', this.onBroadcastStopped);
     broadcasts?.on('metadata', this.onMetadata);
   }
@@ -106,6 +112,7 @@ export class SignalingServer {
     this.closed = true;
     clearInterval(this.heartbeatTimer);
     this.opts.broadcasts?.off('broadcaststarted', this.onBroadcastStarted);
+    this.opts.broadcasts?.off('broadcastready', this.onBroadcastReady);
     this.opts.broadcasts?.off('broadcaststopped', this.onBroadcastStopped);
     this.opts.broadcasts?.off('metadata', this.onMetadata);
     for (const server of this.servers) server.off('upgrade', this.onUpgrade);

@@ -115,7 +115,7 @@ export class SignalingSession {
   }
 
   /** A room-wide notice from outside the stage (the broadcast); only joined sessions get it. */
-  notify(msg: Extract<Outgoing, { type: 'broadcastStarted' | 'broadcastEnded' | 'metadata' }>): void {
+  notify(msg: Extract<Outgoing, { type: 'broadcastStarted' | 'broadcastReady' | 'broadcastEnded' | 'metadata' }>): void {
     if (this.participant && !this.ended) this.send(msg);
   }
 
@@ -211,6 +211,7 @@ export class SignalingSession {
       heartbeatMs: this.limits.heartbeatMs,
       revision: PROTOCOL_REVISION,
       ...(this.services.broadcastState ? { broadcast: this.services.broadcastState(room.id) } : {}),
+      ...(this.services.broadcastReady ? { broadcastReady: this.services.broadcastReady(room.id) } : {}),
       ...(this.isModerator ? { handQueue: room.handQueue().map(toHandInfo), blocks: room.blocks().map(toBlockInfo) } : {}),
       capabilities: { simulcast: room.capabilities.simulcast, activeSpeaker: room.capabilities.activeSpeaker },
       ...(room.activeSpeaker !== undefined ? { activeSpeaker: room.activeSpeaker } : {}),

@@ -1,10 +1,17 @@
 import type { BlockEntry, HandEntry, ParticipantSummary, StageTrack, SubscriberOffer } from '../stage/StageTypes.ts';
-import type { BlockInfo, HandInfo, ParticipantInfo, ServerMessage, TrackInfo } from './protocol.ts';
+import type { BlockInfo, BroadcastHealthInfo, HandInfo, ParticipantInfo, ServerMessage, TrackInfo } from './protocol.ts';
 
 /** Stage objects → their wire shapes. */
 
 export function toTrackInfo(track: StageTrack, muted = false): TrackInfo {
-  return { trackId: track.trackId, kind: track.kind, participantId: track.peerId, streamId: track.streamId, muted };
+  return {
+    trackId: track.trackId,
+    kind: track.kind,
+    participantId: track.peerId,
+    streamId: track.streamId,
+    muted,
+    ...(track.source === 'screen' ? { source: track.source } : {}),
+  };
 }
 
 export function toParticipantInfo(p: ParticipantSummary): ParticipantInfo {
@@ -31,4 +38,22 @@ export function toSubscriberOffer(offer: SubscriberOffer, re?: string): Extract<
   const mids: Record<string, TrackInfo> = {};
   for (const [mid, track] of Object.entries(offer.mids)) mids[mid] = toTrackInfo(track);
   return { v: 1, type: 'subscriberOffer', ...(re ? { re } : {}), version: offer.version, sdp: offer.offer, mids };
+}
+
+/** A broadcast status → `broadcastHealth`'s wire shape (fields a status lacks read as zero). */
+export function toBroadcastHealth(
+  status: ({ state: 'live' | 'ended' } & Partial<Omit<BroadcastHealthInfo, 'state'>>) | undefined,
+): BroadcastHealthInfo | null {
+  if (!status) return null;
+  return {
+    state: status.state,
+    ready: status.ready ?? false,
+    startedAt: status.startedAt ?? '',
+    tracks: status.tracks ?? 0,
+    ffmpegRestarts: status.ffmpegRestarts ?? 0,
+    ffmpegCrashes: status.ffmpegCrashes ?? 0,
+    layout: status.layout ?? 'grid',
+    renditions: (status.renditions ?? []).map((r) => ({ name: r.name, bitsPerSecond: r.bitsPerSecond })),
+    lastPartAgeMs: status.lastPartAgeMs ?? null,
+  };
 }

@@ -20,7 +20,10 @@ import { z } from 'zod';
  *   kept per identity, so a guest that reconnects joins as `guest`.
  * - revision 5: chat (`chat`, `deleteChat`, `muteChat`, `unmuteChat`; `chatMessage`,
  *   `chatDeleted`, `chatMuted`, `chatUnmuted`; `joined.chat`) and the audience count
- *   (`joined.audience`, `audience`); timed metadata (`metadata`, to stage members at once).
+ *   (`joined.audience`, `audience`); timed metadata (`metadata`, to stage members at once);
+ *   screen share: `publish.sources` labels m-sections as `screen`, and
+ *   `TrackInfo.source` carries it; `broadcastHealth` (moderators) reports the broadcast's health;
+ *   `broadcastReady` and `joined.broadcastReady` say when the HLS program is playable.
  */
 export const PROTOCOL_VERSION = 1;
 export const PROTOCOL_REVISION = 5;
@@ -32,6 +35,7 @@ const base = {
 const sdp = z.string().min(1).max(64 * 1024);
 const participantId = z.string().min(1).max(64);
 const mediaKind = z.enum(['audio', 'video']);
+const trackSource = z.enum(['camera', 'screen']);
 const layer = z.number().int().min(0).max(9);
 
 // ---- client → server -------------------------------------------------------------------
@@ -41,8 +45,12 @@ export const clientMessageSchemas = {
   join: z.object({ ...base, type: z.literal('join') }).strict(),
   /** Leave the room; the server replies `bye` and closes the socket. */
   leave: z.object({ ...base, type: z.literal('leave') }).strict(),
-  /** Publish: the client offers (sendonly audio/video), reply `published` with the answer. */
-  publish: z.object({ ...base, type: z.literal('publish'), sdp }).strict(),
+  /**
+   * Publish: the client offers (sendonly audio/video), reply `published` with the answer.
+   * Revision 5: `sources` maps an offered mid to what it shows (`screen`; unnamed m-sections
+   * are `camera`). A screen share starts or ends by publishing again with or without it.
+   */
+  publish: z.object({ ...base, type: z.literal('publish'), sdp, sources: z.record(z.string().min(1).max(32), trackSource).optional() }).strict(),
   /** Stop publishing. Reply `unpublished`. */
   unpublish: z.object({ ...base, type: z.literal('unpublish') }).strict(),
   /** Start receiving the stage. The server then sends `subscriberOffer` whenever the stage changes. */
@@ -103,6 +111,9 @@ export const clientMessageSchemas = {
   muteChat: z.object({ ...base, type: z.literal('muteChat'), identity: z.string().min(1).max(128) }).strict(),
   /** Moderator: undo `muteChat`. */
   unmuteChat: z.object({ ...base, type: z.literal('unmuteChat'), identity: z.string().min(1).max(128) }).strict(),
+  // Revision 5.
+  /** Moderator: the room's broadcast health now. Reply `broadcastHealth` (`health` null when there is no broadcast). */
+  broadcastHealth: z.object({ ...base, type: z.literal('broadcastHealth') }).strict(),
 } as const;
 
 export type ClientMessageType = keyof typeof clientMessageSchemas;
@@ -142,6 +153,8 @@ export interface TrackInfo {
   streamId: string;
   /** Revision 2: paused on the server by a moderator. */
   muted?: boolean;
+  /** Revision 5: what it shows; absent means `camera` (a camera or microphone). */
+  source?: 'camera' | 'screen';
 }
 
 /** A raised hand; `queue` arrays are oldest first. */
@@ -197,6 +210,27 @@ export interface AudienceInfo {
 
 export type BroadcastEndReason = 'api' | 'room_closed' | 'shutdown' | 'failed';
 
+/** Revision 5: a broadcast's health, as `GET /api/rooms/:id/broadcast` reports it. */
+export interface BroadcastHealthInfo {
+  state: 'live' | 'ended';
+  /** The HLS program is (or was) playable. */
+  ready: boolean;
+  /** ISO-8601. */
+  startedAt: string;
+  /** Stage tracks it mirrors. */
+  tracks: number;
+  /** ffmpeg processes started to replace one (a crash, a stall, or a stage change). */
+  ffmpegRestarts: number;
+  /** Of those, the exits nobody asked for. */
+  ffmpegCrashes: number;
+  /** `presentation` while a screen is shared, else `grid`. */
+  layout: 'grid' | 'presentation';
+  /** Output bitrate per rendition over the last 5 s, bits/s. */
+  renditions: { name: string; bitsPerSecond: number }[];
+  /** Since the packager's last part, ms; null when not live or before the first part. */
+  lastPartAgeMs: number | null;
+}
+
 export interface IceServerInfo {
   urls: string | string[];
   username?: string;
@@ -224,7 +258,9 @@ export type ServerMessage =
        */
       chat?: { messages: ChatMessageInfo[]; muted: boolean; mutedIdentities?: string[] };
       /** Revision 5: the audience now, you included. */
-      audience?: AudienceInfo }
+      audience?: AudienceInfo;
+      /** Revision 5: the HLS program is playable (its playlists have a segment); see `broadcastReady`. */
+      broadcastReady?: boolean }
   | { v: 1; type: 'published'; re?: string; sdp: string; tracks: TrackInfo[] }
   | { v: 1; type: 'unpublished'; re?: string; /** Server-initiated only: `demoted`, or the leg's close reason. */ reason?: string }
   | { v: 1; type: 'subscriberOffer'; re?: string; version: number; sdp: string; mids: Record<string, TrackInfo> }
@@ -254,6 +290,8 @@ export type ServerMessage =
   | { v: 1; type: 'identityBlocked'; block: BlockInfo }
   | { v: 1; type: 'identityUnblocked'; identity: string; by?: string }
   | { v: 1; type: 'broadcastStarted' }
+  /** Revision 5: the broadcast's HLS program became playable (every rendition has a segment). */
+  | { v: 1; type: 'broadcastReady' }
   | { v: 1; type: 'broadcastEnded'; reason: BroadcastEndReason }
   // Revision 5. To everyone in the room; `by` as above.
   | { v: 1; type: 'chatMessage'; id: string; from: ChatAuthorInfo; text: string; at: string }
@@ -268,6 +306,8 @@ export type ServerMessage =
    * (EXT-X-DATERANGE), at the frame it belongs to. `at` is that frame's PROGRAM-DATE-TIME.
    */
   | { v: 1; type: 'metadata'; id: string; payload: unknown; at: string }
+  /** Revision 5: reply to `broadcastHealth`. */
+  | { v: 1; type: 'broadcastHealth'; re?: string; health: BroadcastHealthInfo | null }
   | { v: 1; type: 'error'; re?: string; code: string; message: string }
   | { v: 1; type: 'bye'; reason: string }
   /**

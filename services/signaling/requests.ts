@@ -3,7 +3,7 @@ import type { Participant } from '../stage/Participant.ts';
 import type { Room } from '../stage/Room.ts';
 import { toSubscriberOffer, toTrackInfo } from './convert.ts';
 import { reOf, type Outgoing } from './outgoing.ts';
-import type { ClientMessage, IceServerInfo } from './protocol.ts';
+import type { BroadcastHealthInfo, ClientMessage, IceServerInfo } from './protocol.ts';
 
 /** What a session may ask of the rest of the service, beyond its Room. */
 export interface SessionServices {
@@ -13,6 +13,10 @@ export interface SessionServices {
   iceServers?: (identity: string) => IceServerInfo[];
   /** The room's HLS broadcast state for `joined`. Absent: not reported. */
   broadcastState?: (roomId: string) => 'live' | 'ended' | 'none';
+  /** The room's broadcast health for moderators' `broadcastHealth`; null when it has none. Absent: `unsupported`. */
+  broadcastHealth?: (roomId: string) => BroadcastHealthInfo | null;
+  /** Whether the room's HLS program is playable, for `joined.broadcastReady`. Absent: not reported. */
+  broadcastReady?: (roomId: string) => boolean;
 }
 
 /** A request of a joined participant: every type but the session's own (join, leave, ping). */
@@ -27,7 +31,7 @@ export async function answerRequest(room: Room, participant: Participant, msg: S
   const self = participant.id;
   switch (msg.type) {
     case 'publish': {
-      const result = await room.publish(self, msg.sdp);
+      const result = await room.publish(self, msg.sdp, msg.sources ? { sources: msg.sources } : undefined);
       return { type: 'published', ...re, sdp: result.answer, tracks: result.tracks.map((t) => toTrackInfo(t, room.isTrackMuted(t))) };
     }
     case 'unpublish':
@@ -82,6 +86,10 @@ export async function answerRequest(room: Room, participant: Participant, msg: S
     case 'unmuteChat':
       room.chat.setMuted(msg.identity, msg.type === 'muteChat', self);
       break;
+    case 'broadcastHealth':
+      room.assertMayModerate(self);
+      if (!services.broadcastHealth) throw new ServiceError('unsupported', 'this server has no broadcast', 501);
+      return { type: 'broadcastHealth', ...re, health: services.broadcastHealth(room.id) };
     case 'endBroadcast':
       room.assertMayModerate(self);
       if (!services.endBroadcast) throw new ServiceError('unsupported', 'this server has no broadcast', 501);

@@ -3,7 +3,7 @@ import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
 import { DEFAULT_SDP_MAX_MEDIA_SECTIONS } from '../core/config.ts';
 import { InvalidStateError, ServiceError, UnsupportedError } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
-import type { EngineCapabilities, MediaEngine, PreferredLayers, PublishResult } from '../engine/EngineTypes.ts';
+import type { EngineCapabilities, MediaEngine, PreferredLayers, PublishOptions, PublishResult } from '../engine/EngineTypes.ts';
 import { assertSdpRules } from '../engine/sdpRules.ts';
 import { AudienceTicker, countAudience } from './Audience.ts';
 import { BlockList } from './BlockList.ts';
@@ -170,12 +170,12 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     assertSdpRules(sdp, kind === 'offer' ? { maxMediaSections: this.maxSdpMediaSections } : {});
   }
 
-  /** Client-offer publish (browser studio or WHIP). */
-  async publish(participantId: string, offer: string): Promise<PublishResult> {
+  /** Client-offer publish (browser studio or WHIP); `options.sources` labels a screen share. */
+  async publish(participantId: string, offer: string, options?: PublishOptions): Promise<PublishResult> {
     const participant = this.requireParticipant(participantId);
     assertCan(participant.role, 'publish');
     this.checkClientSdp(offer, 'offer');
-    const result = await this.engine.publish(this.id, participantId, offer);
+    const result = await this.engine.publish(this.id, participantId, offer, options);
     if (participant.closed || this.closed) {
       // It left while the engine worked: do not leave a leg behind.
       await this.engine.closePublisher(this.id, participantId, participant.closeReason ?? 'room_closed').catch(() => {});

@@ -3,6 +3,7 @@ import type { PlayerError } from '../core/errors.ts';
 
 // Types only: the protocol module's zod schemas must not end up in the browser bundle.
 export type {
+  BroadcastHealthInfo,
   ClientMessage,
   IceServerInfo,
   ParticipantInfo,
@@ -28,6 +29,7 @@ export interface ReplyTypes {
   ping: 'pong';
   setLayers: 'ok';
   leaveStage: 'ok';
+  broadcastHealth: 'broadcastHealth';
 }
 export type RequestType = keyof ReplyTypes;
 export type RequestOf<T extends RequestType> = { type: T } & Omit<Extract<ClientMessage, { type: T }>, 'v' | 'id' | 'type'>;

@@ -55,6 +55,8 @@ export type PublisherEvents = PeerLegEvents<PublisherState>;
 export class Publisher extends PeerLeg<PublisherConfig, PublisherState, PublisherEvents> {
   private tracksValue: TrackInfo[] = [];
   private stream: MediaStream | undefined;
+  /** A shared screen, sent beside the stream's tracks in a stream of its own; see `setScreenTrack`. */
+  private screen: MediaStreamTrack | undefined;
   /** The running attempt got its `published`: a server `unpublished` now concerns its leg. */
   private answered = false;
 
@@ -90,8 +92,35 @@ export class Publisher extends PeerLeg<PublisherConfig, PublisherState, Publishe
    * A transceiver's receiver track always exists and has the transceiver's kind, even sendonly.
    */
   async replaceTrack(track: MediaStreamTrack): Promise<void> {
-    const sender = this.pcValue?.getTransceivers().find((t) => t.receiver.track.kind === track.kind)?.sender;
+    const sender = this.pcValue?.getTransceivers().find((t) => t.receiver.track.kind === track.kind && (!this.screen || t.sender.track !== this.screen))?.sender;
     if (sender) await sender.replaceTrack(track);
+  }
+
+  /** The shared screen being sent, if any. */
+  get screenTrack(): MediaStreamTrack | undefined {
+    return this.screen;
+  }
+
+  /**
+   * Starts (a track) or ends (undefined) a screen share. The server's publisher leg takes a
+   * fixed set of tracks, so while live this publishes again on a new connection with the
+   * camera, microphone and, when given, the screen (its m-section labelled `screen` in
+   * `publish.sources`); the server replaces the old leg. Before `start()` it only sets what
+   * `start()` will send. A failure is fatal, as for `start()`.
+   */
+  async setScreenTrack(track: MediaStreamTrack | undefined): Promise<void> {
+    if (track && track.kind !== 'video') throw new TypeError('Publisher: a screen share is a video track');
+    if (track === this.screen) return;
+    this.screen = track;
+    const stream = this.stream;
+    if (this.state !== 'live' || !stream) return;
+    try {
+      await this.reconnector.once((signal) => this.negotiate(stream, signal, true));
+    } catch (err) {
+      const error = err instanceof PlayerErrorException ? { ...err.data, fatal: true } : this.negotiationError(err).data;
+      this.fail(error);
+      throw new PlayerErrorException(error);
+    }
   }
 
   /** Stops publishing: `unpublish`, then closes the connection. Idempotent. */
@@ -111,33 +140,47 @@ export class Publisher extends PeerLeg<PublisherConfig, PublisherState, Publishe
   }
 
   /** One attempt: a new connection for `stream`'s tracks, `publish`, answer, connected. Cleans up after itself when it fails. */
-  private async negotiate(stream: MediaStream, signal: AbortSignal): Promise<void> {
-    this.closePc();
+  private async negotiate(stream: MediaStream, signal: AbortSignal, replacing = false): Promise<void> {
+    // Replacing a live leg (a screen share starting or ending): the old connection stays up
+    // until the server has answered the new one, which replaces the old leg. Closed first, the
+    // server could see the old leg fail (transport_failed) before the new publish arrives, and
+    // tell us to recover.
+    let previous = replacing ? this.detachPc() : (this.closePc(), undefined);
+    const closePrevious = () => {
+      previous?.close();
+      previous = undefined;
+    };
     this.answered = false;
     const pc = new RTCPeerConnection({ iceServers: this.config.iceServers, bundlePolicy: 'max-bundle' });
     this.pcValue = pc;
     pc.addEventListener('connectionstatechange', this.onConnectionState);
     try {
       for (const track of stream.getTracks()) this.addTrack(pc, track, stream);
-      await pc.setLocalDescription(await pc.createOffer());
+      // The screen goes in a stream of its own (receivers show it as its own tile), one encoding.
+      const screen = this.screen?.readyState === 'live' ? pc.addTransceiver(this.screen, { direction: 'sendonly', streams: [new MediaStream([this.screen])] }) : undefined;
+      // A closed connection never settles these: a stop or a newer attempt must not leave us waiting.
+      await untilAborted(pc.createOffer().then((offer) => pc.setLocalDescription(offer)), signal);
       await iceGatheringComplete(pc, this.config.iceGatheringTimeoutMs);
       signal.throwIfAborted();
+      const sources = screen?.mid ? { sources: { [screen.mid]: 'screen' as const } } : {};
       let published: ServerMessageOf<'published'>;
       try {
-        published = await this.signaling.request({ type: 'publish', sdp: pc.localDescription!.sdp });
+        published = await this.signaling.request({ type: 'publish', sdp: pc.localDescription!.sdp, ...sources });
       } catch (err) {
         throw err instanceof PlayerErrorException ? err : this.negotiationError(err);
       }
       signal.throwIfAborted();
       this.answered = true;
       this.tracksValue = published.tracks;
-      await pc.setRemoteDescription({ type: 'answer', sdp: published.sdp });
+      closePrevious();
+      await untilAborted(pc.setRemoteDescription({ type: 'answer', sdp: published.sdp }), signal);
       try {
         await connected(pc, this.config.connectTimeoutMs, signal);
       } catch (err) {
         throw new PlayerErrorException({ type: ErrorTypes.WEBRTC, details: ErrorDetails.CONNECTION_FAILED, fatal: true, message: `publish: ${describe(err)}`, error: err });
       }
     } catch (err) {
+      closePrevious();
       if (this.pcValue === pc) this.closePc();
       throw err;
     }
@@ -166,6 +209,14 @@ export class Publisher extends PeerLeg<PublisherConfig, PublisherState, Publishe
     const outcome = await this.reconnector.retry((signal) => this.negotiate(stream, signal), (n) => this.emit('reconnecting', n, reason));
     if (outcome === 'recovered') this.setState('live');
     else if (outcome === 'exhausted') this.fail(fatal);
+  }
+
+  /** Forgets the connection without closing it (its owner closes it); undefined if none. */
+  private detachPc(): RTCPeerConnection | undefined {
+    const pc = this.pcValue;
+    this.pcValue = undefined;
+    pc?.removeEventListener('connectionstatechange', this.onConnectionState);
+    return pc;
   }
 
   protected closePc(): RTCPeerConnection | undefined {
@@ -202,4 +253,23 @@ export class Publisher extends PeerLeg<PublisherConfig, PublisherState, Publishe
     // news (already replaced); after it, this attempt's leg is gone and the attempt fails now.
     if (this.answered) this.reconnector.abortAttempt(new Error(`the server closed the new connection (${message.reason})`));
   };
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }

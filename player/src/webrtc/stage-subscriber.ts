@@ -34,9 +34,16 @@ export const defaultStageSubscriberConfig = (): StageSubscriberConfig => ({
   keepTilesMs: 10000,
 });
 
-/** One stage publisher as received: its audio and video in one MediaStream. */
+/**
+ * One stage publisher as received: its audio and video in one MediaStream. A publisher's shared
+ * screen is a tile of its own (`source` `screen`).
+ */
 export interface StageTile {
+  /** Unique per tile: the participant id, with `:screen` for its shared screen. */
+  key: string;
   participantId: string;
+  /** What the tile shows. */
+  source: 'camera' | 'screen';
   stream: MediaStream;
   /** mids of the m-lines that carry this publisher's tracks. */
   mids: Set<string>;
@@ -44,6 +51,7 @@ export interface StageTile {
 
 export interface TileStats {
   participantId: string;
+  source: 'camera' | 'screen';
   /** Video frames decoded so far (all its video m-lines). */
   framesDecoded: number;
   /** Audio payload bytes received so far. */
@@ -127,7 +135,7 @@ export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscri
     const pc = this.pcValue;
     const result: TileStats[] = [];
     for (const tile of this.tilesByParticipant.values()) {
-      const entry: TileStats = { participantId: tile.participantId, framesDecoded: 0, audioBytes: 0 };
+      const entry: TileStats = { participantId: tile.participantId, source: tile.source, framesDecoded: 0, audioBytes: 0 };
       for (const transceiver of pc?.getTransceivers() ?? []) {
         if (!transceiver.mid || !tile.mids.has(transceiver.mid)) continue;
         const report = await transceiver.receiver.getStats();
@@ -142,12 +150,12 @@ export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscri
     return result;
   }
 
-  /** The video track id of `participantId`'s tile, if it has one (for `setLayers`). */
-  videoTrackId(participantId: string): string | undefined {
-    const tile = this.tilesByParticipant.get(participantId);
+  /** The video track id of a tile (by its key: a participant id for its camera tile), if it has one (for `setLayers`). */
+  videoTrackId(key: string): string | undefined {
+    const tile = this.tilesByParticipant.get(key);
     for (const mid of tile?.mids ?? []) {
       const info = this.mids[mid];
-      if (info?.kind === 'video' && info.participantId === participantId) return info.trackId;
+      if (info?.kind === 'video' && tileKey(info) === key) return info.trackId;
     }
     return undefined;
   }
@@ -287,27 +295,27 @@ export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscri
     const mid = ev.transceiver.mid;
     const info = mid ? this.mids[mid] : undefined;
     if (!mid || !info) return;
-    this.placeTrack(mid, info.participantId, ev.track);
+    this.placeTrack(mid, info, ev.track);
   };
 
   /** Makes the tiles match `mids` and the connection's live m-lines. */
   private reconcileTiles(): void {
-    const wanted = new Map<string, Map<string, MediaStreamTrack>>();
+    const wanted = new Map<string, { info: TrackInfo; tracks: Map<string, MediaStreamTrack> }>();
     for (const transceiver of this.pcValue?.getTransceivers() ?? []) {
       const mid = transceiver.mid;
       const info = mid ? this.mids[mid] : undefined;
       if (!mid || !info || transceiver.currentDirection === 'inactive' || transceiver.currentDirection === 'stopped') continue;
-      let tracks = wanted.get(info.participantId);
-      if (!tracks) wanted.set(info.participantId, (tracks = new Map()));
-      tracks.set(mid, transceiver.receiver.track);
+      let entry = wanted.get(tileKey(info));
+      if (!entry) wanted.set(tileKey(info), (entry = { info, tracks: new Map() }));
+      entry.tracks.set(mid, transceiver.receiver.track);
     }
     const keepMissing = performance.now() < this.keepTilesUntil;
     for (const tile of [...this.tilesByParticipant.values()]) {
-      const tracks = wanted.get(tile.participantId);
+      const tracks = wanted.get(tile.key)?.tracks;
       // Recovering: its publisher may be on its way back; the tile keeps its last frame.
       if (!tracks && keepMissing) continue;
       if (!tracks) {
-        this.tilesByParticipant.delete(tile.participantId);
+        this.tilesByParticipant.delete(tile.key);
         this.emit('tileremoved', tile);
         continue;
       }
@@ -326,17 +334,18 @@ export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscri
       }
       if (changed) this.emit('tileupdated', tile);
     }
-    for (const [participantId, tracks] of wanted) {
-      for (const [mid, track] of tracks) this.placeTrack(mid, participantId, track);
+    for (const { info, tracks } of wanted.values()) {
+      for (const [mid, track] of tracks) this.placeTrack(mid, info, track);
     }
   }
 
-  private placeTrack(mid: string, participantId: string, track: MediaStreamTrack): void {
-    let tile = this.tilesByParticipant.get(participantId);
+  private placeTrack(mid: string, info: TrackInfo, track: MediaStreamTrack): void {
+    const key = tileKey(info);
+    let tile = this.tilesByParticipant.get(key);
     const isNew = !tile;
     if (!tile) {
-      tile = { participantId, stream: new MediaStream(), mids: new Set() };
-      this.tilesByParticipant.set(participantId, tile);
+      tile = { key, participantId: info.participantId, source: info.source ?? 'camera', stream: new MediaStream(), mids: new Set() };
+      this.tilesByParticipant.set(key, tile);
     }
     const known = tile.mids.has(mid) && tile.stream.getTracks().includes(track);
     if (known) return;
@@ -357,4 +366,9 @@ export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscri
   private negotiationError(err: unknown): PlayerError {
     return { type: ErrorTypes.WEBRTC, details: ErrorDetails.NEGOTIATION_FAILED, fatal: true, message: `subscribe: ${describe(err)}`, error: err };
   }
+}
+
+/** A track's tile: its publisher's camera tile, or that publisher's screen tile. */
+export function tileKey(info: Pick<TrackInfo, 'participantId' | 'source'>): string {
+  return info.source === 'screen' ? `${info.participantId}:screen` : info.participantId;
 }

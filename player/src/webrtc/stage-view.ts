@@ -2,6 +2,7 @@ import type { PlayerError } from '../core/errors.ts';
 import type { SignalingClient } from '../signaling/signaling-client.ts';
 import type { ServerMessageOf } from '../signaling/signaling-types.ts';
 import { h } from '../ui/dom.ts';
+import '../ui/screen-share.css';
 import { DEFAULT_LAYER_WIDTHS_PX, spatialLayerForWidth } from './simulcast.ts';
 import { StageSubscriber, type StageSubscriberState, type StageTile, type TileStats } from './stage-subscriber.ts';
 
@@ -38,7 +39,10 @@ export interface StageViewConfig {
 }
 
 interface TileView {
+  /** The tile's key (StageTile.key): the participant id, or `<id>:screen` for its shared screen. */
+  key: string;
   participantId: string;
+  source: 'camera' | 'screen';
   figure: HTMLElement;
   video: HTMLVideoElement;
   caption: HTMLElement;
@@ -99,8 +103,8 @@ export class StageView {
     if (this.config.simulcast && typeof ResizeObserver !== 'undefined') {
       this.resizeObserver = new ResizeObserver((entries) => {
         for (const entry of entries) {
-          const participantId = (entry.target as HTMLElement).dataset.participantId;
-          if (participantId) this.applyLayers(participantId);
+          const key = (entry.target as HTMLElement).dataset.tileKey;
+          if (key) this.applyLayers(key);
         }
       });
     }
@@ -140,7 +144,7 @@ export class StageView {
     this.subscriber = sub;
     sub.on('tileadded', (tile) => this.show(tile));
     sub.on('tileupdated', (tile) => this.show(tile));
-    sub.on('tileremoved', (tile) => this.remove(tile.participantId));
+    sub.on('tileremoved', (tile) => this.remove(tile.key));
     sub.on('statechange', (state) => this.onSubscriberState(state));
     sub.on('reconnecting', (attempt) => attempt === 1 && this.reconnectsValue++);
     sub.on('error', (error) => this.onFatal(error));
@@ -239,35 +243,37 @@ export class StageView {
 
   /** Refreshes the captions (a participant's identity became known). */
   relabel(): void {
-    for (const [participantId, view] of this.views) view.caption.textContent = this.config.labelFor(participantId);
+    for (const view of this.views.values()) view.caption.textContent = this.caption(view.participantId, view.source);
   }
 
   private show(tile: StageTile): void {
     if (tile.participantId === this.config.selfId) return;
-    let view = this.views.get(tile.participantId);
+    let view = this.views.get(tile.key);
     if (!view) {
-      const video = h('video', { 'data-testid': 'tile', 'data-participant-id': tile.participantId, playsinline: '' });
+      const video = h('video', { 'data-testid': 'tile', 'data-participant-id': tile.participantId, 'data-source': tile.source, 'data-tile-key': tile.key, playsinline: '' });
       video.autoplay = true;
       video.muted = !this.audibleValue;
-      const caption = h('figcaption', {}, [this.config.labelFor(tile.participantId)]);
-      const figure = h('figure', { class: 'tile' }, [video, caption]);
-      figure.classList.toggle('speaking', tile.participantId === this.speaker);
-      view = { participantId: tile.participantId, figure, video, caption, unmute: undefined, frozen: undefined, frozenTrack: undefined, thawPending: false };
-      this.views.set(tile.participantId, view);
-      this.root.append(figure);
+      const caption = h('figcaption', {}, [this.caption(tile.participantId, tile.source)]);
+      const figure = h('figure', { class: tile.source === 'screen' ? 'tile screen' : 'tile' }, [video, caption]);
+      figure.classList.toggle('speaking', tile.source === 'camera' && tile.participantId === this.speaker);
+      view = { key: tile.key, participantId: tile.participantId, source: tile.source, figure, video, caption, unmute: undefined, frozen: undefined, frozenTrack: undefined, thawPending: false };
+      this.views.set(tile.key, view);
+      // A shared screen comes first: the presentation layout (screen-share.css) shows it large.
+      if (tile.source === 'screen') this.root.prepend(figure);
+      else this.root.append(figure);
       this.resizeObserver?.observe(video);
       this.updateEmpty();
     }
     if (view.video.srcObject !== tile.stream) view.video.srcObject = tile.stream;
     this.thawOnNewFrame(view, tile.stream);
     // A new track id (published again) needs the choice again.
-    this.applyLayers(tile.participantId);
+    this.applyLayers(tile.key);
     void this.play(view);
   }
 
   private readonly onActiveSpeaker = (message: ServerMessageOf<'activeSpeaker'>): void => {
     this.speaker = message.participantId;
-    for (const [participantId, view] of this.views) view.figure.classList.toggle('speaking', participantId === this.speaker);
+    for (const view of this.views.values()) view.figure.classList.toggle('speaking', view.source === 'camera' && view.participantId === this.speaker);
   };
 
   private onSubscriberState(state: StageSubscriberState): void {
@@ -381,5 +387,11 @@ export class StageView {
 
   private updateEmpty(): void {
     this.root.dataset.empty = String(this.views.size === 0);
+    this.root.dataset.presenting = String([...this.views.values()].some((v) => v.source === 'screen'));
+  }
+
+  private caption(participantId: string, source: 'camera' | 'screen'): string {
+    const label = this.config.labelFor(participantId);
+    return source === 'screen' ? `${label} (screen)` : label;
   }
 }

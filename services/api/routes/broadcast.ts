@@ -4,7 +4,8 @@ import type { ApiDeps, AppEnv } from '../types.ts';
 
 /**
  * A room's HLS broadcast, under `/api/rooms/:id/broadcast`, behind the API key (app.ts):
- *   GET    → 200 status `{ roomId, state: 'live'|'ended', startedAt, tracks, ffmpegRestarts, playlist }`, 404 if none
+ *   GET    → 200 status `{ roomId, state: 'live'|'ended', ready, startedAt, tracks, ffmpegRestarts, ffmpegCrashes,
+ *            layout: 'grid'|'presentation', renditions: [{ name, bitsPerSecond }], lastPartAgeMs, playlist }`, 404 if none
  *   POST   → 201 starts it (409 `invalid_state` if already live)
  *   DELETE → 200 ends it: playlists get ENDLIST (409 if not live)
  */

@@ -10,6 +10,7 @@ import type {
   MirrorTarget,
   StageTrack,
   SubscriberOffer,
+  PublishOptions,
 } from '../EngineTypes.ts';
 import { EmbeddedRoom } from './EmbeddedRoom.ts';
 
@@ -52,9 +53,9 @@ export class EmbeddedEngine extends EnhancedEventEmitter<EngineEvents> implement
     this.rooms.get(roomId)?.close(reason);
   }
 
-  async publish(roomId: string, peerId: string, offer: string) {
+  async publish(roomId: string, peerId: string, offer: string, options: PublishOptions = {}) {
     const room = this.room(roomId);
-    const answer = await room.publish(peerId, offer);
+    const answer = await room.publish(peerId, offer, options);
     return { answer, tracks: room.relays.filter((r) => r.info.peerId === peerId).map((r) => r.info) };
   }
 

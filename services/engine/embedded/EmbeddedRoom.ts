@@ -1,6 +1,6 @@
 import { EnhancedEventEmitter } from '../../core/EnhancedEventEmitter.ts';
 import { InvalidStateError, ServiceError } from '../../core/errors.ts';
-import type { CloseReason, EngineOptions, MirrorInfo, MirrorTarget, StageTrack, SubscriberOffer } from '../EngineTypes.ts';
+import type { CloseReason, EngineOptions, MirrorInfo, PublishOptions, MirrorTarget, StageTrack, SubscriberOffer } from '../EngineTypes.ts';
 import { mirrorSdp } from '../mirrorSdp.ts';
 import { PublisherLeg } from './PublisherLeg.ts';
 import { SubscriberLeg } from './SubscriberLeg.ts';
@@ -40,10 +40,10 @@ export class EmbeddedRoom extends EnhancedEventEmitter<EmbeddedRoomEvents> {
     return this.retiredPackets + this.relays.reduce((n, r) => n + r.packetsForwarded, 0);
   }
 
-  async publish(peerId: string, offer: string): Promise<string> {
+  async publish(peerId: string, offer: string, options: PublishOptions = {}): Promise<string> {
     this.assertOpen();
     this.publishers.get(peerId)?.close('replaced');
-    const leg = new PublisherLeg(peerId, this.opts);
+    const leg = new PublisherLeg(peerId, this.opts, options.sources);
     leg.on('track', (relay) => {
       if (this.publishers.get(peerId) !== leg) return relay.close();
       for (const [subscriberId, sub] of this.subscribers) {

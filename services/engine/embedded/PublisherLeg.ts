@@ -8,7 +8,7 @@ import {
 import { EnhancedEventEmitter } from '../../core/EnhancedEventEmitter.ts';
 import { InvalidSdpError } from '../../core/errors.ts';
 import { logger } from '../../core/logger.ts';
-import type { CloseReason, EngineOptions, MediaKind } from '../EngineTypes.ts';
+import { streamIdFor, type CloseReason, type EngineOptions, type MediaKind, type TrackSource } from '../EngineTypes.ts';
 import { inspectSdp } from '../sdp.ts';
 import { gatheringComplete } from './gather.ts';
 import { iceConnectDeadline } from './iceDeadline.ts';
@@ -42,10 +42,14 @@ export class PublisherLeg extends EnhancedEventEmitter<PublisherLegEvents> {
   private readonly life: PeerLifetime;
   private readonly cancelIceDeadline: () => void;
 
-  constructor(peerId: string, opts: EngineOptions) {
+  /** mid → source, as the client labelled its m-sections. */
+  private readonly sources: Record<string, TrackSource>;
+
+  constructor(peerId: string, opts: EngineOptions, sources: Record<string, TrackSource> = {}) {
     super();
     this.peerId = peerId;
     this.opts = opts;
+    this.sources = sources;
     this.pc = new RTCPeerConnection(peerConfig(opts));
     this.life = new PeerLifetime(this.pc, `publisher ${peerId}`);
     this.pc.onTrack.subscribe((track) => this.onTrack(track));
@@ -105,8 +109,9 @@ export class PublisherLeg extends EnhancedEventEmitter<PublisherLegEvents> {
     }
     const kind = track.kind as MediaKind;
     const trackId = `${this.peerId}:${transceiver.mid ?? kind}`;
+    const source = transceiver.mid ? this.sources[transceiver.mid] : undefined;
     const relay = new TrackRelay(
-      { trackId, kind, peerId: this.peerId, streamId: this.peerId, codec: codec.mimeType },
+      { trackId, kind, peerId: this.peerId, streamId: streamIdFor(this.peerId, source), codec: codec.mimeType, ...(source === 'screen' ? { source } : {}) },
       codec,
       track,
       transceiver.receiver,

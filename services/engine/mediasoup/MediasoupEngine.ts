@@ -12,6 +12,7 @@ import type {
   PublishResult,
   StageTrack,
   SubscriberOffer,
+  PublishOptions,
 } from '../EngineTypes.ts';
 import { MediasoupRoom } from './MediasoupRoom.ts';
 import type { MediasoupEngineOptions } from './options.ts';
@@ -83,8 +84,8 @@ export class MediasoupEngine extends EnhancedEventEmitter<EngineEvents> implemen
     room.close(reason);
   }
 
-  publish(roomId: string, peerId: string, offer: string): Promise<PublishResult> {
-    return this.room(roomId).publish(peerId, offer);
+  publish(roomId: string, peerId: string, offer: string, options?: PublishOptions): Promise<PublishResult> {
+    return this.room(roomId).publish(peerId, offer, options);
   }
   async closePublisher(roomId: string, peerId: string, reason: CloseReason): Promise<void> {
     this.rooms.get(roomId)?.closePublisher(peerId, reason);

@@ -1,6 +1,6 @@
 import { CONFIG_DEFAULTS } from '../../core/config.ts';
 import { InvalidStateError, ServiceError } from '../../core/errors.ts';
-import type { CloseReason, EngineEvents, MirrorInfo, MirrorTarget, PreferredLayers, StageTrack, SubscriberOffer } from '../EngineTypes.ts';
+import type { CloseReason, EngineEvents, MirrorInfo, PublishOptions, MirrorTarget, PreferredLayers, StageTrack, SubscriberOffer } from '../EngineTypes.ts';
 import { ForwardedPackets } from './ForwardedPackets.ts';
 import { MirrorLeg } from './MirrorLeg.ts';
 import type { MediasoupEngineOptions } from './options.ts';
@@ -83,7 +83,7 @@ export class MediasoupRoom {
 
   // ---- publish ---------------------------------------------------------------------------
 
-  async publish(peerId: string, offer: string): Promise<{ answer: string; tracks: StageTrack[] }> {
+  async publish(peerId: string, offer: string, options: PublishOptions = {}): Promise<{ answer: string; tracks: StageTrack[] }> {
     this.assertOpen();
     const parsed = parseSdp(offer);
     const part = this.routers.primary;
@@ -102,7 +102,7 @@ export class MediasoupRoom {
       this.reportClosed(peerId, 'publisher', reason);
     });
     try {
-      return await leg.produce(parsed, dtlsParameters, offered);
+      return await leg.produce(parsed, dtlsParameters, offered, options.sources);
     } catch (err) {
       leg.close('client_request');
       throw err;

@@ -1,7 +1,7 @@
 import type { DtlsParameters, Producer, WebRtcTransport } from 'mediasoup/types';
 import { EnhancedEventEmitter } from '../../core/EnhancedEventEmitter.ts';
 import { logger } from '../../core/logger.ts';
-import type { CloseReason, StageTrack } from '../EngineTypes.ts';
+import { streamIdFor, type CloseReason, type StageTrack, type TrackSource } from '../EngineTypes.ts';
 import { createLegTransport, localTransport, newSessionId, watchLegTransport } from './legTransport.ts';
 import type { RouterPart } from './RouterSet.ts';
 import type { ParsedSdp } from './sdp.ts';
@@ -66,17 +66,24 @@ export class PublisherLeg extends EnhancedEventEmitter<PublisherLegEvents> {
   }
 
   /** Connects to the client and produces `offered`; the answer to `offer` and the tracks it carries. */
-  async produce(offer: ParsedSdp, dtlsParameters: DtlsParameters, offered: OfferedProducer[]): Promise<{ answer: string; tracks: StageTrack[] }> {
+  async produce(
+    offer: ParsedSdp,
+    dtlsParameters: DtlsParameters,
+    offered: OfferedProducer[],
+    sources: Record<string, TrackSource> = {},
+  ): Promise<{ answer: string; tracks: StageTrack[] }> {
     await this.transport.connect({ dtlsParameters });
     const accepted = new Map<string, { receive: OfferedProducer }>();
     for (const p of offered) {
       const producer = await this.transport.produce({ kind: p.kind, rtpParameters: p.rtpParameters, appData: { peerId: this.peerId } });
+      const source = sources[p.mid];
       const track: StageTrack = {
         trackId: producer.id,
         kind: p.kind,
         peerId: this.peerId,
-        streamId: p.streamId ?? this.peerId,
+        streamId: streamIdFor(this.peerId, source, p.streamId),
         codec: codecName(p.rtpParameters.codecs[0]?.mimeType),
+        ...(source === 'screen' ? { source } : {}),
       };
       const pub: Published = { track, producer, live: false, announced: false };
       this.published.push(pub);

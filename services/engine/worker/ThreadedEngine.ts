@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { EnhancedEventEmitter } from '../../core/EnhancedEventEmitter.ts';
 import { InvalidSdpError, InvalidStateError, ServiceError, type ErrorCode } from '../../core/errors.ts';
 import { logger } from '../../core/logger.ts';
-import type { CloseReason, EngineEvents, EngineOptions, EngineStats, MediaEngine, MirrorInfo, MirrorTarget, PreferredLayers, StageTrack, SubscriberOffer, PublishResult } from '../EngineTypes.ts';
+import type { CloseReason, EngineEvents, EngineOptions, EngineStats, MediaEngine, MirrorInfo, MirrorTarget, PreferredLayers, StageTrack, SubscriberOffer, PublishResult, PublishOptions } from '../EngineTypes.ts';
 import type { EngineMethod, EngineThreadData, FromThread, ToThread } from './protocol.ts';
 
 const log = logger.child({ mod: 'engine.thread' });
@@ -56,8 +56,8 @@ export class ThreadedEngine extends EnhancedEventEmitter<EngineEvents> implement
   closeRoom(roomId: string, reason: CloseReason): Promise<void> {
     return this.call('closeRoom', roomId, reason);
   }
-  publish(roomId: string, peerId: string, offer: string): Promise<PublishResult> {
-    return this.call('publish', roomId, peerId, offer);
+  publish(roomId: string, peerId: string, offer: string, options?: PublishOptions): Promise<PublishResult> {
+    return this.call('publish', roomId, peerId, offer, ...(options ? [options] : []));
   }
   closePublisher(roomId: string, peerId: string, reason: CloseReason): Promise<void> {
     return this.call('closePublisher', roomId, peerId, reason);
