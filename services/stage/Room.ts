@@ -1,16 +1,15 @@
-import { CONFIG_DEFAULTS } from '../core/config.ts';
+import { CONFIG_DEFAULTS, DEFAULT_SDP_MAX_MEDIA_SECTIONS } from '../core/config.ts';
 import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
-import { DEFAULT_SDP_MAX_MEDIA_SECTIONS } from '../core/config.ts';
-import { InvalidStateError, ServiceError, UnsupportedError } from '../core/errors.ts';
+import { InvalidStateError, ServiceError } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import type { EngineCapabilities, MediaEngine, PreferredLayers, PublishOptions, PublishResult } from '../engine/EngineTypes.ts';
-import { assertSdpRules } from '../engine/sdpRules.ts';
 import { AudienceTicker, countAudience } from './Audience.ts';
 import { BlockList } from './BlockList.ts';
 import { Chat } from './Chat.ts';
 import { HandQueue } from './HandQueue.ts';
 import { Participant, type ParticipantState } from './Participant.ts';
-import { assertCan, can } from './permissions.ts';
+import { ParticipantMedia } from './ParticipantMedia.ts';
+import { assertCan } from './permissions.ts';
 import { RoleGrants } from './RoleGrants.ts';
 import type {
   ActorId,
@@ -63,7 +62,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   private readonly blockList = new BlockList();
   private readonly grants: RoleGrants;
   private readonly participantState: ParticipantState;
-  private readonly maxSdpMediaSections: number;
+  private readonly media: ParticipantMedia;
   private readonly maxSessionsPerIdentity: number;
   private closedReason: CloseReason | undefined;
   /** The room's events, for monitoring code (broadcast, webhooks, metrics). Emits `close` last. */
@@ -77,7 +76,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     this.id = id;
     this.engine = engine;
     this.grants = new RoleGrants(opts.roleGraceMs);
-    this.maxSdpMediaSections = opts.maxSdpMediaSections ?? DEFAULT_SDP_MAX_MEDIA_SECTIONS;
+    this.media = new ParticipantMedia(id, engine, () => this.closed, opts.maxSdpMediaSections ?? DEFAULT_SDP_MAX_MEDIA_SECTIONS);
     this.maxSessionsPerIdentity = opts.maxSessionsPerIdentity ?? CONFIG_DEFAULTS.STAGE_MAX_SESSIONS_PER_IDENTITY;
     this.participantState = {
       roleOf: (identity, tokenRole) => this.grants.roleOf(identity, tokenRole),
@@ -161,92 +160,45 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   }
 
   /**
-   * The strict SDP check (`assertSdpRules`) that every client SDP passes here before the engine
-   * sees it: `invalid_sdp` naming the broken rule. An offer is held to the room's m-section
-   * limit; an answer mirrors the engine's own offer and is not. Callers that create state for
-   * an SDP (a WHIP/WHEP participant) run it first themselves.
+   * The strict SDP check (`assertSdpRules`) that every client SDP passes before the engine sees
+   * it: `invalid_sdp` naming the broken rule. An offer is held to the room's m-section limit; an
+   * answer mirrors the engine's own offer and is not. Callers that create state for an SDP (a
+   * WHIP/WHEP participant) run it first themselves.
    */
   checkClientSdp(sdp: string, kind: 'offer' | 'answer'): void {
-    assertSdpRules(sdp, kind === 'offer' ? { maxMediaSections: this.maxSdpMediaSections } : {});
+    this.media.checkClientSdp(sdp, kind);
   }
 
   /** Client-offer publish (browser studio or WHIP); `options.sources` labels a screen share. */
   async publish(participantId: string, offer: string, options?: PublishOptions): Promise<PublishResult> {
-    const participant = this.requireParticipant(participantId);
-    assertCan(participant.role, 'publish');
-    this.checkClientSdp(offer, 'offer');
-    const result = await this.engine.publish(this.id, participantId, offer, options);
-    if (participant.closed || this.closed) {
-      // It left while the engine worked: do not leave a leg behind.
-      await this.engine.closePublisher(this.id, participantId, participant.closeReason ?? 'room_closed').catch(() => {});
-      throw new InvalidStateError('participant left while publishing');
-    }
-    if (!can(participant.role, 'publish')) {
-      // Demoted while the engine worked.
-      await this.engine.closePublisher(this.id, participantId, 'client_request').catch(() => {});
-      throw new ServiceError('forbidden', `role ${participant.role} may not publish`);
-    }
-    participant.publishing = true;
-    return result;
+    return this.media.publish(this.requireParticipant(participantId), offer, options);
   }
 
   async unpublish(participantId: string, reason: CloseReason = 'client_request'): Promise<void> {
-    const participant = this.requireParticipant(participantId);
-    participant.publishing = false;
-    await this.engine.closePublisher(this.id, participantId, reason);
+    await this.media.unpublish(this.requireParticipant(participantId), reason);
   }
 
   /** Engine-offer subscribe that follows the stage; later offers arrive as participant `subscriberoffer`. */
   async subscribe(participantId: string): Promise<SubscriberOffer> {
-    const participant = this.requireParticipant(participantId);
-    assertCan(participant.role, 'subscribe');
-    const offer = await this.engine.subscribe(this.id, participantId);
-    if (participant.closed || this.closed) {
-      await this.engine.closeSubscriber(this.id, participantId, participant.closeReason ?? 'room_closed').catch(() => {});
-      throw new InvalidStateError('participant left while subscribing');
-    }
-    participant.subscribed = true;
-    return offer;
+    return this.media.subscribe(this.requireParticipant(participantId));
   }
 
   async answerSubscriber(participantId: string, version: number, answer: string): Promise<void> {
-    const participant = this.requireParticipant(participantId);
-    if (!participant.subscribed) throw new InvalidStateError('not subscribed');
-    this.checkClientSdp(answer, 'answer');
-    await this.engine.answerSubscriber(this.id, participantId, version, answer);
+    await this.media.answerSubscriber(this.requireParticipant(participantId), version, answer);
   }
 
   async unsubscribe(participantId: string, reason: CloseReason = 'client_request'): Promise<void> {
-    const participant = this.requireParticipant(participantId);
-    participant.subscribed = false;
-    await this.engine.closeSubscriber(this.id, participantId, reason);
+    await this.media.unsubscribe(this.requireParticipant(participantId), reason);
   }
 
-  /**
-   * Chooses which simulcast layer of the stage track `trackId` the participant's subscriber leg
-   * receives. `unsupported` on an engine without simulcast, `invalid_state` when not
-   * subscribed, `not_found` for a track that is not live.
-   */
+  /** Chooses which simulcast layer of the stage track `trackId` the participant's subscriber leg receives. */
   async setSubscriberLayers(participantId: string, trackId: string, layers: PreferredLayers): Promise<void> {
-    const participant = this.requireParticipant(participantId);
-    if (!this.engine.capabilities.simulcast) throw new UnsupportedError('the media engine has no simulcast layers to choose from');
-    if (!participant.subscribed) throw new InvalidStateError('not subscribed');
-    if (!this.liveTracks.has(trackId)) throw new ServiceError('not_found', `no track ${trackId} on the stage`);
-    await this.engine.setSubscriberLayers(this.id, participantId, trackId, layers);
+    await this.media.setSubscriberLayers(this.requireParticipant(participantId), this.liveTracks.get(trackId), trackId, layers);
   }
 
   /** Client-offer (WHEP) subscribe: the answer carries the stage's current audio and video. */
   async subscribeWithOffer(participantId: string, offer: string): Promise<{ answer: string; tracks: StageTrack[] }> {
-    const participant = this.requireParticipant(participantId);
-    assertCan(participant.role, 'whep');
-    this.checkClientSdp(offer, 'offer');
-    const result = await this.engine.subscribeWithOffer(this.id, participantId, offer);
-    if (participant.closed || this.closed) {
-      await this.engine.closeSubscriber(this.id, participantId, participant.closeReason ?? 'room_closed').catch(() => {});
-      throw new InvalidStateError('participant left while subscribing');
-    }
-    participant.subscribed = true;
-    return result;
+    return this.media.subscribeWithOffer(this.requireParticipant(participantId), offer);
   }
 
   /** Idempotent. Every participant learns `reason`; then the engine closes the room's legs. */
