@@ -9,7 +9,7 @@
 import Hls from 'hls.js';
 import { HlsView } from '../../player/src/hls/hls-view.ts';
 import { MetadataCueController, type MetadataCue } from '../../player/src/hls/metadata-cues.ts';
-import { decodePattern, PATTERN_HEIGHT, PATTERN_WIDTH, restoreTimestamp, wallClock } from '../../test/support/latency-pattern.ts';
+import { decodePattern, drawLetterboxedPattern, restoreTimestamp, wallClock } from '../../test/support/latency-pattern.ts';
 
 interface FrameRecord {
   mediaTime: number;
@@ -33,13 +33,8 @@ function readFrames(video: HTMLVideoElement): void {
   const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
   const onFrame = (_now: number, metadata: VideoFrameCallbackMetadata) => {
     video.requestVideoFrameCallback(onFrame);
-    const vw = metadata.width || video.videoWidth;
-    const vh = metadata.height || video.videoHeight;
-    // The program letterboxes the 4:3 pattern into 16:9: read the centred 4:3 rectangle.
-    const scale = Math.min(vw / PATTERN_WIDTH, vh / PATTERN_HEIGHT);
-    const cw = PATTERN_WIDTH * scale;
-    const ch = PATTERN_HEIGHT * scale;
-    ctx.drawImage(video, (vw - cw) / 2, (vh - ch) / 2, cw, ch, 0, 0, W, H);
+    // The program letterboxes the 4:3 pattern into 16:9.
+    drawLetterboxedPattern(ctx, video, metadata.width || video.videoWidth, metadata.height || video.videoHeight, W, H);
     const decoded = decodePattern(ctx.getImageData(0, 0, W, H).data, W, H);
     frames.push({ mediaTime: metadata.mediaTime, sentAt: decoded ? restoreTimestamp(decoded.timestampLow32, wallClock()) : null });
     if (frames.length > 5000) frames.splice(0, 1000);

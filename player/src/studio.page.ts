@@ -234,15 +234,20 @@ async function rejoinAfterLoss(): Promise<void> {
   else if (outcome === 'exhausted') fail(undefined, new Error('the room could not be joined again'));
 }
 
-async function stop(): Promise<void> {
+/** Stops rejoining and hands back the publisher and signaling client for the caller to end. */
+function detachSession(): { pub: Publisher | undefined; client: SignalingClient | undefined } {
   rejoiner.cancel();
   rejoining = false;
-  const pub = publisher;
-  const client = signaling;
+  const detached = { pub: publisher, client: signaling };
   publisher = undefined;
   signaling = undefined;
   chat.detach();
   endPreviews();
+  return detached;
+}
+
+async function stop(): Promise<void> {
+  const { pub, client } = detachSession();
   await pub?.stop();
   pub?.destroy();
   await client?.leave();
@@ -250,14 +255,7 @@ async function stop(): Promise<void> {
 }
 
 function fail(error: PlayerError | undefined, err?: unknown): void {
-  rejoiner.cancel();
-  rejoining = false;
-  const pub = publisher;
-  const client = signaling;
-  publisher = undefined;
-  signaling = undefined;
-  chat.detach();
-  endPreviews();
+  const { pub, client } = detachSession();
   pub?.destroy();
   client?.destroy();
   setState('error', error?.message ?? describe(err));

@@ -11,27 +11,19 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serviceClient, startService, type RunningService } from '../support/service.ts';
 import { makeTestCertificates, trustInThisProcess } from '../support/testCertificates.ts';
+import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/wait.ts';
 import { connectClient, tryConnect } from '../support/wsClient.ts';
 
 const CONF = fileURLToPath(new URL('../../infra/nginx/tls-termination.conf', import.meta.url));
 const NGINX = process.env.NGINX_PATH ?? 'nginx';
 const nginxMissing = spawnSync(NGINX, ['-v']).error ? `${NGINX} not found (Debian: apt-get install nginx)` : false;
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 /** The shipped file with only what a deployment edits changed: upstream port, listen addresses, certificate paths. */
 function render(upstreamPort: number, httpPort: number, httpsPort: number, certFile: string, keyFile: string): string {

@@ -205,6 +205,17 @@ export function wallClock(): number {
 // ---------------------------------------------------------------------------------------------
 // Browser side.
 
+/**
+ * Draws the pattern from a `vw`×`vh` frame into `w`×`h` of `ctx` when the frame letterboxes it
+ * (the HLS program puts the 4:3 pattern in the middle of a 16:9 picture): the centred 4:3 rectangle.
+ */
+export function drawLetterboxedPattern(ctx: CanvasRenderingContext2D, source: CanvasImageSource, vw: number, vh: number, w: number, h: number): void {
+  const scale = Math.min(vw / PATTERN_WIDTH, vh / PATTERN_HEIGHT);
+  const cw = PATTERN_WIDTH * scale;
+  const ch = PATTERN_HEIGHT * scale;
+  ctx.drawImage(source, (vw - cw) / 2, (vh - ch) / 2, cw, ch, 0, 0, w, h);
+}
+
 export interface PatternSender {
   canvas: HTMLCanvasElement;
   /** The canvas video track (30 fps). */
@@ -340,16 +351,8 @@ export function startPatternReader(
     const callbackAt = wallClock();
     handle = video.requestVideoFrameCallback(onFrame);
     const displayedAt = performance.timeOrigin + (metadata.expectedDisplayTime || now);
-    if (opts.letterboxed) {
-      const vw = metadata.width || video.videoWidth;
-      const vh = metadata.height || video.videoHeight;
-      const scale = Math.min(vw / PATTERN_WIDTH, vh / PATTERN_HEIGHT);
-      const cw = PATTERN_WIDTH * scale;
-      const ch = PATTERN_HEIGHT * scale;
-      ctx.drawImage(video, (vw - cw) / 2, (vh - ch) / 2, cw, ch, 0, 0, w, h);
-    } else {
-      ctx.drawImage(video, 0, 0, w, h);
-    }
+    if (opts.letterboxed) drawLetterboxedPattern(ctx, video, metadata.width || video.videoWidth, metadata.height || video.videoHeight, w, h);
+    else ctx.drawImage(video, 0, 0, w, h);
     const decoded = decodePattern(ctx.getImageData(0, 0, w, h).data, w, h);
     if (!decoded) {
       stats.failed++;

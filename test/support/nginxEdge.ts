@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from './ports.ts';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.ts';
 
@@ -30,16 +30,6 @@ export function luaMissing(): string | false {
   const missing = nginxMissing();
   if (missing) return missing;
   return existsSync(join(MODULES, 'ngx_http_lua_module.so')) ? false : `nginx's Lua module not found in ${MODULES} (Debian: apt-get install libnginx-mod-http-lua)`;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 /** The variant's config with its upstream servers, listen port, cache and Lua folders replaced. */

@@ -1,6 +1,6 @@
 import Hls, { Events, type BufferCodecsData, type ErrorData, type FragChangedData, type LevelUpdatedData } from 'hls.js';
 import { EventEmitter } from '../core/event-emitter.ts';
-import { h } from '../ui/dom.ts';
+import { h, releaseVideo } from '../ui/dom.ts';
 import { waitForLiveBroadcast } from './broadcast-waiter.ts';
 import { withPlaybackToken } from './playback-token.ts';
 import { ErrorController, type RecoveryAction } from './error-controller.ts';
@@ -212,12 +212,7 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
     this.readout?.destroy();
     this.readout = undefined;
     for (const cleanup of this.cleanups.splice(0)) cleanup();
-    if (this.video) {
-      this.video.pause();
-      this.video.removeAttribute('src');
-      this.video.load();
-    }
-    this.figure?.remove();
+    releaseVideo(this.video, this.figure);
     this.figure = undefined;
     this.video = undefined;
   }

@@ -1,6 +1,6 @@
 import Hls, { Events, type ErrorData } from 'hls.js';
 import { EventEmitter } from '../core/event-emitter.ts';
-import { h } from '../ui/dom.ts';
+import { h, releaseVideo } from '../ui/dom.ts';
 
 /** The newest ready recording of a room, as the origin describes it (`GET /hls/:room/recordings/latest`). */
 export interface LatestRecording {
@@ -101,12 +101,7 @@ export class RecordingPlayer extends EventEmitter<RecordingPlayerEvents> {
       hls.off(Events.ERROR, this.onError);
       hls.destroy();
     }
-    if (this.video) {
-      this.video.pause();
-      this.video.removeAttribute('src');
-      this.video.load();
-    }
-    this.figure?.remove();
+    releaseVideo(this.video, this.figure);
     this.figure = undefined;
     this.video = undefined;
     this.removeAllListeners();

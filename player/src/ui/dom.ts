@@ -34,3 +34,13 @@ export function listen<K extends keyof HTMLElementEventMap>(
   target.addEventListener(type, listener);
   return () => target.removeEventListener(type, listener);
 }
+
+/** Stops a media element and lets go of its source (and the decoder behind it), then removes its figure. */
+export function releaseVideo(video: HTMLVideoElement | undefined, figure: HTMLElement | undefined): void {
+  if (video) {
+    video.pause();
+    video.removeAttribute('src');
+    video.load();
+  }
+  figure?.remove();
+}
