@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import { ServiceError } from '../core/errors.ts';
-import { describeJoseError } from './tokens.ts';
+import { baseClaimsSchema, describeJoseError } from './tokens.ts';
 
 /**
  * Playback tokens: HS256 JWTs that let their bearer watch one room's HLS until they expire. The
@@ -44,13 +44,7 @@ export const MAX_PLAYBACK_TTL_SECONDS = 24 * 3600;
 const ALG = 'HS256';
 const USE = 'playback';
 
-const claimsSchema = z.object({
-  use: z.literal(USE),
-  room: z.string().min(1).max(64),
-  exp: z.number().int(),
-  iat: z.number().int(),
-  jti: z.string().min(1).max(128),
-});
+const claimsSchema = baseClaimsSchema.extend({ use: z.literal(USE) });
 
 export class PlaybackTokenService {
   private readonly key: Uint8Array;

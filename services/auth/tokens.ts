@@ -44,14 +44,15 @@ const ALG = 'HS256';
 /** Identities are shown to other participants; keep them printable and short. */
 export const identitySchema = z.string().trim().min(1).max(128).regex(/^[^\p{Cc}]+$/u, 'must not contain control characters');
 
-const claimsSchema = z.object({
-  sub: identitySchema,
+/** The claims every token of ours carries, whatever its kind: its room, its lifetime and its id. */
+export const baseClaimsSchema = z.object({
   room: z.string().min(1).max(64),
-  role: z.enum(ROLES),
   exp: z.number().int(),
   iat: z.number().int(),
   jti: z.string().min(1).max(128),
 });
+
+const claimsSchema = baseClaimsSchema.extend({ sub: identitySchema, role: z.enum(ROLES) });
 
 export class TokenService {
   private readonly key: Uint8Array;
