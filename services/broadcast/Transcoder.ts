@@ -177,7 +177,7 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
     this.#closePromise = (async () => {
       if (proc) {
         this.#stopping.add(proc);
-        await proc.stop(this.#options.stopGraceMs ?? 1000);
+        await proc.stop(this.#options.stopGraceMs);
       }
       this.safeEmit('close', reason);
     })();
@@ -209,7 +209,7 @@ export class Transcoder extends EnhancedEventEmitter<TranscoderEvents> {
     const proc = this.#process;
     if (proc && !proc.exited) {
       this.#stopping.add(proc);
-      await proc.stop(this.#options.stopGraceMs ?? 1000);
+      await proc.stop(this.#options.stopGraceMs);
     }
     if (this.#closed) return;
     try {

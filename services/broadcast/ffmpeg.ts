@@ -115,6 +115,8 @@ export interface FfmpegSpawnOptions {
 const STDERR_LINES_KEPT = 40;
 const LISTEN_POLL_MS = 20;
 const LISTEN_GIVE_UP_MS = 10_000;
+/** How long a stopping ffmpeg gets after SIGTERM to flush before it is killed, unless the caller says otherwise. */
+const STOP_GRACE_MS = 1000;
 let clockTicksPerSecond: number | undefined;
 
 /**
@@ -225,7 +227,7 @@ export class FfmpegProcess extends EnhancedEventEmitter<FfmpegProcessEvents> {
    * Asks ffmpeg to finish (SIGTERM lets it flush the current fragment), and kills it if it has
    * not exited after `graceMs`. Resolves when it has exited. Idempotent.
    */
-  async stop(graceMs = 1000): Promise<void> {
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     if (this.#exited) return this.#exitPromise;
     this.kill('SIGTERM');
     const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
