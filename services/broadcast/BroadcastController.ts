@@ -1,7 +1,7 @@
 import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
 import { logger as rootLogger } from '../core/logger.ts';
 import type { MediaEngine, StageTrack } from '../engine/EngineTypes.ts';
-import { HlsPackager } from '../packager/index.ts';
+import { HlsPackager, type HlsResumePoint } from '../packager/index.ts';
 import type { RecordingInfo } from '../packager/recording.ts';
 import type { Storage } from '../storage/Storage.ts';
 import type { MirrorPortAllocator } from './mirrorPorts.ts';
@@ -37,6 +37,8 @@ export interface BroadcastControllerOptions {
   x264Preset?: X264Preset;
   /** Stage changes within this window are folded into one ffmpeg restart, ms. Default 250. */
   settleMs?: number;
+  /** Carry on the HLS numbering of the room's previous broadcast on another node (HlsPackagerOptions.resume). */
+  resume?: HlsResumePoint;
 }
 
 export type BroadcastControllerEvents = {
@@ -87,6 +89,7 @@ export class BroadcastController extends EnhancedEventEmitter<BroadcastControlle
       ...(opts.recordingId !== undefined ? { recordingId: opts.recordingId } : {}),
       // One part per ffmpeg fragment: the transcoder cuts 200 ms fragments.
       partTargetSec: PART_TARGET_SEC,
+      ...(opts.resume ? { resume: opts.resume } : {}),
     });
     this.packager.on('ready', () => {
       this.readyValue = true;

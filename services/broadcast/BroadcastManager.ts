@@ -2,7 +2,7 @@ import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
 import { InvalidStateError } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import type { MediaEngine, StageTrack } from '../engine/EngineTypes.ts';
-import type { HlsPackager } from '../packager/index.ts';
+import type { HlsPackager, HlsResumePoint } from '../packager/index.ts';
 import { newRecordingId, type RecordingInfo } from '../packager/recording.ts';
 import type { Storage } from '../storage/Storage.ts';
 import type { RenditionBitrate } from './BitrateMeter.ts';
@@ -30,6 +30,20 @@ export interface BroadcastManagerOptions {
   x264Preset?: X264Preset;
   /** UDP ports for the RTP mirror, "min-max" pairs. */
   mirrorPortRange: [number, number];
+  /**
+   * Where each room's HLS numbering is kept while it is live, so that the node that takes a room
+   * over after its node died carries the numbering on (cluster: Redis). Absent: every broadcast
+   * numbers from 0, as a node alone does.
+   */
+  hlsPositions?: HlsPositionStore;
+}
+
+/** Each room's HLS numbering, kept outside the node (see BroadcastManagerOptions.hlsPositions). */
+export interface HlsPositionStore {
+  /** The numbering the room's last broadcast left, if any; a failure reads as none. */
+  load(roomId: string): Promise<HlsResumePoint | undefined>;
+  /** Records how far the room's live broadcast has got. Best effort: it must not throw. */
+  save(roomId: string, point: HlsResumePoint): void;
 }
 
 export interface BroadcastStatus {
@@ -75,6 +89,8 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
   private readonly broadcasts = new Map<string, BroadcastController>();
   /** Rooms' own recording setting, over `record`; forgotten when the stage closes. */
   private readonly recordSettings = new Map<string, boolean>();
+  /** Rooms whose start is under way (reading the numbering to carry on, ending the previous broadcast). */
+  private readonly starting = new Set<string>();
   private readonly onNewStage = (stage: StageFeed) => this.follow(stage);
   private closed = false;
 
@@ -171,20 +187,34 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
   /** Starts the broadcast of a stage the directory knows. */
   async start(roomId: string): Promise<BroadcastStatus> {
     if (this.closed) throw new InvalidStateError('broadcasts are shutting down');
-    if (this.live(roomId)) throw new InvalidStateError(`room ${roomId} is already broadcasting`);
+    if (this.live(roomId) || this.starting.has(roomId)) throw new InvalidStateError(`room ${roomId} is already broadcasting`);
     const stage = this.opts.stages.get(roomId);
     if (!stage) throw new InvalidStateError(`room ${roomId} has no stage here`);
-    const previous = this.broadcasts.get(roomId);
-    if (previous) await previous.close();
-    const controller = new BroadcastController({
-      stage,
-      engine: this.opts.engine,
-      storage: this.opts.storage,
-      ports: this.ports,
-      ...(this.recordingEnabled(roomId) ? { recordingId: newRecordingId() } : {}),
-      ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
-      ...(this.opts.x264Preset ? { x264Preset: this.opts.x264Preset } : {}),
-    });
+    this.starting.add(roomId);
+    let controller: BroadcastController;
+    let resume: HlsResumePoint | undefined;
+    try {
+      const previous = this.broadcasts.get(roomId);
+      // The previous broadcast here numbered the playlists this node serves; the store's numbering
+      // is for a room that arrives from another node.
+      resume = previous ? undefined : await this.opts.hlsPositions?.load(roomId);
+      if (previous) await previous.close();
+      if (this.closed) throw new InvalidStateError('broadcasts are shutting down');
+      controller = new BroadcastController({
+        stage,
+        engine: this.opts.engine,
+        storage: this.opts.storage,
+        ports: this.ports,
+        ...(this.recordingEnabled(roomId) ? { recordingId: newRecordingId() } : {}),
+        ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
+        ...(this.opts.x264Preset ? { x264Preset: this.opts.x264Preset } : {}),
+        ...(resume ? { resume } : {}),
+      });
+    } finally {
+      this.starting.delete(roomId);
+    }
+    if (resume) log.info({ roomId, ...resume }, 'broadcast carries on the HLS numbering its room left');
+    this.keepPosition(roomId, controller);
     controller.on('ready', () => this.safeEmit('broadcastready', roomId));
     controller.on('stopped', (reason) => this.safeEmit('broadcaststopped', roomId, reason));
     controller.on('recorded', (info) => this.safeEmit('recordingready', roomId, info));
@@ -192,6 +222,19 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
     await controller.start();
     this.safeEmit('broadcaststarted', roomId);
     return this.status(roomId)!;
+  }
+
+  /** Saves how far the broadcast's numbering has got, once per new segment number. */
+  private keepPosition(roomId: string, controller: BroadcastController): void {
+    const store = this.opts.hlsPositions;
+    if (!store) return;
+    let saved = -1;
+    controller.packager.on('segment', () => {
+      const point = controller.packager.numbering();
+      if (!point || point.nextMsn <= saved) return;
+      saved = point.nextMsn;
+      store.save(roomId, point);
+    });
   }
 
   async stop(roomId: string, reason: BroadcastStopReason): Promise<void> {

@@ -10,7 +10,7 @@ import { RedisPlacement } from './RedisPlacement.ts';
 
 export { CLUSTER_SECRET_HEADER, ClusterRouter } from './ClusterRouter.ts';
 export { LocalPlacement } from './LocalPlacement.ts';
-export { RedisPlacement } from './RedisPlacement.ts';
+export { RedisPlacement, type HlsNumbering } from './RedisPlacement.ts';
 export type { NodeInfo, NodeLoad, RoomPlacement } from './PlacementTypes.ts';
 
 const log = logger.child({ mod: 'cluster' });
@@ -21,6 +21,8 @@ export interface Cluster {
   middleware?: MiddlewareHandler;
   /** For signaling: the owner's base URL when the room lives on another node (after placing it again if its node vanished). */
   elsewhere?: (roomId: string) => Promise<string | undefined>;
+  /** Each room's HLS numbering, shared by the nodes (RedisPlacement.hlsPositions); absent on a node alone. */
+  hlsPositions?: ReturnType<RedisPlacement['hlsPositions']>;
   /** Registers this node under its public URL and starts the heartbeat. */
   start(publicUrl: string): Promise<void>;
   /** Takes no new rooms. */
@@ -85,6 +87,7 @@ export function createCluster(cfg: Config, deps: ClusterDeps): Cluster {
       const route = await router.route(roomId);
       return route.where === 'elsewhere' ? route.node.url : undefined;
     },
+    hlsPositions: placement.hlsPositions(),
     start: (url) => placement.start(url),
     drain: () => placement.drain(),
     close: async () => {

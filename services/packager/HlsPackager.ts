@@ -3,7 +3,7 @@ import { EnhancedEventEmitter } from '../core/EnhancedEventEmitter.ts';
 import { InvalidStateError } from '../core/errors.ts';
 import { logger, type Logger } from '../core/logger.ts';
 import type { Storage } from '../storage/Storage.ts';
-import type { HlsPackagerEvents, HlsPackagerOptions, RenditionInfo } from './HlsPackagerTypes.ts';
+import type { HlsPackagerEvents, HlsPackagerOptions, HlsResumePoint, RenditionInfo } from './HlsPackagerTypes.ts';
 import { ObjectNames, PLAYLIST_CACHE_CONTROL, PLAYLIST_CONTENT_TYPE, PLAYLIST_NAME } from './names.ts';
 import { multivariantPlaylist, type DateRangeModel, type RenditionReport, type VariantModel } from './playlist.ts';
 import { isRecordingId, RECORDING_MANIFEST, recordingPrefix, type RecordingInfo } from './recording.ts';
@@ -39,6 +39,7 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
   private readonly names: ObjectNames;
   private readonly log: Logger;
   private readonly uploadBufferSegments: number;
+  private readonly resume: HlsResumePoint | undefined;
   private readonly renditions = new Map<string, Rendition>();
   private readonly roomQueue: UploadQueue;
   private readyEmitted = false;
@@ -57,6 +58,10 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
     this.recordingId = options.recordingId;
     if (this.recordingId !== undefined && !isRecordingId(this.recordingId)) throw new TypeError('recordingId must match ^[0-9a-z]{8,32}$');
     this.uploadBufferSegments = options.uploadBufferSegments ?? 120;
+    this.resume = options.resume;
+    if (this.resume && !(Number.isSafeInteger(this.resume.nextMsn) && this.resume.nextMsn >= 0 && Number.isSafeInteger(this.resume.discontinuitySequence) && this.resume.discontinuitySequence >= 0)) {
+      throw new TypeError('resume needs a non-negative integer nextMsn and discontinuitySequence');
+    }
     if (this.partTargetSec !== undefined && !(this.partTargetSec >= 0.1 && this.partTargetSec <= 1)) {
       throw new TypeError('partTargetSec must be within 0.1-1');
     }
@@ -144,6 +149,19 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
     return this.renditions.get(name);
   }
 
+  /**
+   * How far the numbering has got, over every rendition (the furthest): what a packager that
+   * takes over this room's URL passes as `resume`. Undefined before any rendition.
+   */
+  numbering(): HlsResumePoint | undefined {
+    let out: HlsResumePoint | undefined;
+    for (const r of this.renditions.values()) {
+      const p = r.numbering();
+      out = out ? { nextMsn: Math.max(out.nextMsn, p.nextMsn), discontinuitySequence: Math.max(out.discontinuitySequence, p.discontinuitySequence) } : p;
+    }
+    return out;
+  }
+
   renditionNames(): string[] {
     return [...this.renditions.keys()];
   }
@@ -192,6 +210,7 @@ export class HlsPackager extends EnhancedEventEmitter<HlsPackagerEvents> {
       log: this.log,
       partTargetSec: this.partTargetSec,
       segmentTargetSec: this.segmentTargetSec,
+      ...(this.resume ? { resume: this.resume } : {}),
       windowSegments: this.windowSegments,
       record: this.record,
       ...(this.recordingId !== undefined ? { recordingPrefix: recordingPrefix(this.roomId, this.recordingId) } : {}),

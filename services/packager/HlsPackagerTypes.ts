@@ -31,6 +31,21 @@ export interface HlsPackagerOptions {
   uploadBufferSegments?: number;
   /** Names objects so that a restarted packager never reuses a name (see names.ts). Default: start time in base 36. */
   epoch?: string;
+  /**
+   * Carry on the numbering of an earlier packager of the same room, so that its playlists stay
+   * one stream for players and caches: the room's broadcast moved here after its node died. The
+   * first segment of each rendition gets media sequence `nextMsn` and carries a discontinuity.
+   * Default: numbering from 0.
+   */
+  resume?: HlsResumePoint;
+}
+
+/** How far a packager's numbering got (`HlsPackager.position()`), for a successor to carry on. */
+export interface HlsResumePoint {
+  /** The media sequence number the next segment gets. */
+  nextMsn: number;
+  /** The discontinuity sequence of the last segment. */
+  discontinuitySequence: number;
 }
 
 export interface RenditionInfo {

@@ -3,7 +3,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Storage } from '../storage/Storage.ts';
 import { Condition } from './condition.ts';
 import type { FragmentInfo } from './fragment.ts';
-import type { RenditionInfo } from './HlsPackagerTypes.ts';
+import type { HlsResumePoint, RenditionInfo } from './HlsPackagerTypes.ts';
 import { Ingest } from './ingest.ts';
 import type { InitSegmentInfo } from './initSegment.ts';
 import { LiveWindow, PLAYLIST_VERSION } from './liveWindow.ts';
@@ -27,6 +27,8 @@ export interface RenditionOptions {
   /** Undefined: derived from the input (see `LiveWindow.partTargetSec`). */
   partTargetSec: number | undefined;
   segmentTargetSec: number;
+  /** Carry on an earlier packager's numbering (HlsPackagerOptions.resume). */
+  resume?: HlsResumePoint;
   windowSegments: number;
   record: boolean;
   /** Also keep every segment under this key prefix, as a VOD recording (see recording.ts). Absent: no recording. */
@@ -68,7 +70,7 @@ export class Rendition {
     this.options = options;
     this.name = options.name;
     this.info = options.info;
-    this.segmenter = new Segmenter({ segmentTargetSec: options.segmentTargetSec });
+    this.segmenter = new Segmenter({ segmentTargetSec: options.segmentTargetSec, ...(options.resume ? { resume: options.resume } : {}) });
     this.ingest = new Ingest({
       onInit: (data, info) => this.acceptInit(data, info),
       onFragment: (data, info) => this.acceptFragment(data, info),
@@ -120,6 +122,11 @@ export class Rendition {
   }
 
   /** Starts reading a new input stream; a previous one is detached (and destroyed). */
+  /** How far this rendition's numbering has got, for a successor packager (HlsPackager.position). */
+  numbering(): HlsResumePoint {
+    return this.segmenter.numbering;
+  }
+
   attach(stream: Readable): void {
     if (this.closed) throw new Error('rendition closed');
     this.ended = false;

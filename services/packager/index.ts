@@ -1,5 +1,5 @@
 export { HlsPackager } from './HlsPackager.ts';
-export type { HlsPackagerEvents, HlsPackagerOptions, RenditionInfo } from './HlsPackagerTypes.ts';
+export type { HlsPackagerEvents, HlsPackagerOptions, HlsResumePoint, RenditionInfo } from './HlsPackagerTypes.ts';
 export type { Rendition } from './Rendition.ts';
 export type { Part } from './part.ts';
 export type { Segment } from './segment.ts';

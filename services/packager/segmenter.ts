@@ -2,6 +2,7 @@ import type { FragmentInfo } from './fragment.ts';
 import type { InitSegmentInfo } from './initSegment.ts';
 import type { Part } from './part.ts';
 import type { Segment } from './segment.ts';
+import type { HlsResumePoint } from './HlsPackagerTypes.ts';
 
 /** Tolerance for comparing durations that went through timescale division. */
 const EPSILON_SEC = 0.001;
@@ -9,6 +10,8 @@ const EPSILON_SEC = 0.001;
 export interface SegmenterOptions {
   /** A new segment starts at the first independent part once the open one is this long. */
   segmentTargetSec: number;
+  /** Carry on another segmenter's numbering (see HlsResumePoint): the first segment follows it with a discontinuity. */
+  resume?: HlsResumePoint;
 }
 
 export interface FragmentResult {
@@ -41,6 +44,16 @@ export class Segmenter {
 
   constructor(options: SegmenterOptions) {
     this.segmentTargetSec = options.segmentTargetSec;
+    if (options.resume) {
+      this.nextMsn = options.resume.nextMsn;
+      this.discontinuitySequence = options.resume.discontinuitySequence;
+      this.discontinuityPending = true;
+    }
+  }
+
+  /** Where this numbering has got to: what a successor needs to carry it on. */
+  get numbering(): HlsResumePoint {
+    return { nextMsn: this.nextMsn, discontinuitySequence: this.discontinuitySequence };
   }
 
   /** Media sequence number the next new segment will get. */

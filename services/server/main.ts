@@ -78,6 +78,11 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     mirrorPortRange: cfg.MIRROR_PORT_RANGE,
     ffmpegPath: cfg.FFMPEG_PATH,
     x264Preset: cfg.BROADCAST_X264_PRESET,
+    // The cluster (below) needs the broadcasts for its load; the broadcasts reach its store lazily.
+    hlsPositions: {
+      load: async (roomId) => cluster.hlsPositions?.load(roomId),
+      save: (roomId, point) => cluster.hlsPositions?.save(roomId, point),
+    },
   });
   const cluster = createCluster(cfg, { registry, liveBroadcasts: () => registry.list().filter((r) => broadcasts.status(r.id)?.state === 'live').length });
   const webhookFollower = followForWebhooks({ registry, broadcasts, sink: webhooks });

@@ -120,4 +120,27 @@ describe('RedisPlacement, with a real redis-server', { skip }, () => {
     await sleep(1100); // b's cached owner expires
     assert.equal((await b.locate('moving'))?.id, 'b');
   });
+
+  it("keeps each room's HLS numbering for the node that takes the room over, and ignores a damaged record", async () => {
+    const prefix = `h${prefixes++}:`;
+    const owner = (await node('owner', prefix)).hlsPositions();
+    const next = (await node('next', prefix)).hlsPositions();
+    assert.equal(await next.load('fresh'), undefined, 'a room never broadcast has none');
+    owner.save('moving', { nextMsn: 41, discontinuitySequence: 2 });
+    owner.save('moving', { nextMsn: 42, discontinuitySequence: 2 });
+    await waitFor('the newest numbering in Redis', 3000, async () => (await next.load('moving'))?.nextMsn === 42);
+    assert.deepEqual(await next.load('moving'), { nextMsn: 42, discontinuitySequence: 2 });
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    try {
+      const ttl = await raw.pTTL(`${prefix}hls:moving`);
+      assert.ok(ttl > 0 && ttl <= 3600_000, `the record expires (${ttl} ms)`);
+      for (const bad of ['not json', '{"nextMsn":-1,"discontinuitySequence":0}', '{"nextMsn":"5","discontinuitySequence":0}', '[]']) {
+        await raw.set(`${prefix}hls:damaged`, bad);
+        assert.equal(await next.load('damaged'), undefined, bad);
+      }
+    } finally {
+      await raw.close();
+    }
+  });
 });

@@ -229,3 +229,53 @@ describe('HlsPackager sliding window in storage', () => {
     }
   });
 });
+
+describe('HlsPackager taking over a room whose packager is gone', () => {
+  it("carries on the numbering it is given: the first segment follows it, with a discontinuity", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'stagecast-pk-'));
+    const storage = new DiskStorage({ rootDir: dir });
+    const first = new HlsPackager({ roomId: 'moved', storage, windowSegments: 3, epoch: 'a' });
+    const a = startFfmpegSource({ width: 320, height: 180, durationSec: 5, realtime: false });
+    let second: HlsPackager | undefined;
+    let b: FfmpegSource | undefined;
+    try {
+      first.addRendition('v', { bandwidth: 300_000 }, a.stdout);
+      await a.exited;
+      await sleep(200);
+      const left = first.numbering()!;
+      assert.ok(left.nextMsn >= 4, `the first packager cut segments: ${JSON.stringify(left)}`);
+      assert.equal(left.discontinuitySequence, 0);
+      // Its node died: nothing ends it. Another takes the room over with the numbering it left.
+      second = new HlsPackager({ roomId: 'moved', storage, windowSegments: 3, epoch: 'b', resume: left });
+      b = startFfmpegSource({ width: 320, height: 180, durationSec: 5, realtime: false });
+      second.addRendition('v', { bandwidth: 300_000 }, b.stdout);
+      await b.exited;
+      await sleep(200);
+      const text = second.rendition('v')!.playlist()!;
+      // Read by hand: with its input over, every listed segment still has parts, which strict hls-parser refuses.
+      const base = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1]);
+      const discontinuityBase = Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0);
+      const msns = [...text.matchAll(/^seg-b-(\d+)\.m4s$/gm)].map((m) => Number(m[1]));
+      assert.ok(msns.length >= 2, text);
+      assert.equal(msns[0], base, text);
+      assert.ok(msns.every((n, i) => n === base + i), `consecutive: ${msns.join(',')}`);
+      assert.ok(msns.at(-1)! >= left.nextMsn + 3, `numbers follow the first packager's (${left.nextMsn}): ${msns.join(',')}`);
+      // The window may have slid past the first segment; its discontinuity is then counted in the sequence.
+      if (base === left.nextMsn) {
+        assert.match(text, /#EXT-X-DISCONTINUITY\n(#EXT-X-[A-Z-]+:.*\n)*#EXT-X-PROGRAM-DATE-TIME/, 'the first segment carries EXT-X-DISCONTINUITY');
+        assert.equal(discontinuityBase, left.discontinuitySequence, text);
+      } else {
+        assert.equal(discontinuityBase, left.discontinuitySequence + 1, text);
+      }
+      assert.deepEqual(second.numbering(), { nextMsn: msns.at(-1)! + 1, discontinuitySequence: left.discontinuitySequence + 1 });
+      assert.throws(() => new HlsPackager({ roomId: 'x', storage, resume: { nextMsn: -1, discontinuitySequence: 0 } }), /resume/);
+    } finally {
+      await first.close();
+      await second?.close();
+      await a.kill();
+      await b?.kill();
+      await storage.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
