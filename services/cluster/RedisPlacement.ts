@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createClient, type RedisClientType } from 'redis';
 import { ServiceError } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
+import { RedisRoomState } from './RoomState.ts';
 import { loadScore, type NodeInfo, type NodeLoad, type RoomPlacement } from './PlacementTypes.ts';
 
 const log = logger.child({ mod: 'cluster' });
@@ -43,15 +44,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-/** A room's HLS numbering is kept this long after its last segment, ms. */
-const HLS_POSITION_TTL_MS = 3600_000;
-
-/** How far a room's HLS numbering got (the packager's HlsResumePoint). */
-export interface HlsNumbering {
-  nextMsn: number;
-  discontinuitySequence: number;
-}
-
 /** How long a located owner is trusted without asking Redis again, ms. */
 const OWNER_CACHE_MS = 1000;
 
@@ -60,8 +52,7 @@ const OWNER_CACHE_MS = 1000;
  *   node:<id>   JSON NodeInfo, expiring after nodeTtlMs unless the heartbeat renews it
  *   nodes       set of node ids ever seen (the dead are pruned when listed)
  *   room:<id>   the owner node's id; no expiry: a room outlives its node and is placed again
- *   hls:<id>    JSON {nextMsn, discontinuitySequence}: how far the room's HLS numbering got on
- *               its owner, for the next owner to carry on; expires HLS_POSITION_TTL_MS after the last save
+ * and, through roomState(), what each room carries to its next node (RoomState.ts).
  */
 export class RedisPlacement implements RoomPlacement {
   readonly clustered = true;
@@ -73,6 +64,7 @@ export class RedisPlacement implements RoomPlacement {
   private liveNodes: { at: number; nodes: NodeInfo[] } | undefined;
   private readonly owners = new Map<string, { node: NodeInfo; until: number }>();
   private closed = false;
+  private state: RedisRoomState | undefined;
 
   constructor(opts: RedisPlacementOptions) {
     this.opts = opts;
@@ -168,31 +160,9 @@ export class RedisPlacement implements RoomPlacement {
     }
   }
 
-  /**
-   * Each room's HLS numbering in Redis (`hls:<id>`), for the broadcasts: the owner saves it at
-   * each segment, the node that takes the room over after a failover reads it. A failure to
-   * read is logged and reads as none (the new broadcast then numbers from 0, a new epoch).
-   */
-  hlsPositions(): { load(roomId: string): Promise<HlsNumbering | undefined>; save(roomId: string, point: HlsNumbering): void } {
-    return {
-      load: async (roomId) => {
-        try {
-          const raw = await this.client.get(this.key(`hls:${roomId}`));
-          const parsed: unknown = raw ? JSON.parse(raw) : undefined;
-          return isNumbering(parsed) ? parsed : undefined;
-        } catch (err) {
-          log.warn({ room: roomId, err: err instanceof Error ? err.message : String(err) }, 'reading the HLS numbering failed');
-          return undefined;
-        }
-      },
-      save: (roomId, point) => {
-        if (this.closed) return;
-        const value = JSON.stringify({ nextMsn: point.nextMsn, discontinuitySequence: point.discontinuitySequence });
-        this.client.set(this.key(`hls:${roomId}`), value, { PX: HLS_POSITION_TTL_MS }).catch((err: unknown) => {
-          log.warn({ room: roomId, err: err instanceof Error ? err.message : String(err) }, 'saving the HLS numbering failed');
-        });
-      },
-    };
+  /** What each room carries to its next node (RoomState.ts), on this placement's Redis connection. */
+  roomState(): RedisRoomState {
+    return (this.state ??= new RedisRoomState(this.client, this.prefix, () => this.closed));
   }
 
   private async resolve(roomId: string, mode: 'create' | 'existing'): Promise<NodeInfo | undefined> {
@@ -232,9 +202,4 @@ export class RedisPlacement implements RoomPlacement {
   private key(suffix: string): string {
     return `${this.prefix}${suffix}`;
   }
-}
-
-function isNumbering(value: unknown): value is HlsNumbering {
-  const v = value as Partial<HlsNumbering> | undefined;
-  return !!v && Number.isSafeInteger(v.nextMsn) && v.nextMsn! >= 0 && Number.isSafeInteger(v.discontinuitySequence) && v.discontinuitySequence! >= 0;
 }

@@ -7,10 +7,13 @@ import { clusterRouting } from './clusterRouting.ts';
 import { LocalPlacement } from './LocalPlacement.ts';
 import type { NodeLoad, RoomPlacement } from './PlacementTypes.ts';
 import { RedisPlacement } from './RedisPlacement.ts';
+import type { RedisRoomState } from './RoomState.ts';
+import type { PrivateBroadcasts } from '../stage/PrivateBroadcasts.ts';
 
 export { CLUSTER_SECRET_HEADER, ClusterRouter } from './ClusterRouter.ts';
 export { LocalPlacement } from './LocalPlacement.ts';
-export { RedisPlacement, type HlsNumbering } from './RedisPlacement.ts';
+export { RedisPlacement } from './RedisPlacement.ts';
+export { RedisRoomState, type HlsNumbering } from './RoomState.ts';
 export type { NodeInfo, NodeLoad, RoomPlacement } from './PlacementTypes.ts';
 
 const log = logger.child({ mod: 'cluster' });
@@ -21,8 +24,8 @@ export interface Cluster {
   middleware?: MiddlewareHandler;
   /** For signaling: the owner's base URL when the room lives on another node (after placing it again if its node vanished). */
   elsewhere?: (roomId: string) => Promise<string | undefined>;
-  /** Each room's HLS numbering, shared by the nodes (RedisPlacement.hlsPositions); absent on a node alone. */
-  hlsPositions?: ReturnType<RedisPlacement['hlsPositions']>;
+  /** What each room carries to its next node (RoomState.ts): HLS numbering, private setting, blocks. Absent on a node alone. */
+  roomState?: RedisRoomState;
   /** Registers this node under its public URL and starts the heartbeat. */
   start(publicUrl: string): Promise<void>;
   /** Takes no new rooms. */
@@ -35,6 +38,8 @@ export interface ClusterDeps {
   registry: RoomRegistry;
   /** Live broadcasts on this node, for its load. */
   liveBroadcasts: () => number;
+  /** Rooms' private settings: a room that arrives from a dead node gets the one it had there. */
+  privacy: Pick<PrivateBroadcasts, 'set'>;
 }
 
 /**
@@ -68,15 +73,29 @@ export function createCluster(cfg: Config, deps: ClusterDeps): Cluster {
     heartbeatMs: cfg.CLUSTER_HEARTBEAT_MS,
     nodeTtlMs: cfg.CLUSTER_NODE_TTL_MS,
   });
-  const createRoom = async (roomId: string) => (await registry.create(roomId)).summary();
+  const roomState = placement.roomState();
+  // A room placed here may have lived on a node that died: it gets back what it carried there
+  // (read before it exists here, applied before anyone can join).
+  const createRoom = async (roomId: string) => {
+    const carried = await roomState.load(roomId);
+    const room = await registry.create(roomId);
+    if (carried.private !== undefined) deps.privacy.set(roomId, carried.private);
+    room.restoreBlocks(carried.blocks);
+    if (carried.private !== undefined || carried.blocks.length) log.info({ room: roomId, private: carried.private, blocks: carried.blocks.length }, 'room took over its state from its previous node');
+    return room.summary();
+  };
   const router = new ClusterRouter(placement, { hasRoom: (id) => registry.get(id) !== undefined, createRoom }, cfg.CLUSTER_SECRET);
   // Every room created here is owned here; one deleted through the API is forgotten. A room
   // closed for any other reason (shutdown, engine death) keeps its placement, to be placed
   // again on a live node by the next request for it.
   const onNewRoom = (room: ReturnType<RoomRegistry['list']>[number]) => {
     placement.claim(room.id).catch((err: unknown) => log.warn({ room: room.id, err: String(err) }, 'claiming the room failed'));
+    room.observer.on('identityblocked', (entry) => roomState.saveBlock(room.id, entry));
+    room.observer.on('identityunblocked', (identity) => roomState.removeBlock(room.id, identity));
     room.observer.once('close', (reason) => {
-      if (reason === 'room_closed') placement.release(room.id).catch((err: unknown) => log.warn({ room: room.id, err: String(err) }, 'releasing the room failed'));
+      if (reason !== 'room_closed') return;
+      placement.release(room.id).catch((err: unknown) => log.warn({ room: room.id, err: String(err) }, 'releasing the room failed'));
+      roomState.forget(room.id);
     });
   };
   registry.observer.on('newroom', onNewRoom);
@@ -87,7 +106,7 @@ export function createCluster(cfg: Config, deps: ClusterDeps): Cluster {
       const route = await router.route(roomId);
       return route.where === 'elsewhere' ? route.node.url : undefined;
     },
-    hlsPositions: placement.hlsPositions(),
+    roomState,
     start: (url) => placement.start(url),
     drain: () => placement.drain(),
     close: async () => {

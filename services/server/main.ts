@@ -58,7 +58,8 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     chat: { maxLength: cfg.CHAT_MAX_LENGTH, historySize: cfg.CHAT_HISTORY, ratePerMinute: cfg.CHAT_RATE_PER_MINUTE, burst: cfg.CHAT_RATE_BURST },
   });
   const tokens = new TokenService({ secret: cfg.JWT_SECRET, ttlSeconds: cfg.TOKEN_TTL_SECONDS });
-  const privacy = new PrivateBroadcasts(cfg.HLS_PRIVATE_DEFAULT);
+  // In a cluster each setting is also kept for the room's next node (the cluster is created below).
+  const privacy = new PrivateBroadcasts(cfg.HLS_PRIVATE_DEFAULT, (room, isPrivate) => cluster.roomState?.savePrivate(room, isPrivate));
   const playbackTokens = new PlaybackTokenService({ secret: cfg.JWT_SECRET, ttlSeconds: cfg.PLAYBACK_TOKEN_TTL_SECONDS });
   const metrics = createMetrics();
   const storage = metrics.instrumentStorage(createStorage(storageOptions(cfg)));
@@ -80,11 +81,11 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     x264Preset: cfg.BROADCAST_X264_PRESET,
     // The cluster (below) needs the broadcasts for its load; the broadcasts reach its store lazily.
     hlsPositions: {
-      load: async (roomId) => cluster.hlsPositions?.load(roomId),
-      save: (roomId, point) => cluster.hlsPositions?.save(roomId, point),
+      load: async (roomId) => cluster.roomState?.loadNumbering(roomId),
+      save: (roomId, point) => cluster.roomState?.saveNumbering(roomId, point),
     },
   });
-  const cluster = createCluster(cfg, { registry, liveBroadcasts: () => registry.list().filter((r) => broadcasts.status(r.id)?.state === 'live').length });
+  const cluster = createCluster(cfg, { registry, privacy, liveBroadcasts: () => registry.list().filter((r) => broadcasts.status(r.id)?.state === 'live').length });
   const webhookFollower = followForWebhooks({ registry, broadcasts, sink: webhooks });
   metrics.observe({ registry, engine, broadcasts, webhooks });
   webhooks.start();

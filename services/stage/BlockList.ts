@@ -17,6 +17,11 @@ export class BlockList {
     return { ...entry };
   }
 
+  /** Takes a block over as it was recorded (the room moved here from another node). */
+  restore(entry: BlockEntry): void {
+    if (!this.blocks.has(entry.identity)) this.blocks.set(entry.identity, { ...entry });
+  }
+
   /** False if it was not blocked. */
   remove(identity: string): boolean {
     return this.blocks.delete(identity);

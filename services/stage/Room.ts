@@ -415,6 +415,14 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     return entry;
   }
 
+  /**
+   * Takes over the blocks this room had on the node it came from (cluster failover), before
+   * anyone joins here. Nothing is announced: the blocks are not new.
+   */
+  restoreBlocks(entries: BlockEntry[]): void {
+    for (const entry of entries) this.blockList.restore(entry);
+  }
+
   /** Lets `identity` join again. Throws `not_found` if it was not blocked. */
   unblock(identity: string, actor: ActorId): void {
     this.assertMayModerate(actor);

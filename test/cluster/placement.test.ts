@@ -121,24 +121,37 @@ describe('RedisPlacement, with a real redis-server', { skip }, () => {
     assert.equal((await b.locate('moving'))?.id, 'b');
   });
 
-  it("keeps each room's HLS numbering for the node that takes the room over, and ignores a damaged record", async () => {
+  it('keeps what each room carries to its next node: HLS numbering, private setting, blocks; forgets it with the room; ignores damaged records', async () => {
     const prefix = `h${prefixes++}:`;
-    const owner = (await node('owner', prefix)).hlsPositions();
-    const next = (await node('next', prefix)).hlsPositions();
-    assert.equal(await next.load('fresh'), undefined, 'a room never broadcast has none');
-    owner.save('moving', { nextMsn: 41, discontinuitySequence: 2 });
-    owner.save('moving', { nextMsn: 42, discontinuitySequence: 2 });
-    await waitFor('the newest numbering in Redis', 3000, async () => (await next.load('moving'))?.nextMsn === 42);
-    assert.deepEqual(await next.load('moving'), { nextMsn: 42, discontinuitySequence: 2 });
+    const owner = (await node('owner', prefix)).roomState();
+    const next = (await node('next', prefix)).roomState();
+    assert.equal(await next.loadNumbering('fresh'), undefined, 'a room never broadcast has no numbering');
+    assert.deepEqual(await next.load('fresh'), { blocks: [] }, 'nor any state');
+    owner.saveNumbering('moving', { nextMsn: 41, discontinuitySequence: 2 });
+    owner.saveNumbering('moving', { nextMsn: 42, discontinuitySequence: 2 });
+    owner.savePrivate('moving', true);
+    owner.saveBlock('moving', { identity: 'mallory', blockedAt: '2026-12-04T10:00:00.000Z', reason: 'spam' });
+    owner.saveBlock('moving', { identity: 'eve', blockedAt: '2026-12-04T10:01:00.000Z', by: 'p_mod' });
+    owner.removeBlock('moving', 'eve');
+    await waitFor('the newest numbering in Redis', 3000, async () => (await next.loadNumbering('moving'))?.nextMsn === 42);
+    assert.deepEqual(await next.loadNumbering('moving'), { nextMsn: 42, discontinuitySequence: 2 });
+    assert.deepEqual(await next.load('moving'), { private: true, blocks: [{ identity: 'mallory', blockedAt: '2026-12-04T10:00:00.000Z', reason: 'spam' }] });
     const raw = createClient({ url: redis.url });
     await raw.connect();
     try {
       const ttl = await raw.pTTL(`${prefix}hls:moving`);
-      assert.ok(ttl > 0 && ttl <= 3600_000, `the record expires (${ttl} ms)`);
+      assert.ok(ttl > 0 && ttl <= 3600_000, `the numbering expires (${ttl} ms)`);
       for (const bad of ['not json', '{"nextMsn":-1,"discontinuitySequence":0}', '{"nextMsn":"5","discontinuitySequence":0}', '[]']) {
         await raw.set(`${prefix}hls:damaged`, bad);
-        assert.equal(await next.load('damaged'), undefined, bad);
+        assert.equal(await next.loadNumbering('damaged'), undefined, bad);
       }
+      await raw.set(`${prefix}private:damaged`, 'maybe');
+      await raw.hSet(`${prefix}blocks:damaged`, { a: 'not json', b: '{"identity":5}', c: JSON.stringify({ identity: 'ok', blockedAt: 'x' }) });
+      assert.deepEqual(await next.load('damaged'), { blocks: [{ identity: 'ok', blockedAt: 'x' }] });
+      owner.forget('moving');
+      await waitFor('the room state forgotten', 3000, async () => (await next.load('moving')).private === undefined);
+      assert.deepEqual(await next.load('moving'), { blocks: [] });
+      assert.equal(await next.loadNumbering('moving'), undefined);
     } finally {
       await raw.close();
     }

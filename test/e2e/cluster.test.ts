@@ -208,6 +208,12 @@ describe('cluster: three nodes, one Redis', { skip: redisUnavailable() }, () => 
       probe.maxGapMs = 0;
       probe.lastMoveAt = Date.now();
     });
+    // What the room must carry to its next node: a private sibling room on the same owner, the
+    // block on mallory (the rules test), and the HLS numbering of the live broadcast.
+    const hidden = await owner.api('/api/rooms', { method: 'POST', body: JSON.stringify({ id: 'hidden', private: true }) });
+    assert.equal(hidden.status, 201, 'a private room on the owner');
+    assert.equal((await entry[0].api('/hls/hidden/index.m3u8')).status, 401, 'its HLS needs a playback token');
+    const numberingBefore = await mediaNumbering(entry[0].url);
     const killedAt = Date.now();
     owner.svc.child.kill('SIGKILL');
 
@@ -236,9 +242,36 @@ describe('cluster: three nodes, one Redis', { skip: redisUnavailable() }, () => 
         `longest playhead stall ${(after.maxGapMs / 1000).toFixed(1)} s; hls.js reloads ${after.loads - before.loads} (fatal: ${after.fatals.join(', ') || 'none'}); new owner ${newOwner}`,
     );
     assert.ok(resumedMs < MAX_OUTAGE_MS, `HLS played new media ${resumedMs} ms after the kill (bound ${MAX_OUTAGE_MS})`);
+    // The new broadcast carries the numbering on: later sequence numbers, after a discontinuity.
+    const numberingAfter = await mediaNumbering(entry[0].url);
+    assert.ok(numberingAfter.firstMsn > numberingBefore.lastMsn, `sequence numbers go on: ${numberingBefore.lastMsn} before the kill, ${numberingAfter.firstMsn}.. after`);
+    assert.ok(numberingAfter.discontinuitySequence > numberingBefore.discontinuitySequence || numberingAfter.discontinuities > 0, 'with a discontinuity');
+    // The private room stays private and mallory stays out, through every node.
+    for (const node of entry) {
+      assert.equal((await node.api('/hls/hidden/index.m3u8')).status, 401, `the private room needs a token via ${node.id} after the failover`);
+      const mallory = await node.token(ROOM, 'mallory', 'presenter');
+      assert.equal((await joinThrough(node.url, mallory)).refused, 403, `mallory is still blocked via ${node.id}`);
+    }
     assert.deepEqual(pageErrors, [], 'no page errors');
   });
 });
+
+/** The first listed and last media sequence numbers of the room's first rendition, and its discontinuities. */
+async function mediaNumbering(base: string): Promise<{ firstMsn: number; lastMsn: number; discontinuitySequence: number; discontinuities: number }> {
+  const multivariant = await (await fetch(`${base}/hls/${ROOM}/index.m3u8`)).text();
+  const uri = multivariant.split('\n').find((line) => line && !line.startsWith('#'));
+  assert.ok(uri, `a rendition in ${multivariant}`);
+  const text = await (await fetch(new URL(uri, `${base}/hls/${ROOM}/index.m3u8`))).text();
+  const firstMsn = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1]);
+  const segments = text.split('\n').filter((line) => line && !line.startsWith('#')).length;
+  assert.ok(Number.isInteger(firstMsn) && segments > 0, text);
+  return {
+    firstMsn,
+    lastMsn: firstMsn + segments - 1,
+    discontinuitySequence: Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0),
+    discontinuities: (text.match(/^#EXT-X-DISCONTINUITY$/gm) ?? []).length,
+  };
+}
 
 function probeOf(page: Page): Promise<HlsProbe> {
   return page.evaluate(() => {

@@ -84,4 +84,18 @@ describe('stage: roles and moderation', () => {
     room.join({ identity: 't', role: 'presenter', transport: 'signaling' });
     await stage.registry.delete('kick');
   });
+
+  it('takes over the blocks a room had on another node: they refuse joins at once, announce nothing, and can be lifted', async () => {
+    const room = await stage.registry.create('moved');
+    const events: string[] = [];
+    room.observer.on('identityblocked', (entry) => events.push(`blocked:${entry.identity}`));
+    const entry = { identity: 'mallory', blockedAt: '2026-12-04T10:00:00.000Z', reason: 'spam' };
+    room.restoreBlocks([entry, { ...entry, reason: 'a second record of the same identity is ignored' }]);
+    assert.deepEqual(room.blocks(), [entry]);
+    assert.throws(() => room.join({ identity: 'mallory', role: 'viewer', transport: 'signaling' }), code('forbidden'));
+    assert.deepEqual(events, [], 'a block carried over is not news');
+    room.unblock('mallory', undefined);
+    assert.equal(room.join({ identity: 'mallory', role: 'viewer', transport: 'signaling' }).identity, 'mallory');
+    await stage.registry.delete('moved');
+  });
 });
