@@ -111,6 +111,8 @@ describe('recordings: record, play after the live, list, erase (disk)', () => {
     const stopped = await api('/broadcast', { method: 'DELETE' });
     assert.equal(stopped.status, 200);
     await studio.close();
+    // The viewer watches in the tab in front: Chromium defers starting media in a background tab.
+    await viewer.bringToFront();
 
     const snap = () => viewer.evaluate(() => (window as unknown as WatchWindow).__watch.recording);
     const playing = await waitFor('the recording to play on the watch page', 40000, snap, { until: (s) => s?.state === 'playing' || s?.state === 'ended' });
