@@ -133,6 +133,10 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     if (cluster.placement.clustered) await cluster.drain();
     else await cluster.close();
     await signaling.close();
+    // In a cluster the broadcast goes on elsewhere under the same URL: answers still in flight
+    // here (a blocking playlist reload waits up to 3 target durations) must not carry the
+    // ENDLIST below. They are cut; an edge retries them on another node.
+    if (cluster.placement.clustered) server.closeAllConnections();
     await broadcasts.close();
     await registry.close('engine_closed');
     await engine.close();
