@@ -18,11 +18,13 @@ import { waitFor } from '../support/wait.ts';
 /**
  * Drain on SIGTERM in a cluster: three nodes and a real redis-server behind a real nginx edge
  * (infra/nginx/edge.conf, upstreams = the nodes). A studio page opened through the edge goes
- * live; an hls.js page watches through the edge. The room's owner gets SIGTERM: while it drains
- * it stays in Redis marked draining and rooms created through the other nodes never land on
- * it; it leaves the cluster and exits 0 with its broadcast's stored playlists ended (ENDLIST);
- * the studio joins again on its own (its socket closed with 1001) and publishes on a live node;
- * HLS plays again under the same URL. Times are printed.
+ * live; an hls.js page and the watch page (an audience member) watch through the edge. The
+ * room's owner gets SIGTERM: while it drains it stays in Redis marked draining and rooms
+ * created through the other nodes never land on it; it leaves the cluster and exits 0 with its
+ * broadcast's stored playlists ended (ENDLIST); the studio joins again on its own (its socket
+ * closed with 1001) and publishes on a live node; HLS plays again under the same URL, and the
+ * watch page goes from `playing` through other states back to `playing`. Times and the states
+ * it showed are printed.
  */
 
 const ROOM = 'drained';
@@ -44,6 +46,7 @@ describe('cluster: a node drains on SIGTERM', { skip: redisUnavailable() ?? ngin
   let live: ClusterNode[];
   let studio: Page;
   let hlsPage: Page;
+  let watchPage: Page;
   const pageErrors: string[] = [];
 
   const newPage = async (label: string): Promise<Page> => {
@@ -90,6 +93,20 @@ describe('cluster: a node drains on SIGTERM', { skip: redisUnavailable() ?? ngin
     await hlsPage.goto(`${edgeUrl}/healthz`);
     await startHlsProbe(hlsPage, `${edgeUrl}/hls/${ROOM}/index.m3u8`);
     await waitFor('HLS to play 3 s through the edge', 90000, () => probeOf(hlsPage), { until: (p) => p.progressed >= 3, stepMs: 500 });
+
+    // The project's own watch page, as an audience member: its HLS view, through the edge.
+    watchPage = await newPage('watch');
+    await watchPage.goto(`${edgeUrl}/watch?room=${ROOM}&token=${encodeURIComponent(await viaEdge.token(ROOM, 'viewer-1', 'viewer'))}`);
+    await waitFor('the watch page to play HLS', 90000, () => watchState(watchPage), { until: (w) => w.mode === 'hls' && w.state === 'playing', stepMs: 500 });
+    // Every state it shows from now on, with its time.
+    await watchPage.evaluate(() => {
+      const seen: { state: string; at: number }[] = [];
+      (window as unknown as { __seen: typeof seen }).__seen = seen;
+      setInterval(() => {
+        const state = (window as unknown as { __watch: { hls: { state: string } | null } }).__watch.hls?.state ?? 'none';
+        if (seen.at(-1)?.state !== state) seen.push({ state, at: Date.now() });
+      }, 100);
+    });
   });
 
   it('SIGTERM to the owner: no room placed on it while it drains, exit 0 with ENDLIST, the studio republishes on a live node, HLS plays again under the same URL', { timeout: 240_000 }, async () => {
@@ -154,6 +171,7 @@ describe('cluster: a node drains on SIGTERM', { skip: redisUnavailable() ?? ngin
     const needed = before.progressed + before.bufferAhead + 3;
     const after = await waitFor('HLS to play again under the same URL', MAX_OUTAGE_MS, () => probeOf(hlsPage), { until: (p) => p.progressed >= needed, stepMs: 250, throwOnTimeout: false });
     const resumedMs = Date.now() - termAt;
+    assert.equal(after.endlists, 0, 'no live viewer was told the broadcast ended (ENDLIST): it goes on elsewhere');
     assert.ok(after.progressed >= needed, `HLS played again: ${after.progressed.toFixed(1)} s of ${needed.toFixed(1)} s; fatal errors ${after.fatals.join(', ')}`);
     console.log(
       `# drain: node exited 0 ${(drainMs / 1000).toFixed(1)} s after SIGTERM (${placements.length} rooms created meanwhile, none on it, median POST ${postMs[postMs.length >> 1]} ms); ` +
@@ -161,6 +179,21 @@ describe('cluster: a node drains on SIGTERM', { skip: redisUnavailable() ?? ngin
         `longest playhead stall ${(after.maxGapMs / 1000).toFixed(1)} s; hls.js reloads ${after.loads - before.loads} (fatal: ${after.fatals.join(', ') || 'none'}); new owner ${newOwner}`,
     );
     assert.ok(resumedMs < MAX_OUTAGE_MS, `HLS played new media ${resumedMs} ms after SIGTERM (bound ${MAX_OUTAGE_MS})`);
+
+    // The watch page left `playing` (the broadcast ended on the drained node) and plays again.
+    const seenAfter = async () => (await watchPage.evaluate(() => (window as unknown as { __seen: { state: string; at: number }[] }).__seen)).filter((e) => e.at >= termAt);
+    await waitFor('the watch page to play the new broadcast', MAX_OUTAGE_MS, seenAfter, { until: (seen) => seen.some((e) => e.state !== 'playing') && seen.at(-1)?.state === 'playing', stepMs: 500 });
+    const frames0 = (await watchState(watchPage)).framesDecoded;
+    await waitFor('the watch page to decode new frames', 20000, () => watchState(watchPage), { until: (w) => w.state === 'playing' && w.framesDecoded > frames0 + 10, stepMs: 500 });
+    const shown = (await seenAfter()).map((e) => `${e.state} at ${((e.at - termAt) / 1000).toFixed(1)} s`).join(', ');
+    console.log(`# drain: the watch page showed ${shown}`);
     assert.deepEqual(pageErrors, [], 'no page errors');
   });
 });
+
+function watchState(page: Page): Promise<{ mode: string; state: string; framesDecoded: number }> {
+  return page.evaluate(() => {
+    const w = (window as unknown as { __watch: { mode: string; hls: { state: string; framesDecoded: number } | null } }).__watch;
+    return { mode: w.mode, state: w.hls?.state ?? 'none', framesDecoded: w.hls?.framesDecoded ?? 0 };
+  });
+}
