@@ -42,6 +42,10 @@ export function clusterRouting(opts: ClusterRoutingOptions): MiddlewareHandler {
     const given = c.req.header(CLUSTER_SECRET_HEADER);
     if (given !== undefined) {
       router.assertPeer(given);
+      // A peer's node list (half a heartbeat old) may not know yet that this node drains.
+      if (router.self.draining && path === '/api/rooms' && method === 'POST') {
+        throw new ServiceError('unavailable', 'this node is shutting down; try again');
+      }
       const roomId = ROOM_PATH.exec(path)?.[2];
       if (roomId && ClusterRouter.isRoomId(roomId)) {
         // A peer's owner cache (1 s) may still name this draining node: not here any more.
