@@ -57,9 +57,13 @@ export class ClusterRouter {
     return ROOM_ID.test(id);
   }
 
-  /** Where a request about `roomId` is served. A room placed here that this node lacks is created first. */
+  /**
+   * Where a request about `roomId` is served. A room placed here that this node lacks is created
+   * first. A draining node serves only what it still owns (every node drains): its rooms' URLs
+   * lead to where they are placed now.
+   */
   async route(roomId: string): Promise<RoomRoute> {
-    if (this.host.hasRoom(roomId)) return { where: 'here' };
+    if (this.host.hasRoom(roomId) && !this.self.draining) return { where: 'here' };
     const owner = await this.placement.locate(roomId);
     if (!owner) return { where: 'unknown' };
     if (owner.id !== this.self.id) return { where: 'elsewhere', node: owner };

@@ -23,17 +23,21 @@ export interface RedisPlacementOptions {
 }
 
 /**
- * Returns the room's owner when that node is alive; otherwise (no owner, or its node key has
- * expired) sets the candidate as owner and returns it, all in one step so that two nodes
- * placing the same room at once agree. With mode `existing`, a room that has no owner at all
- * stays unknown (nil): only creation makes a room exist.
+ * Returns the room's owner when that node is alive and not draining; otherwise (no owner, its
+ * node key has expired, or it is draining: SIGTERM) sets the candidate as owner and returns it,
+ * all in one step so that two nodes placing the same room at once agree. With mode `existing`,
+ * a room that has no owner at all stays unknown (nil): only creation makes a room exist. With
+ * no candidate (ARGV[1] empty: every live node drains) a live owner keeps its room, draining or not.
  * KEYS[1] room key; ARGV[1] candidate node id, ARGV[2] node key prefix, ARGV[3] create|existing|claim
  * (`claim`: the candidate, this node, keeps a room whose owner is alive only if it is itself).
  */
 const PLACE_SCRIPT = `
 local owner = redis.call('GET', KEYS[1])
-if owner and redis.call('EXISTS', ARGV[2] .. owner) == 1 then return owner end
-if ARGV[3] == 'existing' and not owner then return false end
+if owner then
+  local info = redis.call('GET', ARGV[2] .. owner)
+  if info and (ARGV[1] == '' or owner == ARGV[1] or not cjson.decode(info).draining) then return owner end
+end
+if ARGV[1] == '' or (ARGV[3] == 'existing' and not owner) then return false end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 `;
@@ -141,9 +145,16 @@ export class RedisPlacement implements RoomPlacement {
     return nodes;
   }
 
+  /**
+   * Takes no new rooms and hands over the ones it has: once its record says `draining`, the
+   * next request for one of its rooms (on any node, after that node's 1 s owner cache) places
+   * it on a live node. The heartbeat goes on until close().
+   */
   async drain(): Promise<void> {
     this.self.draining = true;
-    await this.heartbeat().catch(() => {});
+    this.owners.clear();
+    this.liveNodes = undefined;
+    await this.heartbeat().catch((err: unknown) => log.warn({ err: String(err) }, 'announcing the drain failed'));
   }
 
   /**

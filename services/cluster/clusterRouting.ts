@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { ServiceError } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import { CLUSTER_SECRET_HEADER, ClusterRouter } from './ClusterRouter.ts';
 import { forwardRequest } from './forward.ts';
@@ -29,7 +30,8 @@ export interface ClusterRoutingOptions {
  * - the rest of `/api/rooms/:id/…` and `/hls/:room/…` is forwarded to the owner and its answer
  *   passed back, so the URL a client knows never changes, even when the room moves.
  *
- * A room whose node vanished is placed again by the first request for it. Unknown rooms fall
+ * A room whose node vanished, or whose node is draining, is placed again by the first request
+ * for it; a draining node forwards requests for its rooms like any other node. Unknown rooms fall
  * through to the local routes (404, or the origin's storage).
  */
 export function clusterRouting(opts: ClusterRoutingOptions): MiddlewareHandler {
@@ -40,8 +42,18 @@ export function clusterRouting(opts: ClusterRoutingOptions): MiddlewareHandler {
     const given = c.req.header(CLUSTER_SECRET_HEADER);
     if (given !== undefined) {
       router.assertPeer(given);
+      // A peer's node list (half a heartbeat old) may not know yet that this node drains.
+      if (router.self.draining && path === '/api/rooms' && method === 'POST') {
+        throw new ServiceError('unavailable', 'this node is shutting down; try again');
+      }
       const roomId = ROOM_PATH.exec(path)?.[2];
-      if (roomId && ClusterRouter.isRoomId(roomId)) await router.materializeIfOwned(roomId);
+      if (roomId && ClusterRouter.isRoomId(roomId)) {
+        // A peer's owner cache (1 s) may still name this draining node: not here any more.
+        if (router.self.draining && (await router.route(roomId)).where === 'elsewhere') {
+          throw new ServiceError('unavailable', 'the room is moving to another node; try again');
+        }
+        await router.materializeIfOwned(roomId);
+      }
       return next();
     }
     if (path === '/api/rooms' && method === 'POST') return createRoom(c, next, opts);

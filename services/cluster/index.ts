@@ -28,7 +28,7 @@ export interface Cluster {
   roomState?: RedisRoomState;
   /** Registers this node under its public URL and starts the heartbeat. */
   start(publicUrl: string): Promise<void>;
-  /** Takes no new rooms. */
+  /** Takes no new rooms and hands its rooms over (placed again on a live node by the next request for each); close() leaves. */
   drain(): Promise<void>;
   /** Leaves the cluster (its rooms are placed again on the next request for them). Idempotent. */
   close(): Promise<void>;

@@ -128,16 +128,27 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   });
   signaling.attach(server);
 
-  /** Signaling, then broadcasts (their playlists get ENDLIST while the engine still runs), rooms, engine, storage; webhooks stop following. */
+  /**
+   * Signaling, then broadcasts (their playlists get ENDLIST while the engine still runs), rooms,
+   * engine, storage; webhooks stop following. In a cluster the node drains first: no new rooms,
+   * its rooms placed again on a live node by the next request for them (which this node now
+   * forwards), its clients closed with 1001 so they join again through their entry URL; it
+   * leaves the cluster last.
+   */
   const closeStageAndMedia = async () => {
-    // Out of the cluster first: its rooms are placed again on the next request for them.
-    await cluster.close();
+    if (cluster.placement.clustered) await cluster.drain();
+    else await cluster.close();
     await signaling.close();
+    // In a cluster the broadcast goes on elsewhere under the same URL: answers still in flight
+    // here (a blocking playlist reload waits up to 3 target durations) must not carry the
+    // ENDLIST below. They are cut; an edge retries them on another node.
+    if (cluster.placement.clustered) server.closeAllConnections();
     await broadcasts.close();
     await registry.close('engine_closed');
     await engine.close();
     await storage.close();
     webhookFollower.close();
+    await cluster.close();
   };
 
   try {

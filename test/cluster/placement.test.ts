@@ -111,6 +111,23 @@ describe('RedisPlacement, with a real redis-server', { skip }, () => {
     assert.equal((await b.place('y')).id, 'b', 'the busier node gets it: the idle one is draining');
   });
 
+  it('a draining node hands its rooms over: the next request places them on a live node; with nowhere to go they stay', async () => {
+    const prefix = `d${prefixes++}:`;
+    const a = await node('a', prefix);
+    const b = await node('b', prefix, () => ({ rooms: 4, publishers: 0, subscribers: 0, broadcasts: 0 }));
+    assert.equal((await b.place('handed')).id, 'a');
+    assert.equal((await b.place('kept')).id, 'a');
+    await b.drain();
+    await a.drain();
+    await sleep(1100); // b's cached owner expires
+    assert.equal((await b.locate('kept'))?.id, 'a', 'every node drains: the live owner keeps its room');
+    const c = await node('c', prefix, () => ({ rooms: 9, publishers: 0, subscribers: 0, broadcasts: 0 }));
+    assert.equal((await a.locate('handed'))?.id, 'c', 'placed again on the one live node that does not drain, by the draining owner too');
+    assert.equal((await b.locate('handed'))?.id, 'c', 'every node agrees');
+    assert.equal((await c.place('fresh')).id, 'c', 'a new room never lands on a draining node, however idle');
+    assert.ok((await c.nodes()).some((n) => n.id === 'a' && n.draining), 'the draining node is still listed, as draining');
+  });
+
   it('a closed node leaves at once: its rooms are placed again on the next request', async () => {
     const prefix = `q${prefixes++}:`;
     const a = await node('a', prefix);

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
 import { joinThrough, postIngest, startCluster, type ClusterNode, type TestCluster } from '../support/cluster.ts';
+import { probeOf, resetStall, startHlsProbe } from '../support/hlsProbe.ts';
+import { nginxMissing, startEdge, type RunningNginx } from '../support/nginxEdge.ts';
 import { clickGoLive } from '../support/pages.ts';
 import { redisUnavailable, startRedis, type RunningRedis } from '../support/redis.ts';
 import { installRtcHelpers, type RtcFns } from '../support/rtcPage.ts';
@@ -15,13 +19,13 @@ import { waitFor } from '../support/wait.ts';
  * answers for it. A plain RTCPeerConnection page publishes over WHIP to a node that does not
  * host the room and follows the 307 to the owner; a studio page on that node goes live through
  * a signaling redirect; a stage member subscribes over signaling on the third node; an hls.js
- * page plays the broadcast through a node that proxies it from the owner. Cluster-wide rules
+ * page plays the broadcast through a real nginx edge (infra/nginx/edge.conf) whose upstreams are
+ * the three nodes, and a node that does not host the room proxies it from the owner. Cluster-wide rules
  * (blocks, token rooms, the node-to-node secret) are checked on every node. Then the owner is
  * SIGKILLed: the room is placed on a live node, the studio joins again and republishes on its
  * own, and HLS plays again under the same URL; the outage is measured and bounded.
  */
 
-const HLS_JS = fileURLToPath(new URL('../../node_modules/hls.js/dist/hls.min.js', import.meta.url));
 const ROOM = 'stage';
 /** Heartbeat 250 ms, a node is gone 1.5 s after its last one. */
 const CLUSTER_ENV = { CLUSTER_HEARTBEAT_MS: '250', CLUSTER_NODE_TTL_MS: '1500' };
@@ -32,12 +36,13 @@ const CLUSTER_ENV = { CLUSTER_HEARTBEAT_MS: '250', CLUSTER_NODE_TTL_MS: '1500' }
  */
 const MAX_OUTAGE_MS = 45_000;
 
-type HlsProbe = { currentTime: number; progressed: number; maxGapMs: number; loads: number; fatals: string[]; errors: string[]; bufferAhead: number };
-
-describe('cluster: three nodes, one Redis', { skip: redisUnavailable() }, () => {
+describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavailable() ?? nginxMissing() }, () => {
   let redis: RunningRedis;
   let cluster: TestCluster;
   let chromium: LaunchedChromium;
+  let edge: RunningNginx;
+  let edgeDir: string;
+  let edgeUrl: string;
   let owner: ClusterNode;
   /** The two nodes that do not host the room: entry points of every page. */
   let entry: [ClusterNode, ClusterNode];
@@ -56,11 +61,16 @@ describe('cluster: three nodes, one Redis', { skip: redisUnavailable() }, () => 
   before(async () => {
     redis = await startRedis();
     cluster = await startCluster(redis.url, 3, CLUSTER_ENV);
+    edgeDir = await mkdtemp(join(tmpdir(), 'stagecast-cluster-edge-'));
+    edge = await startEdge({ upstreams: cluster.nodes.map((n) => new URL(n.url).host), dir: edgeDir });
+    edgeUrl = `http://127.0.0.1:${edge.port}`;
     chromium = await launchChromium();
   });
   after(async () => {
     for (const page of pages) await page.close().catch(() => {});
     await chromium?.close();
+    await edge?.close();
+    if (edgeDir) await rm(edgeDir, { recursive: true, force: true });
     await cluster?.close();
     await redis?.close();
   });
@@ -127,52 +137,14 @@ describe('cluster: three nodes, one Redis', { skip: redisUnavailable() }, () => 
     await watch.close();
   });
 
-  it('an hls.js page plays the broadcast through a node that does not host the room', async () => {
+  it('an hls.js page plays the broadcast through the nginx edge in front of every node; a node that does not host the room proxies it', async () => {
+    const direct = await fetch(`${entry[0].url}/hls/${ROOM}/index.m3u8`);
+    assert.equal(direct.status, 200, 'the multivariant playlist through a non-owner');
+    assert.equal(direct.headers.get('x-stagecast-node'), owner.id, 'proxied from the owner');
     hlsPage = await newPage('hls');
-    await hlsPage.goto(`${entry[0].url}/healthz`);
-    await hlsPage.addScriptTag({ path: HLS_JS });
-    await hlsPage.evaluate((src) => {
-      type HlsCtor = { new (config: object): HlsInstance; Events: Record<string, string> };
-      type HlsInstance = { loadSource(u: string): void; attachMedia(v: HTMLVideoElement): void; destroy(): void; on(e: string, f: (ev: string, d: { fatal: boolean; details: string }) => void): void };
-      const Hls = (window as unknown as { Hls: HlsCtor }).Hls;
-      const video = document.createElement('video');
-      video.muted = true;
-      document.body.append(video);
-      const probe = { currentTime: 0, progressed: 0, maxGapMs: 0, loads: 0, fatals: [] as string[], errors: [] as string[], bufferAhead: 0, lastMoveAt: Date.now(), last: 0 };
-      (window as unknown as { __probe: typeof probe }).__probe = probe;
-      // What any resilient player does on a fatal error: load the same URL again, a second later.
-      const load = () => {
-        probe.loads++;
-        const hls = new Hls({ lowLatencyMode: true });
-        hls.on(Hls.Events.ERROR!, (_e, data) => {
-          if (!data.fatal) {
-            if (probe.errors.length < 40) probe.errors.push(data.details);
-            return;
-          }
-          probe.fatals.push(data.details);
-          hls.destroy();
-          setTimeout(load, 1000);
-        });
-        hls.loadSource(src);
-        hls.attachMedia(video);
-        void video.play().catch(() => {});
-      };
-      video.addEventListener('timeupdate', () => {
-        const now = Date.now();
-        const delta = video.currentTime - probe.last;
-        probe.last = video.currentTime;
-        probe.currentTime = video.currentTime;
-        if (delta > 0 && delta < 5) {
-          probe.progressed += delta;
-          probe.maxGapMs = Math.max(probe.maxGapMs, now - probe.lastMoveAt);
-          probe.lastMoveAt = now;
-        }
-        const b = video.buffered;
-        probe.bufferAhead = b.length ? b.end(b.length - 1) - video.currentTime : 0;
-      });
-      load();
-    }, `${entry[0].url}/hls/${ROOM}/index.m3u8`);
-    await waitFor('HLS to play 3 s through the non-owner', 90000, () => probeOf(hlsPage), { until: (p) => p.progressed >= 3, stepMs: 500 });
+    await hlsPage.goto(`${edgeUrl}/healthz`);
+    await startHlsProbe(hlsPage, `${edgeUrl}/hls/${ROOM}/index.m3u8`);
+    await waitFor('HLS to play 3 s through the edge', 90000, () => probeOf(hlsPage), { until: (p) => p.progressed >= 3, stepMs: 500 });
   });
 
   it('cluster-wide rules: a blocked identity, a token for another room and a wrong cluster secret are refused on every node', async () => {
@@ -203,11 +175,7 @@ describe('cluster: three nodes, one Redis', { skip: redisUnavailable() }, () => 
     const before = await probeOf(hlsPage);
     const reconnectsBefore = await studio.evaluate(() => (window as unknown as { __studio: { reconnects: number } }).__studio.reconnects);
     // The longest stall counts from the kill on, not a stall that began before it.
-    await hlsPage.evaluate(() => {
-      const probe = (window as unknown as { __probe: HlsProbe & { lastMoveAt: number } }).__probe;
-      probe.maxGapMs = 0;
-      probe.lastMoveAt = Date.now();
-    });
+    await resetStall(hlsPage);
     // What the room must carry to its next node: a private sibling room on the same owner, the
     // block on mallory (the rules test), and the HLS numbering of the live broadcast.
     const hidden = await owner.api('/api/rooms', { method: 'POST', body: JSON.stringify({ id: 'hidden', private: true }) });
@@ -235,8 +203,8 @@ describe('cluster: three nodes, one Redis', { skip: redisUnavailable() }, () => 
     const after = await waitFor('HLS to play again under the same URL', MAX_OUTAGE_MS, () => probeOf(hlsPage), { until: (p) => p.progressed >= needed, stepMs: 250, throwOnTimeout: false });
     const resumedMs = Date.now() - killedAt;
     assert.ok(after.progressed >= needed, `HLS played again: ${after.progressed.toFixed(1)} s of ${needed.toFixed(1)} s; fatal errors ${after.fatals.join(', ')}`);
-    const playlist = await fetch(`${entry[0].url}/hls/${ROOM}/index.m3u8`);
-    assert.equal(playlist.status, 200, 'the same multivariant URL serves the new broadcast');
+    const playlist = await fetch(`${edgeUrl}/hls/${ROOM}/index.m3u8`);
+    assert.equal(playlist.status, 200, 'the same multivariant URL, through the edge, serves the new broadcast');
     console.log(
       `# failover: studio republished ${(republishedMs / 1000).toFixed(1)} s after SIGKILL; HLS playing new media by ${(resumedMs / 1000).toFixed(1)} s; ` +
         `longest playhead stall ${(after.maxGapMs / 1000).toFixed(1)} s; hls.js reloads ${after.loads - before.loads} (fatal: ${after.fatals.join(', ') || 'none'}); new owner ${newOwner}`,
@@ -271,11 +239,4 @@ async function mediaNumbering(base: string): Promise<{ firstMsn: number; lastMsn
     discontinuitySequence: Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0),
     discontinuities: (text.match(/^#EXT-X-DISCONTINUITY$/gm) ?? []).length,
   };
-}
-
-function probeOf(page: Page): Promise<HlsProbe> {
-  return page.evaluate(() => {
-    const p = (window as unknown as { __probe: HlsProbe }).__probe;
-    return { currentTime: p.currentTime, progressed: p.progressed, maxGapMs: p.maxGapMs, loads: p.loads, fatals: [...p.fatals], errors: [...p.errors], bufferAhead: p.bufferAhead };
-  });
 }

@@ -15,6 +15,8 @@ export interface RunningService {
   apiKey: string;
   jwtSecret: string;
   child: ChildProcess;
+  /** Its HLS storage folder (STORAGE_DIR), removed by stop() unless the caller chose it. */
+  storageDir: string;
   /** Every log line (parsed JSON) the service printed so far. */
   logs: Record<string, unknown>[];
   api(path: string, init?: RequestInit): Promise<Response>;
@@ -114,6 +116,7 @@ export async function startService(env: Record<string, string> = {}, options: St
     apiKey,
     jwtSecret,
     child,
+    storageDir: env.STORAGE_DIR ?? join(dataDir, 'hls'),
     logs,
     async stop() {
       let code = child.exitCode;
