@@ -202,7 +202,7 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
     const needed = before.progressed + before.bufferAhead + 3;
     const after = await waitFor('HLS to play again under the same URL', MAX_OUTAGE_MS, () => probeOf(hlsPage), { until: (p) => p.progressed >= needed, stepMs: 250, throwOnTimeout: false });
     const resumedMs = Date.now() - killedAt;
-    assert.ok(after.progressed >= needed, `HLS played again: ${after.progressed.toFixed(1)} s of ${needed.toFixed(1)} s; fatal errors ${after.fatals.join(', ')}`);
+    assert.ok(after.progressed >= needed, `HLS played again: ${after.progressed.toFixed(1)} s of ${needed.toFixed(1)} s (playhead ${after.currentTime.toFixed(1)} s, ${after.bufferAhead.toFixed(1)} s buffered ahead); fatal errors ${after.fatals.join(', ')}; other errors ${after.errors.join(', ')}`);
     const playlist = await fetch(`${edgeUrl}/hls/${ROOM}/index.m3u8`);
     assert.equal(playlist.status, 200, 'the same multivariant URL, through the edge, serves the new broadcast');
     console.log(
