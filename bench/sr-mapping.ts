@@ -53,6 +53,8 @@ async function main(): Promise<number> {
   const sockets: Socket[] = [];
   const published: Record<string, Report[]> = { audio: [], video: [] };
   const mirrored: Record<string, Report[]> = { audio: [], video: [] };
+  /** Per kind: RTP timestamp → arrival of its last mirrored packet (Date.now, ms). */
+  const arrivals: Record<string, Map<number, number>> = { audio: new Map(), video: new Map() };
   try {
     const page = await openRtcPage(chromium.context, blank.url);
     await engine.createRoom('sr');
@@ -75,6 +77,9 @@ async function main(): Promise<number> {
       sockets.push(rtp, rtcp);
       await new Promise<void>((r) => rtp.bind(port, '127.0.0.1', r));
       await new Promise<void>((r) => rtcp.bind(port + 1, '127.0.0.1', r));
+      rtp.on('message', (b) => {
+        if (b.length >= 12) arrivals[track.kind]!.set(b.readUInt32BE(4), Date.now());
+      });
       rtcp.on('message', (b) => {
         // A compound packet starts with the sender report (PT 200).
         if (b.length >= 20 && b[1] === 200) mirrored[track.kind]!.push({ at: Date.now(), ntpMs: ntpToMs(b.readUInt32BE(8), b.readUInt32BE(12)), rtp: b.readUInt32BE(16) });
@@ -114,6 +119,20 @@ async function main(): Promise<number> {
       `${kind.padEnd(5)}  publisher SRs ${pubs.length}, engine SRs ${mirrored[kind]!.length}; engine NTP − publisher-implied NTP: ` +
         `median ${medians[kind]!.toFixed(2)} ms, range ${Math.min(...errs).toFixed(2)}…${Math.max(...errs).toFixed(2)} ms`,
     );
+  }
+  // Arrival at the mirror minus capture (by the publisher's last report), for packets after the
+  // first report: the sender's own pipeline plus the engine's forwarding, per kind.
+  for (const kind of ['audio', 'video']) {
+    const pubs = published[kind]!;
+    if (!pubs.length) continue;
+    const delays: number[] = [];
+    for (const [ts, at] of arrivals[kind]!) {
+      const p = [...pubs].reverse().find((x) => x.at <= at);
+      if (!p) continue;
+      delays.push(at - (p.ntpMs + (((ts - p.rtp) | 0) / CLOCK[kind]!) * 1000));
+    }
+    const sorted = [...delays].sort((a, b) => a - b);
+    console.log(`${kind.padEnd(5)}  capture → mirrored: p10 ${sorted[Math.floor(sorted.length * 0.1)]?.toFixed(1)} ms, median ${median(delays).toFixed(1)} ms, p90 ${sorted[Math.floor(sorted.length * 0.9)]?.toFixed(1)} ms (${delays.length} timestamps)`);
   }
   console.log(`audio − video mapping difference: ${(medians.audio! - medians.video!).toFixed(2)} ms (what a lip-syncing receiver would add to one of them)`);
   for (const p of problems) console.error(`problem: ${p}`);
