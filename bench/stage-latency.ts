@@ -15,6 +15,13 @@
  * frames each after a 3 s warm-up. BENCH_PATHS=direct skips the SFU path; BENCH_AUDIO=0 sends
  * video only (no lip-sync with audio).
  *
+ * Per round it also prints the receiver's jitter-buffer target and minimum delays (video, audio),
+ * how far apart it plays them by the sender reports (video − audio estimatedPlayoutTimestamp),
+ * and the delay those reports claim (wall clock − estimatedPlayoutTimestamp) next to the measured
+ * one. Diagnostics: BENCH_VERBOSE=1 lists the header extensions the receiver got;
+ * BENCH_SETTLE_MS (default 1000) is the wait between WHIP and WHEP; BENCH_DIRECT_EXTENSIONS=a,b
+ * keeps only the header extensions ending in those names on the direct path.
+ *
  * BENCH_DUMP=<file> writes every raw sample as JSON.
  * BENCH_SERVICE_URL + BENCH_API_KEY bench an already running service instead of starting one.
  *
@@ -93,7 +100,10 @@ async function collect(receiver: Page, id: string, onWindowStart?: () => Promise
 
 async function runDirect(sender: Page, receiver: Page, round: number): Promise<RoundResult> {
   const id = `direct${round}`;
-  const offer = await call(sender, 'createSendOffer', id);
+  let offer = await call(sender, 'createSendOffer', id);
+  // Diagnostic: BENCH_DIRECT_EXTENSIONS=toffset,... keeps only those header extensions on the direct path.
+  const keep = process.env.BENCH_DIRECT_EXTENSIONS?.split(',');
+  if (keep) offer = offer.split('\r\n').filter((l) => !l.startsWith('a=extmap:') || keep.some((k) => l.endsWith(k))).join('\r\n');
   const answer = await call(receiver, 'answerOffer', id, offer);
   await call(sender, 'applyAnswer', id, answer);
   const stats = await collect(receiver, id);
@@ -159,7 +169,7 @@ async function runSfu(service: Service, sender: Page, receiver: Page, round: num
   if (!whip.location) notes.push('WHIP 201 without a readable Location (missing, or not in Access-Control-Expose-Headers)');
   await call(sender, 'applyAnswer', id, whip.body);
   await waitFor('publisher connected', 15000, async () => (await call(sender, 'connectionState', id)) === 'connected');
-  await sleep(1000); // let the engine see media and put the tracks on the stage
+  await sleep(Number(process.env.BENCH_SETTLE_MS ?? 1000)); // let the engine see media and put the tracks on the stage
 
   const recvOffer = await call(receiver, 'createRecvOffer', id);
   const whep = await exchange(receiver, `${service.url}/whep/${encodeURIComponent(room)}`, viewToken, recvOffer, notes);
@@ -270,6 +280,15 @@ async function main(): Promise<number> {
         `${last.videoCodec} ${last.frameWidth}x${last.frameHeight}, video jitter buffer ${last.videoJitterBufferMs} ms, ` +
         `audio jitter buffer ${last.audioJitterBufferMs} ms, audio bytes ${last.audioBytesReceived}, video packets lost ${last.videoPacketsLost}`,
     );
+    for (const r of byPath(p)) {
+      const s = r.summary;
+      console.log(
+        `        round ${r.round}: video target/minimum ${s.videoTargetMs}/${s.videoMinimumMs} ms, audio target/minimum ${s.audioTargetMs}/${s.audioMinimumMs} ms, ` +
+          `video−audio estimated playout ${Number.isFinite(s.playoutSkewMs) ? `${s.playoutSkewMs.toFixed(0)} ms` : 'n/a'}; ` +
+          `claimed delay audio ${s.audioClaimedMs.toFixed(0)} ms, video ${s.videoClaimedMs.toFixed(0)} ms (measured video p50 ${percentile(r.kept.map((x) => x.latencyMs), 50).toFixed(0)} ms)`,
+      );
+    }
+    if (process.env.BENCH_VERBOSE === '1') console.log(`        extensions received: ${byPath(p).at(-1)!.summary.extensions.join(' ')}`);
   }
   const ratio = p50.sfu / p50.direct;
   let cpuPerPacket = 'n/a';

@@ -20,6 +20,18 @@ interface RecvSummary {
   /** Mean audio jitter-buffer delay, ms. */
   audioJitterBufferMs: number;
   videoPacketsLost: number;
+  /** Mean jitter-buffer target and minimum delays, ms (video, audio). */
+  videoTargetMs: number;
+  videoMinimumMs: number;
+  audioTargetMs: number;
+  audioMinimumMs: number;
+  /** Video minus audio estimatedPlayoutTimestamp in one getStats, ms: how far apart the receiver plays them by the sender reports. */
+  playoutSkewMs: number;
+  /** Wall clock (NTP) minus estimatedPlayoutTimestamp, median of 9 reads 100 ms apart, ms: the delay the sender reports claim (audio, video). */
+  audioClaimedMs: number;
+  videoClaimedMs: number;
+  /** Header extensions on the receiver's inbound audio / video sections (from the remote description). */
+  extensions: string[];
 }
 
 interface HttpResult {
@@ -196,7 +208,23 @@ const api = {
       audioBytesReceived: 0,
       audioJitterBufferMs: 0,
       videoPacketsLost: 0,
+      videoTargetMs: 0,
+      videoMinimumMs: 0,
+      audioTargetMs: 0,
+      audioMinimumMs: 0,
+      playoutSkewMs: NaN,
+      audioClaimedMs: NaN,
+      videoClaimedMs: NaN,
+      extensions: [],
     };
+    const sdp = pc(id).remoteDescription?.sdp ?? '';
+    let kind = '';
+    for (const line of sdp.split(/\r?\n/)) {
+      if (line.startsWith('m=')) kind = line.slice(2, 7);
+      const m = /^a=extmap:\d+(?:\/\w+)? (\S+)/.exec(line);
+      if (m) out.extensions.push(`${kind}:${m[1]!.replace(/^.*[/:]/, '')}`);
+    }
+    const playout: Record<string, number> = {};
     const report = await pc(id).getStats();
     const codecs = new Map<string, string>();
     report.forEach((s: Record<string, unknown>) => {
@@ -204,7 +232,17 @@ const api = {
     });
     report.forEach((s: Record<string, unknown>) => {
       if (s.type !== 'inbound-rtp') return;
-      const jb = (Number(s.jitterBufferDelay) / Math.max(1, Number(s.jitterBufferEmittedCount))) * 1000;
+      const emitted = Math.max(1, Number(s.jitterBufferEmittedCount));
+      const jb = (Number(s.jitterBufferDelay) / emitted) * 1000;
+      const perEmitted = (v: unknown) => Math.round((Number(v) / emitted) * 10000) / 10;
+      if (typeof s.estimatedPlayoutTimestamp === 'number') playout[s.kind as string] = s.estimatedPlayoutTimestamp;
+      if (s.kind === 'video') {
+        out.videoTargetMs = perEmitted(s.jitterBufferTargetDelay);
+        out.videoMinimumMs = perEmitted(s.jitterBufferMinimumDelay);
+      } else if (s.kind === 'audio') {
+        out.audioTargetMs = perEmitted(s.jitterBufferTargetDelay);
+        out.audioMinimumMs = perEmitted(s.jitterBufferMinimumDelay);
+      }
       if (s.kind === 'video') {
         out.framesDecoded += Number(s.framesDecoded ?? 0);
         out.framesDropped += Number(s.framesDropped ?? 0);
@@ -218,6 +256,19 @@ const api = {
         out.audioJitterBufferMs = Math.round(jb * 10) / 10;
       }
     });
+    if (playout.video !== undefined && playout.audio !== undefined) out.playoutSkewMs = playout.video - playout.audio;
+    const claimed: Record<string, number[]> = { audio: [], video: [] };
+    for (let i = 0; i < 9; i++) {
+      const r = await pc(id).getStats();
+      const now = Date.now() + 2208988800000;
+      r.forEach((s: Record<string, unknown>) => {
+        if (s.type === 'inbound-rtp' && typeof s.estimatedPlayoutTimestamp === 'number') claimed[s.kind as string]?.push(now - s.estimatedPlayoutTimestamp);
+      });
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const med = (v: number[]) => (v.length ? [...v].sort((a, b) => a - b)[v.length >> 1]! : NaN);
+    out.audioClaimedMs = med(claimed.audio!);
+    out.videoClaimedMs = med(claimed.video!);
     return out;
   },
 
