@@ -32,8 +32,14 @@ export function advancePartLimit(partTargetSec: number): number {
   return partTargetSec < 1 ? Math.floor(3 / partTargetSec) : 3;
 }
 
-/** Whether the rendition's live playlist already holds what the request waits for. */
+/**
+ * Whether the rendition's live playlist already holds what the request waits for. A playlist
+ * without a complete segment holds nothing yet: players take one with parts alone as empty
+ * (hls.js: levelEmptyError, and the level is dropped), which happens when a broadcast moves to
+ * another node and carries its numbering on (its first segment is still open).
+ */
 export function isSatisfied(rendition: Rendition, req: BlockingRequest): boolean {
+  if (!hasCompleteSegment(rendition)) return false;
   if (req.part === undefined) return rendition.lastCompleteMsn() >= req.msn;
   const pos = rendition.position();
   if (!pos) return false;
@@ -58,4 +64,9 @@ export function isOutOfRange(rendition: Rendition, req: BlockingRequest): boolea
   const limit = advancePartLimit(rendition.partTargetSec ?? 1);
   if (!pos || req.msn > pos.msn) return req.part > limit;
   return req.msn === pos.msn && req.part > pos.part + limit;
+}
+
+/** The live playlist lists a complete segment (EXTINF), not only the parts of an open one. */
+export function hasCompleteSegment(rendition: Rendition): boolean {
+  return rendition.lastCompleteMsn() >= 0;
 }

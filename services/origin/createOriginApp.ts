@@ -14,7 +14,7 @@ import {
 import { isRecordingId, recordingPlaylistPath, recordingPrefix } from '../packager/recording.ts';
 import { RecordingStore } from '../packager/recordingStore.ts';
 import type { Storage } from '../storage/Storage.ts';
-import { advancePartLimit, isBelowWindow, isOutOfRange, isSatisfied, parseBlockingQuery } from './blockingReload.ts';
+import { advancePartLimit, hasCompleteSegment, isBelowWindow, isOutOfRange, isSatisfied, parseBlockingQuery } from './blockingReload.ts';
 import * as CacheControl from './cacheControl.ts';
 import { hlsCors } from './cors.ts';
 import { LiveEdge, type RenderedPlaylist } from './liveEdge.ts';
@@ -127,7 +127,15 @@ export function createOriginApp(options: OriginOptions): Hono {
     const rendition = liveRendition(packager, name);
     if (!packager || !rendition) return fromStorage(c, storage, `${room}/${name}/${PLAYLIST_NAME}`);
     const edge = edgeOf(packager, rendition);
-    if (!blocking) return playlistResponse(c, livePlaylist(edge), CacheControl.LIVE_PLAYLIST);
+    if (!blocking) {
+      // Only parts so far (the broadcast has just started here): hold the reload for its first segment.
+      if (!hasCompleteSegment(rendition) && !rendition.ended) {
+        const outcome = await edge.waitForFirstSegment(timeoutFactor * rendition.targetDurationSec * 1000);
+        if (outcome === 'timeout') throw unavailable('playlist not available in time');
+        if (outcome === 'closed' && !rendition.ended) return fromStorage(c, storage, `${room}/${name}/${PLAYLIST_NAME}`);
+      }
+      return playlistResponse(c, livePlaylist(edge), CacheControl.LIVE_PLAYLIST);
+    }
     if (isBelowWindow(rendition, blocking)) throw new ServiceError('bad_request', '_HLS_msn is older than the playlist window');
     if (!rendition.ended && !isSatisfied(rendition, blocking) && isOutOfRange(rendition, blocking)) {
       throw new ServiceError('bad_request', '_HLS_msn/_HLS_part too far beyond the live edge');

@@ -1,5 +1,5 @@
 import type { Rendition } from '../packager/index.ts';
-import { isSatisfied, type BlockingRequest } from './blockingReload.ts';
+import { hasCompleteSegment, isSatisfied, type BlockingRequest } from './blockingReload.ts';
 
 export type WaitOutcome = 'ready' | 'closed' | 'timeout';
 
@@ -66,6 +66,11 @@ export class LiveEdge {
   waitForPlaylist(req: BlockingRequest, timeoutMs: number): Promise<WaitOutcome> {
     const key = req.part === undefined ? `s${req.msn}` : `p${req.msn}.${req.part}`;
     return this.wait(key, () => isSatisfied(this.rendition, req), true, timeoutMs);
+  }
+
+  /** Waits until the live playlist lists a complete segment (a plain reload of a broadcast that has just started here). */
+  waitForFirstSegment(timeoutMs: number): Promise<WaitOutcome> {
+    return this.wait('first', () => hasCompleteSegment(this.rendition), true, timeoutMs);
   }
 
   /** Waits until part `id` (announced, or about to be) is in memory. */

@@ -13,7 +13,8 @@ class FakeRendition {
   closed = false;
   ended = false;
   renders = 0;
-  msn = 0;
+  /** The open segment; the one before it is complete (a playlist of parts alone holds nothing, see isSatisfied). */
+  msn = 1;
   part = -1;
   readonly parts = new Map<number, Buffer>();
   private nextId = 0;
@@ -58,11 +59,11 @@ describe('LiveEdge: the shared wake-up of blocked requests', () => {
     const r = new FakeRendition();
     r.publish(); // part 0
     const edge = edgeOver(r);
-    const waiting = Array.from({ length: 1000 }, () => edge.waitForPlaylist({ msn: 0, part: 1 }, 5000));
+    const waiting = Array.from({ length: 1000 }, () => edge.waitForPlaylist({ msn: 1, part: 1 }, 5000));
     assert.equal(edge.openGates, 1);
     assert.equal(r.condition.waiting, 0, 'no per-request listener on the condition');
     // Parts arrive for nobody's gate in between: other waiters' parts do not wake these.
-    const later = edge.waitForPlaylist({ msn: 0, part: 2 }, 5000);
+    const later = edge.waitForPlaylist({ msn: 1, part: 2 }, 5000);
     assert.equal(edge.openGates, 2);
     const rendersBefore = r.renders;
     r.publish(); // part 1
@@ -87,7 +88,7 @@ describe('LiveEdge: the shared wake-up of blocked requests', () => {
     r.publish();
     const edge = edgeOver(r);
     const first = edge.playlist()!;
-    assert.equal(await edge.waitForPlaylist({ msn: 0, part: 1 }, 5000), 'ready');
+    assert.equal(await edge.waitForPlaylist({ msn: 1, part: 1 }, 5000), 'ready');
     assert.equal(edge.openGates, 0);
     assert.equal(edge.playlist(), first);
     assert.equal(r.renders, 1);
@@ -107,7 +108,7 @@ describe('LiveEdge: the shared wake-up of blocked requests', () => {
     const r = new FakeRendition();
     r.publish();
     const edge = edgeOver(r);
-    const playlists = Array.from({ length: 50 }, (_, i) => edge.waitForPlaylist({ msn: 0, part: 1 + (i % 3) }, 5000));
+    const playlists = Array.from({ length: 50 }, (_, i) => edge.waitForPlaylist({ msn: 1, part: 1 + (i % 3) }, 5000));
     const parts = Array.from({ length: 50 }, () => edge.waitForPart(5, 5000));
     assert.equal(edge.openGates, 4);
     const t0 = performance.now();
@@ -125,7 +126,7 @@ describe('LiveEdge: the shared wake-up of blocked requests', () => {
     const r = new FakeRendition();
     r.publish();
     const edge = edgeOver(r);
-    const waiting = edge.waitForPlaylist({ msn: 0, part: 1 }, 5000);
+    const waiting = edge.waitForPlaylist({ msn: 1, part: 1 }, 5000);
     r.ended = true;
     r.condition.broadcast();
     assert.equal(await waiting, 'closed');
@@ -135,12 +136,28 @@ describe('LiveEdge: the shared wake-up of blocked requests', () => {
     const r = new FakeRendition();
     r.publish();
     const edge = edgeOver(r);
-    const patient = edge.waitForPlaylist({ msn: 0, part: 1 }, 5000);
+    const patient = edge.waitForPlaylist({ msn: 1, part: 1 }, 5000);
     const t0 = performance.now();
-    assert.equal(await edge.waitForPlaylist({ msn: 0, part: 1 }, 50), 'timeout');
+    assert.equal(await edge.waitForPlaylist({ msn: 1, part: 1 }, 50), 'timeout');
     assert.ok(performance.now() - t0 >= 45);
     assert.equal(edge.openGates, 1);
     r.publish();
     assert.equal(await patient, 'ready');
+  });
+
+  it('holds every request while the playlist has only the parts of an open first segment, and releases them with it', async () => {
+    const r = new FakeRendition();
+    r.msn = 0; // nothing complete yet: the broadcast has just started here
+    r.publish();
+    r.publish();
+    const edge = edgeOver(r);
+    const onPart = edge.waitForPlaylist({ msn: 0, part: 1 }, 5000);
+    const plain = edge.waitForFirstSegment(5000);
+    assert.equal(edge.openGates, 2, 'part 1 is there, but not a segment: both wait');
+    r.msn = 1; // segment 0 completes as part 0 of segment 1 lands
+    r.part = -1;
+    r.publish();
+    assert.deepEqual(await Promise.all([onPart, plain]), ['ready', 'ready']);
+    assert.equal(await edge.waitForFirstSegment(10), 'ready');
   });
 });
