@@ -23,7 +23,8 @@
  * part's publication (origin: the packager's part event; nginx: the playlist file renamed into
  * place) to the viewer's response (the playlist that holds it, p50/p99; and the part itself,
  * p99), CPU per request (origin: process.cpuUsage of the server process, packager and ffmpeg
- * pipe reading included; nginx: utime+stime of its worker from /proc) and the viewers' CPU.
+ * pipe reading included; nginx: utime+stime of its worker from /proc) and each viewer process's
+ * own CPU in the window (the load generator shares the machine).
  * Then the origin/nginx CPU-per-request ratio and the targets: 0 errors up to 2000 viewers, p99
  * release within 50 ms at 1000, CPU per request within 3x nginx's.
  *
@@ -143,7 +144,8 @@ interface SideResult {
   partP99: number;
   cpuPerRequestMicros: number;
   serverCoreShare: number;
-  viewersCoreShare: number;
+  /** Each viewer process's CPU in the window, as a share of a core. */
+  viewersCoreShares: number[];
 }
 
 async function side(
@@ -182,7 +184,6 @@ async function side(
     results.flatMap((r) => r.parts),
     publications,
   );
-  const viewersCpu = results.reduce((n, r) => n + (r.cpuMicros ?? 0), 0);
   return {
     viewers,
     requestsPerSec: requests / (WINDOW_MS / 1000),
@@ -193,8 +194,7 @@ async function side(
     partP99: percentile(parts, 99),
     cpuPerRequestMicros: requests > 0 ? (cpu1 - cpu0) / requests : NaN,
     serverCoreShare: (cpu1 - cpu0) / (WINDOW_MS * 1000),
-    // Whole life of the viewer processes (ramp and start-up included): an indication only.
-    viewersCoreShare: viewersCpu / ((windowEnd - start) * 1000),
+    viewersCoreShares: results.map((r) => (r.windowCpuMicros ?? NaN) / (WINDOW_MS * 1000)),
   };
 }
 
@@ -205,7 +205,7 @@ function line(kind: string, r: SideResult): string {
   return (
     `  ${kind.padEnd(6)} ${fmt(r.requestsPerSec, 0).padStart(6)} req/s  errors ${errs}  ` +
     `delay p50 ${fmt(r.releaseP50)} ms p99 ${fmt(r.releaseP99)} ms (part in hand p99 ${fmt(r.partP99)} ms)  ` +
-    `CPU ${fmt(r.cpuPerRequestMicros)} µs/req (${fmt(r.serverCoreShare * 100, 0)}% of a core; viewers ${fmt(r.viewersCoreShare * 100, 0)}%)`
+    `CPU ${fmt(r.cpuPerRequestMicros)} µs/req (${fmt(r.serverCoreShare * 100, 0)}% of a core; generator ${r.viewersCoreShares.map((v) => `${fmt(v * 100, 0)}%`).join(' + ')})`
   );
 }
 
