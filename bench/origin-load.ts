@@ -33,7 +33,7 @@
  * origin's wiring. BENCH_STRICT=1 exits 1 on a missed target.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -146,6 +146,17 @@ interface SideResult {
   serverCoreShare: number;
   /** Each viewer process's CPU in the window, as a share of a core. */
   viewersCoreShares: number[];
+  /** TcpExt ListenOverflows during the side's run (this network namespace: the servers' listen queues). */
+  listenOverflows: number;
+}
+
+/** TcpExt ListenOverflows of this network namespace (connections dropped at a full accept queue). */
+function listenOverflows(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+  if (lines.length < 2) return NaN;
+  const names = lines[0]!.split(' ');
+  const values = lines[1]!.split(' ');
+  return Number(values[names.indexOf('ListenOverflows')]);
 }
 
 async function side(
@@ -158,6 +169,7 @@ async function side(
   cpu: () => Promise<number>,
 ): Promise<SideResult> {
   await server.call({ op: 'publications' }); // forget earlier ones
+  const overflows0 = listenOverflows();
   const start = wallNow();
   const windowStart = start + WARMUP_MS;
   const windowEnd = windowStart + WINDOW_MS;
@@ -172,6 +184,7 @@ async function side(
   await sleep(windowEnd - wallNow());
   const cpu1 = await cpu();
   const results = await running;
+  const overflows = listenOverflows() - overflows0;
   const pubs = await server.call<'publications'>({ op: 'publications' });
   const publications = kind === 'origin' ? pubs.origin : pubs.static;
   const requests = results.reduce((n, r) => n + r.requests, 0);
@@ -194,6 +207,7 @@ async function side(
     partP99: percentile(parts, 99),
     cpuPerRequestMicros: requests > 0 ? (cpu1 - cpu0) / requests : NaN,
     serverCoreShare: (cpu1 - cpu0) / (WINDOW_MS * 1000),
+    listenOverflows: overflows,
     viewersCoreShares: results.map((r) => (r.windowCpuMicros ?? NaN) / (WINDOW_MS * 1000)),
   };
 }
@@ -201,7 +215,9 @@ async function side(
 const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 
 function line(kind: string, r: SideResult): string {
-  const errs = r.errorCount === 0 ? '0' : `${r.errorCount} (${Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join(', ')})`;
+  const errs =
+    (r.errorCount === 0 ? '0' : `${r.errorCount} (${Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join(', ')})`) +
+    (r.listenOverflows > 0 ? ` [listen queue overflows ${r.listenOverflows}]` : '');
   return (
     `  ${kind.padEnd(6)} ${fmt(r.requestsPerSec, 0).padStart(6)} req/s  errors ${errs}  ` +
     `delay p50 ${fmt(r.releaseP50)} ms p99 ${fmt(r.releaseP99)} ms (part in hand p99 ${fmt(r.partP99)} ms)  ` +

@@ -92,7 +92,11 @@ class Connection {
 
   /** Fails the pending request (timeout) and drops the connection. */
   abort(reason: string): void {
-    this.fail(reason);
+    // Connecting: SYN unanswered. Connected but nothing read on a fresh connection: most likely
+    // never accepted (the server's listen queue overflowed; see the ListenOverflows count).
+    const socket = this.socket;
+    const where = socket?.connecting ? 'connecting' : socket && socket.bytesRead === 0 ? 'first request' : this.bodyStart >= 0 ? 'body' : 'waiting';
+    this.fail(`${reason} (${where})`);
   }
 
   destroy(): void {
