@@ -23,7 +23,8 @@
  * part's publication (origin: the packager's part event; nginx: the playlist file renamed into
  * place) to the viewer's response (the playlist that holds it, p50/p99; and the part itself,
  * p99), CPU per request (origin: process.cpuUsage of the server process, packager and ffmpeg
- * pipe reading included; nginx: utime+stime of its worker from /proc) and the viewers' CPU.
+ * pipe reading included; nginx: utime+stime of its worker from /proc) and each viewer process's
+ * own CPU in the window (the load generator shares the machine).
  * Then the origin/nginx CPU-per-request ratio and the targets: 0 errors up to 2000 viewers, p99
  * release within 50 ms at 1000, CPU per request within 3x nginx's.
  *
@@ -32,7 +33,7 @@
  * origin's wiring. BENCH_STRICT=1 exits 1 on a missed target.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -143,7 +144,19 @@ interface SideResult {
   partP99: number;
   cpuPerRequestMicros: number;
   serverCoreShare: number;
-  viewersCoreShare: number;
+  /** Each viewer process's CPU in the window, as a share of a core. */
+  viewersCoreShares: number[];
+  /** TcpExt ListenOverflows during the side's run (this network namespace: the servers' listen queues). */
+  listenOverflows: number;
+}
+
+/** TcpExt ListenOverflows of this network namespace (connections dropped at a full accept queue). */
+function listenOverflows(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+  if (lines.length < 2) return NaN;
+  const names = lines[0]!.split(' ');
+  const values = lines[1]!.split(' ');
+  return Number(values[names.indexOf('ListenOverflows')]);
 }
 
 async function side(
@@ -156,6 +169,7 @@ async function side(
   cpu: () => Promise<number>,
 ): Promise<SideResult> {
   await server.call({ op: 'publications' }); // forget earlier ones
+  const overflows0 = listenOverflows();
   const start = wallNow();
   const windowStart = start + WARMUP_MS;
   const windowEnd = windowStart + WINDOW_MS;
@@ -170,6 +184,7 @@ async function side(
   await sleep(windowEnd - wallNow());
   const cpu1 = await cpu();
   const results = await running;
+  const overflows = listenOverflows() - overflows0;
   const pubs = await server.call<'publications'>({ op: 'publications' });
   const publications = kind === 'origin' ? pubs.origin : pubs.static;
   const requests = results.reduce((n, r) => n + r.requests, 0);
@@ -182,7 +197,6 @@ async function side(
     results.flatMap((r) => r.parts),
     publications,
   );
-  const viewersCpu = results.reduce((n, r) => n + (r.cpuMicros ?? 0), 0);
   return {
     viewers,
     requestsPerSec: requests / (WINDOW_MS / 1000),
@@ -193,19 +207,21 @@ async function side(
     partP99: percentile(parts, 99),
     cpuPerRequestMicros: requests > 0 ? (cpu1 - cpu0) / requests : NaN,
     serverCoreShare: (cpu1 - cpu0) / (WINDOW_MS * 1000),
-    // Whole life of the viewer processes (ramp and start-up included): an indication only.
-    viewersCoreShare: viewersCpu / ((windowEnd - start) * 1000),
+    listenOverflows: overflows,
+    viewersCoreShares: results.map((r) => (r.windowCpuMicros ?? NaN) / (WINDOW_MS * 1000)),
   };
 }
 
 const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 
 function line(kind: string, r: SideResult): string {
-  const errs = r.errorCount === 0 ? '0' : `${r.errorCount} (${Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join(', ')})`;
+  const errs =
+    (r.errorCount === 0 ? '0' : `${r.errorCount} (${Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join(', ')})`) +
+    (r.listenOverflows > 0 ? ` [listen queue overflows ${r.listenOverflows}]` : '');
   return (
     `  ${kind.padEnd(6)} ${fmt(r.requestsPerSec, 0).padStart(6)} req/s  errors ${errs}  ` +
     `delay p50 ${fmt(r.releaseP50)} ms p99 ${fmt(r.releaseP99)} ms (part in hand p99 ${fmt(r.partP99)} ms)  ` +
-    `CPU ${fmt(r.cpuPerRequestMicros)} µs/req (${fmt(r.serverCoreShare * 100, 0)}% of a core; viewers ${fmt(r.viewersCoreShare * 100, 0)}%)`
+    `CPU ${fmt(r.cpuPerRequestMicros)} µs/req (${fmt(r.serverCoreShare * 100, 0)}% of a core; generator ${r.viewersCoreShares.map((v) => `${fmt(v * 100, 0)}%`).join(' + ')})`
   );
 }
 

@@ -76,7 +76,8 @@ export async function runViewers(cfg: Omit<ViewerRun, 'viewers' | 'port'>, viewe
           if (msg.op === 'ready') child.send({ ...cfg, port: ports[i % ports.length]!, viewers: share } satisfies ViewerRun);
           else resolve(msg);
         });
-        child.once('exit', (code) => reject(new Error(`viewer process exited (${code})`)));
+        // 'exit' can be seen before the last IPC message is read: give that message a moment.
+        child.once('exit', (code) => setTimeout(() => reject(new Error(`viewer process exited (${code})`)), 2000));
       }),
     );
   }

@@ -47,4 +47,6 @@ export type ViewerReply =
       /** Flattened (msn, part, response time) of each part fetched. */
       parts: number[];
       cpuMicros?: number;
+      /** CPU of the viewer process within the measurement window (start-up and ramp left out). */
+      windowCpuMicros?: number;
     };

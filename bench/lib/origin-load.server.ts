@@ -11,7 +11,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serve, type ServerType } from '@hono/node-server';
+import { createAdaptorServer, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import type * as BodyLimitModule from '../../services/api/middleware/bodyLimit/index.ts';
 import type * as RequestIdModule from '../../services/api/middleware/requestId/index.ts';
@@ -90,9 +90,12 @@ const source = startFfmpegSource({
 });
 packager.addRendition(RENDITION, { bandwidth: 700_000 }, source.stdout);
 
-const server: ServerType = await new Promise((resolve) => {
-  const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
-});
+// The listen backlog nginx gets in this bench (listen ... backlog=4096), not node's default 511:
+// viewers connect at up to ~2700/s during the ramp, and a full accept queue drops connections
+// that then time out. BENCH_ORIGIN_BACKLOG=511 gives what the service's own listen() gets.
+const BACKLOG = Number(process.env.BENCH_ORIGIN_BACKLOG ?? 4096);
+const server: ServerType = createAdaptorServer({ fetch: app.fetch });
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', BACKLOG, () => resolve()));
 const address = server.address();
 const port = typeof address === 'object' && address ? address.port : 0;
 await new Promise<void>((resolve) => packager.once('ready', () => resolve()));

@@ -4,11 +4,17 @@
 // part, and again. Polling mode (nginx, which cannot block): reload the playlist every part
 // target and fetch the parts it has not seen. Reports every response time against the
 // (msn, part) it was for; the parent matches them to publication times.
-import { Agent, request } from 'node:http';
+//
+// The client is a raw `net` socket per viewer and a minimal HTTP/1.1 response reader
+// (Content-Length, chunked, or no body for 204/304), written as callbacks, not promises: node's
+// http.Agent cost the generator most of a core at 1000 viewers, which made the bench measure
+// the generator. A response's time is taken when its last byte has been read, before anything
+// else is done with it (both sides alike); parsing a playlist is shared between viewers that
+// got the same bytes.
+import { connect, type Socket } from 'node:net';
 import type { ViewerReply, ViewerRun } from './origin-load.protocol.ts';
 
 const wallNow = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const REQUEST_TIMEOUT_MS = 10_000;
 
 interface Listed {
@@ -33,112 +39,329 @@ function listedParts(text: string): Listed[] {
   return out;
 }
 
-const after = (a: { msn: number; index: number }, b: { msn: number; index: number }) => a.msn > b.msn || (a.msn === b.msn && a.index > b.index);
-
-function get(agent: Agent, port: number, path: string): Promise<{ status: number; body: Buffer; at: number }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), at: wallNow() }));
-      res.on('error', reject);
-    });
-    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
+/** listedParts of the same bytes, parsed once: every viewer gets the same few playlists. */
+const parsedCache: { body: Buffer; listed: Listed[] }[] = [];
+function parsePlaylist(body: Buffer): Listed[] {
+  for (const entry of parsedCache) if (entry.body.equals(body)) return entry.listed;
+  const listed = listedParts(body.toString('latin1'));
+  parsedCache.unshift({ body, listed });
+  if (parsedCache.length > 8) parsedCache.pop();
+  return listed;
 }
 
-async function run(cfg: ViewerRun): Promise<ViewerReply> {
-  const result: ViewerReply = { op: 'done', requests: 0, errors: {}, releases: [], parts: [] };
+const after = (a: { msn: number; index: number }, b: { msn: number; index: number }) => a.msn > b.msn || (a.msn === b.msn && a.index > b.index);
+
+type Done = (err: string | undefined, status: number, body: Buffer, at: number) => void;
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One keep-alive HTTP/1.1 connection, one request at a time (a viewer never pipelines). Opens
+ * again after the server closed it or an error.
+ */
+class Connection {
+  private socket: Socket | undefined;
+  private buf: Buffer = EMPTY;
+  private done: Done | undefined;
+  /** Parsed head of the response being read. */
+  private status = 0;
+  private bodyStart = -1;
+  private contentLength = -1;
+  private chunked = false;
+  private closeAfter = false;
+  private chunks: Buffer[] = [];
+  deadline = Infinity;
+
+  private readonly port: number;
+  private readonly host: string;
+
+  constructor(port: number, host: string) {
+    this.port = port;
+    this.host = host;
+  }
+
+  get(path: string, done: Done): void {
+    this.done = done;
+    this.deadline = performance.now() + REQUEST_TIMEOUT_MS;
+    this.status = 0;
+    this.bodyStart = -1;
+    if (!this.socket) this.open();
+    this.socket!.write(`GET ${path} HTTP/1.1\r\nHost: ${this.host}\r\nUser-Agent: origin-load\r\n\r\n`, 'latin1');
+  }
+
+  /** Fails the pending request (timeout) and drops the connection. */
+  abort(reason: string): void {
+    // Connecting: SYN unanswered. Connected but nothing read on a fresh connection: most likely
+    // never accepted (the server's listen queue overflowed; see the ListenOverflows count).
+    const socket = this.socket;
+    const where = socket?.connecting ? 'connecting' : socket && socket.bytesRead === 0 ? 'first request' : this.bodyStart >= 0 ? 'body' : 'waiting';
+    this.fail(`${reason} (${where})`);
+  }
+
+  destroy(): void {
+    this.socket?.destroy();
+    this.socket = undefined;
+  }
+
+  private open(): void {
+    const socket = connect(this.port, '127.0.0.1');
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => this.onData(socket, d));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.socket === socket) this.fail(err.code ?? err.message);
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) this.fail('connection closed');
+    });
+    this.socket = socket;
+    this.buf = EMPTY;
+  }
+
+  private fail(reason: string): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    socket?.destroy();
+    this.buf = EMPTY;
+    const done = this.done;
+    this.done = undefined;
+    this.deadline = Infinity;
+    done?.(reason, 0, EMPTY, wallNow());
+  }
+
+  private onData(socket: Socket, d: Buffer): void {
+    if (socket !== this.socket) return;
+    this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+    for (;;) {
+      if (!this.done) {
+        if (this.buf.length > 0) this.fail('unexpected bytes');
+        return;
+      }
+      if (this.bodyStart < 0 && !this.readHead()) return;
+      const body = this.readBody();
+      if (body === undefined) return;
+      const at = wallNow();
+      const done = this.done;
+      this.done = undefined;
+      this.deadline = Infinity;
+      const status = this.status;
+      if (this.closeAfter) {
+        this.socket = undefined;
+        socket.destroy();
+        this.buf = EMPTY;
+      }
+      done(undefined, status, body, at);
+      if (socket !== this.socket) return;
+    }
+  }
+
+  /** Parses the status line and the headers this reader needs; false while incomplete. */
+  private readHead(): boolean {
+    const end = this.buf.indexOf(CRLFCRLF);
+    if (end < 0) return false;
+    const head = this.buf.toString('latin1', 0, end);
+    this.status = Number(head.slice(9, 12));
+    this.contentLength = -1;
+    this.chunked = false;
+    this.closeAfter = false;
+    this.chunks = [];
+    let lineStart = head.indexOf('\r\n') + 2;
+    while (lineStart > 1 && lineStart < head.length) {
+      let lineEnd = head.indexOf('\r\n', lineStart);
+      if (lineEnd < 0) lineEnd = head.length;
+      const colon = head.indexOf(':', lineStart);
+      if (colon > 0 && colon < lineEnd) {
+        const name = head.slice(lineStart, colon).toLowerCase();
+        const value = head.slice(colon + 1, lineEnd).trim();
+        if (name === 'content-length') this.contentLength = Number(value);
+        else if (name === 'transfer-encoding') this.chunked = value.toLowerCase().includes('chunked');
+        else if (name === 'connection') this.closeAfter = value.toLowerCase() === 'close';
+      }
+      lineStart = lineEnd + 2;
+    }
+    if (this.status === 204 || this.status === 304) {
+      this.contentLength = 0;
+      this.chunked = false;
+    }
+    this.bodyStart = end + 4;
+    return true;
+  }
+
+  /** The whole body once it has arrived (and the rest kept for the next response), else undefined. */
+  private readBody(): Buffer | undefined {
+    if (!this.chunked) {
+      const length = this.contentLength < 0 ? 0 : this.contentLength;
+      const end = this.bodyStart + length;
+      if (this.buf.length < end) return undefined;
+      const body = this.buf.subarray(this.bodyStart, end);
+      this.buf = this.buf.length === end ? EMPTY : this.buf.subarray(end);
+      this.bodyStart = -1;
+      return body;
+    }
+    // Chunked: consume complete chunks into `chunks`; done at the zero-size chunk.
+    for (;;) {
+      const lineEnd = this.buf.indexOf('\r\n', this.bodyStart, 'latin1');
+      if (lineEnd < 0) return undefined;
+      const size = parseInt(this.buf.toString('latin1', this.bodyStart, lineEnd), 16);
+      if (size === 0) {
+        // Last chunk, no trailers expected: "0\r\n\r\n".
+        const end = lineEnd + 4;
+        if (this.buf.length < end) return undefined;
+        this.buf = this.buf.length === end ? EMPTY : this.buf.subarray(end);
+        this.bodyStart = -1;
+        return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+      }
+      const dataEnd = lineEnd + 2 + size;
+      if (this.buf.length < dataEnd + 2) return undefined;
+      this.chunks.push(this.buf.subarray(lineEnd + 2, dataEnd));
+      this.bodyStart = dataEnd + 2;
+    }
+  }
+}
+
+function run(cfg: ViewerRun, finish: (reply: ViewerReply) => void): void {
+  const result: Extract<ViewerReply, { op: 'done' }> = { op: 'done', requests: 0, errors: {}, releases: [], parts: [] };
   const inWindow = (t: number) => t >= cfg.windowStart && t < cfg.windowEnd;
   const dir = cfg.playlistPath.slice(0, cfg.playlistPath.lastIndexOf('/') + 1);
+  const host = `127.0.0.1:${cfg.port}`;
   const fail = (kind: string, at: number) => {
     if (inWindow(at)) result.errors[kind] = (result.errors[kind] ?? 0) + 1;
   };
-  /** One request; counts it when it ends in the window. Undefined (and an error counted) unless 200. */
-  const fetchOk = async (agent: Agent, path: string): Promise<{ body: Buffer; at: number } | undefined> => {
-    try {
-      const res = await get(agent, cfg.port, path);
-      if (inWindow(res.at)) result.requests++;
-      if (res.status !== 200) {
-        fail(`HTTP ${res.status}`, res.at);
-        return undefined;
-      }
-      return res;
-    } catch (err) {
-      const at = wallNow();
+  /** One request; counts it when it ends in the window. `ok` gets the body and time of a 200 only. */
+  const fetchOk = (conn: Connection, path: string, ok: (body: Buffer, at: number) => void, notOk: () => void) => {
+    conn.get(path, (err, status, body, at) => {
       if (inWindow(at)) result.requests++;
-      fail(err instanceof Error ? err.message : String(err), at);
-      return undefined;
-    }
+      if (err !== undefined) fail(err, at);
+      else if (status !== 200) fail(`HTTP ${status}`, at);
+      else return ok(body, at);
+      notOk();
+    });
   };
 
-  const blockingViewer = async (agent: Agent) => {
+  // The process's own CPU over the measurement window.
+  const cpuNow = () => {
+    const usage = process.cpuUsage();
+    return usage.user + usage.system;
+  };
+  let windowCpu0 = NaN;
+  let windowCpu1 = NaN;
+  setTimeout(() => (windowCpu0 = cpuNow()), Math.max(0, cfg.windowStart - wallNow()));
+  setTimeout(() => (windowCpu1 = cpuNow()), Math.max(0, cfg.windowEnd - wallNow()));
+
+  const connections: Connection[] = [];
+  let running = 0;
+  const ended = () => {
+    if (--running > 0) return;
+    clearInterval(timeouts);
+    for (const conn of connections) conn.destroy();
+    result.cpuMicros = cpuNow();
+    result.windowCpuMicros = windowCpu1 - windowCpu0;
+    finish(result);
+  };
+
+  const blockingViewer = (conn: Connection) => {
     let newest: Listed | undefined;
-    while (wallNow() < cfg.windowEnd) {
+    const startOver = () => {
+      newest = undefined; // start over from a plain reload, as a player recovers
+      setTimeout(step, cfg.partTargetMs);
+    };
+    const step = () => {
+      if (wallNow() >= cfg.windowEnd) return ended();
       if (!newest) {
-        const first = await fetchOk(agent, cfg.playlistPath);
-        newest = first ? listedParts(first.body.toString()).at(-1) : undefined;
-        if (!newest) await sleep(cfg.partTargetMs);
-        continue;
+        fetchOk(
+          conn,
+          cfg.playlistPath,
+          (body) => {
+            newest = parsePlaylist(body).at(-1);
+            if (newest) step();
+            else setTimeout(step, cfg.partTargetMs);
+          },
+          () => setTimeout(step, cfg.partTargetMs),
+        );
+        return;
       }
       const want = { msn: newest.msn, index: newest.index + 1 };
-      const res = await fetchOk(agent, `${cfg.playlistPath}?_HLS_msn=${want.msn}&_HLS_part=${want.index}`);
-      if (!res) {
-        newest = undefined; // start over from a plain reload, as a player recovers
-        await sleep(cfg.partTargetMs);
-        continue;
-      }
-      if (inWindow(res.at)) result.releases.push(want.msn, want.index, res.at);
-      const listed = listedParts(res.body.toString());
-      const part = listed.find((p) => !after(want, p)) ?? listed.at(-1);
-      newest = listed.at(-1);
-      if (!part) continue;
-      const media = await fetchOk(agent, dir + part.uri);
-      if (media && inWindow(media.at)) result.parts.push(want.msn, want.index, media.at);
-    }
+      fetchOk(
+        conn,
+        `${cfg.playlistPath}?_HLS_msn=${want.msn}&_HLS_part=${want.index}`,
+        (body, at) => {
+          if (inWindow(at)) result.releases.push(want.msn, want.index, at);
+          const listed = parsePlaylist(body);
+          const part = listed.find((p) => !after(want, p)) ?? listed.at(-1);
+          newest = listed.at(-1);
+          if (!part) return step();
+          fetchOk(
+            conn,
+            dir + part.uri,
+            (_media, partAt) => {
+              if (inWindow(partAt)) result.parts.push(want.msn, want.index, partAt);
+              step();
+            },
+            step,
+          );
+        },
+        startOver,
+      );
+    };
+    step();
   };
 
-  const pollingViewer = async (agent: Agent, phase: number) => {
+  const pollingViewer = (conn: Connection, phase: number) => {
     let seen: Listed | undefined;
     let next = wallNow() + phase;
-    while (wallNow() < cfg.windowEnd) {
-      await sleep(next - wallNow());
+    const tick = () => setTimeout(step, Math.max(0, next - wallNow()));
+    const step = () => {
+      if (wallNow() >= cfg.windowEnd) return ended();
       next += cfg.partTargetMs;
-      const res = await fetchOk(agent, cfg.playlistPath);
-      if (!res) continue;
-      const listed = listedParts(res.body.toString());
-      const fresh = seen ? listed.filter((p) => after(p, seen!)) : listed.slice(-1);
-      if (fresh.length === 0) continue;
-      const newestFresh = fresh.at(-1)!;
-      if (inWindow(res.at)) result.releases.push(newestFresh.msn, newestFresh.index, res.at);
-      seen = newestFresh;
-      for (const p of fresh) {
-        const media = await fetchOk(agent, dir + p.uri);
-        if (media && inWindow(media.at)) result.parts.push(p.msn, p.index, media.at);
-      }
-    }
+      fetchOk(
+        conn,
+        cfg.playlistPath,
+        (body, at) => {
+          const listed = parsePlaylist(body);
+          const fresh = seen ? listed.filter((p) => after(p, seen!)) : listed.slice(-1);
+          if (fresh.length === 0) return tick();
+          const newestFresh = fresh.at(-1)!;
+          if (inWindow(at)) result.releases.push(newestFresh.msn, newestFresh.index, at);
+          seen = newestFresh;
+          let i = 0;
+          const fetchNext = () => {
+            const p = fresh[i++];
+            if (!p) return tick();
+            fetchOk(
+              conn,
+              dir + p.uri,
+              (_media, partAt) => {
+                if (inWindow(partAt)) result.parts.push(p.msn, p.index, partAt);
+                fetchNext();
+              },
+              fetchNext,
+            );
+          };
+          fetchNext();
+        },
+        tick,
+      );
+    };
+    tick();
   };
 
-  const agents: Agent[] = [];
-  const viewers: Promise<void>[] = [];
+  // One timer for every request's 10 s timeout, not one per request.
+  const timeouts = setInterval(() => {
+    const now = performance.now();
+    for (const conn of connections) if (conn.deadline < now) conn.abort('timeout');
+  }, 250);
+
+  running = cfg.viewers;
+  if (running === 0) return ended();
   for (let i = 0; i < cfg.viewers; i++) {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    agents.push(agent);
+    const conn = new Connection(cfg.port, host);
+    connections.push(conn);
     const delay = (cfg.rampMs * i) / cfg.viewers;
-    viewers.push(
-      sleep(delay).then(() => (cfg.mode === 'blocking' ? blockingViewer(agent) : pollingViewer(agent, Math.random() * cfg.partTargetMs))),
-    );
+    setTimeout(() => (cfg.mode === 'blocking' ? blockingViewer(conn) : pollingViewer(conn, Math.random() * cfg.partTargetMs)), delay);
   }
-  await Promise.all(viewers);
-  for (const agent of agents) agent.destroy();
-  const usage = process.cpuUsage();
-  result.cpuMicros = usage.user + usage.system;
-  return result;
 }
 
 process.on('message', (msg: ViewerRun) => {
-  void run(msg).then((result) => process.send!(result, () => process.exit(0)));
+  run(msg, (result) => process.send!(result, () => process.exit(0)));
 });
 process.send!({ op: 'ready' });
