@@ -176,7 +176,7 @@ describe('cluster: a node drains on SIGTERM', { skip: redisUnavailable() ?? ngin
     console.log(
       `# drain: node exited 0 ${(drainMs / 1000).toFixed(1)} s after SIGTERM (${placements.length} rooms created meanwhile, none on it, median POST ${postMs[postMs.length >> 1]} ms); ` +
         `studio republished by ${(republishedMs / 1000).toFixed(1)} s; HLS playing new media through the edge by ${(resumedMs / 1000).toFixed(1)} s; ` +
-        `longest playhead stall ${(after.maxGapMs / 1000).toFixed(1)} s; hls.js reloads ${after.loads - before.loads} (fatal: ${after.fatals.join(', ') || 'none'}); new owner ${newOwner}`,
+        `longest playhead stall ${(after.maxGapMs / 1000).toFixed(1)} s; hls.js reloads ${after.loads - before.loads} (fatal: ${after.fatals.join(', ') || 'none'}), jumps to the live position ${after.resyncs - before.resyncs}; new owner ${newOwner}`,
     );
     assert.ok(resumedMs < MAX_OUTAGE_MS, `HLS played new media ${resumedMs} ms after SIGTERM (bound ${MAX_OUTAGE_MS})`);
 

@@ -207,7 +207,7 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
     assert.equal(playlist.status, 200, 'the same multivariant URL, through the edge, serves the new broadcast');
     console.log(
       `# failover: studio republished ${(republishedMs / 1000).toFixed(1)} s after SIGKILL; HLS playing new media by ${(resumedMs / 1000).toFixed(1)} s; ` +
-        `longest playhead stall ${(after.maxGapMs / 1000).toFixed(1)} s; hls.js reloads ${after.loads - before.loads} (fatal: ${after.fatals.join(', ') || 'none'}); new owner ${newOwner}`,
+        `longest playhead stall ${(after.maxGapMs / 1000).toFixed(1)} s; hls.js reloads ${after.loads - before.loads} (fatal: ${after.fatals.join(', ') || 'none'}), jumps to the live position ${after.resyncs - before.resyncs}; new owner ${newOwner}`,
     );
     assert.ok(resumedMs < MAX_OUTAGE_MS, `HLS played new media ${resumedMs} ms after the kill (bound ${MAX_OUTAGE_MS})`);
     // The new broadcast carries the numbering on: later sequence numbers, after a discontinuity.

@@ -12,6 +12,11 @@ export interface HlsViewConfig {
   waitRetryMs: number;
   /** Playback that should advance but has not for this long is reported `stalled`. Default 1000 ms. */
   stallAfterMs: number;
+  /**
+   * A live stall this long with nothing buffered to play, while the live playlist has moved on,
+   * makes the view jump to the live sync position (live-resync.ts). Default 3000 ms.
+   */
+  resyncAfterMs: number;
   /** How often the latency readout is refreshed. Default 250 ms. */
   latencyIntervalMs: number;
   /** Fatal hls.js errors recovered within `recoveryWindowMs` before the view gives up. Default 6. */
@@ -63,6 +68,7 @@ export function lowLatencyHlsConfig(): Partial<HlsConfig> {
 export const defaultHlsViewConfig = (): Omit<HlsViewConfig, 'src'> => ({
   waitRetryMs: 1000,
   stallAfterMs: 1000,
+  resyncAfterMs: 3000,
   latencyIntervalMs: 250,
   maxRecoveries: 6,
   recoveryWindowMs: 30000,
@@ -80,7 +86,7 @@ export interface ResolvedHlsViewConfig extends HlsViewConfig {
 export function resolveHlsViewConfig(config: Partial<HlsViewConfig> & { src: string }): ResolvedHlsViewConfig {
   if (typeof config.src !== 'string' || config.src.length === 0) throw new TypeError('HlsView: config.src is required');
   const merged = { ...defaultHlsViewConfig(), ...config };
-  for (const key of ['waitRetryMs', 'stallAfterMs', 'latencyIntervalMs', 'maxRecoveries', 'recoveryWindowMs', 'maxErrorsKept'] as const) {
+  for (const key of ['waitRetryMs', 'stallAfterMs', 'resyncAfterMs', 'latencyIntervalMs', 'maxRecoveries', 'recoveryWindowMs', 'maxErrorsKept'] as const) {
     if (!(Number.isFinite(merged[key]) && merged[key] > 0)) throw new TypeError(`HlsView: ${key} must be a number > 0 (got ${merged[key]})`);
   }
   if (merged.playbackToken !== undefined && typeof merged.playbackToken !== 'function') throw new TypeError('HlsView: playbackToken must be a function');

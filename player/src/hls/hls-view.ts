@@ -7,6 +7,7 @@ import { ErrorController, type RecoveryAction } from './error-controller.ts';
 import { resolveHlsViewConfig, type HlsViewConfig, type ResolvedHlsViewConfig } from './hls-view-config.ts';
 import type { HlsErrorRecord, HlsViewEvents, HlsViewSnapshot, HlsViewState } from './hls-view-types.ts';
 import { LatencyReadout } from './latency-readout.ts';
+import { liveResyncTarget } from './live-resync.ts';
 import { PlaybackMonitor, type PlaybackState } from './playback-monitor.ts';
 
 export type * from './hls-view-types.ts';
@@ -42,6 +43,8 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
   private mutedValue: boolean;
   private playingCc: number | undefined;
   private crossings = 0;
+  private resyncTimer: ReturnType<typeof setTimeout> | undefined;
+  private resyncCount = 0;
   /** Why the view failed, once it has. */
   failure: string | undefined;
 
@@ -192,6 +195,8 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
 
   /** Destroys hls.js and the playback monitor, removing their listeners; keeps the element. */
   private detachHls(): void {
+    clearTimeout(this.resyncTimer);
+    this.resyncTimer = undefined;
     this.monitor?.destroy();
     this.monitor = undefined;
     const hls = this.hls;
@@ -246,13 +251,41 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
   };
 
   private readonly onPlayback = (state: PlaybackState): void => {
+    if (state !== 'stalled') {
+      clearTimeout(this.resyncTimer);
+      this.resyncTimer = undefined;
+    }
     if (state === 'playing') this.setState('playing');
-    else if (state === 'stalled') this.setState(this.levelEnded ? 'ended' : 'stalled');
+    else if (state === 'stalled') {
+      this.setState(this.levelEnded ? 'ended' : 'stalled');
+      if (!this.levelEnded) this.scheduleResync();
+    }
     else if (state === 'ended') {
       this.setState('ended');
       this.rewait();
     }
   };
+
+  /** While stalled, checks every `resyncAfterMs` whether to jump to the live sync position. */
+  private scheduleResync(): void {
+    clearTimeout(this.resyncTimer);
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = undefined;
+      const video = this.video;
+      if (!video || !this.hls || this.stateValue !== 'stalled' || this.levelEnded) return;
+      const target = liveResyncTarget(video.currentTime, video.buffered, this.hls.liveSyncPosition);
+      if (target !== undefined) {
+        this.resyncCount++;
+        video.currentTime = target;
+      }
+      this.scheduleResync();
+    }, this.config.resyncAfterMs);
+  }
+
+  /** Jumps to the live sync position this view made after a stall it could not leave otherwise. */
+  get resyncs(): number {
+    return this.resyncCount;
+  }
 
   private readonly onHlsError = (_event: string, data: ErrorData): void => {
     const record: HlsErrorRecord = {
