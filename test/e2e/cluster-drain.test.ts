@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { createClient } from 'redis';
 import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
-import { startCluster, type ClusterNode, type TestCluster } from '../support/cluster.ts';
+import { startEdgedCluster, type ClusterNode, type EdgedCluster, type TestCluster } from '../support/cluster.ts';
 import { probeOf, resetStall, startHlsProbe } from '../support/hlsProbe.ts';
-import { nginxMissing, startEdge, type RunningNginx } from '../support/nginxEdge.ts';
+import { nginxMissing } from '../support/nginxEdge.ts';
 import { clickGoLive } from '../support/pages.ts';
-import { redisUnavailable, startRedis, type RunningRedis } from '../support/redis.ts';
+import { redisUnavailable } from '../support/redis.ts';
 import { serviceClient } from '../support/service.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -35,12 +34,10 @@ const MAX_OUTAGE_MS = 60_000;
 const MAX_DRAIN_MS = 20_000;
 
 describe('cluster: a node drains on SIGTERM', { skip: redisUnavailable() ?? nginxMissing() }, () => {
-  let redis: RunningRedis;
+  let deployment: EdgedCluster | undefined;
   let raw: ReturnType<typeof createClient>;
   let cluster: TestCluster;
   let chromium: LaunchedChromium;
-  let edge: RunningNginx;
-  let edgeDir: string;
   let edgeUrl: string;
   let owner: ClusterNode;
   let live: ClusterNode[];
@@ -56,22 +53,16 @@ describe('cluster: a node drains on SIGTERM', { skip: redisUnavailable() ?? ngin
   };
 
   before(async () => {
-    redis = await startRedis();
-    raw = createClient({ url: redis.url });
+    deployment = await startEdgedCluster(3, CLUSTER_ENV);
+    ({ cluster, edgeUrl } = deployment);
+    raw = createClient({ url: deployment.redis.url });
     await raw.connect();
-    cluster = await startCluster(redis.url, 3, CLUSTER_ENV);
-    edgeDir = await mkdtemp(join(tmpdir(), 'stagecast-drain-edge-'));
-    edge = await startEdge({ upstreams: cluster.nodes.map((n) => new URL(n.url).host), dir: edgeDir });
-    edgeUrl = `http://127.0.0.1:${edge.port}`;
     chromium = await launchChromium();
   });
   after(async () => {
     await chromium?.close();
-    await edge?.close();
-    if (edgeDir) await rm(edgeDir, { recursive: true, force: true });
-    await cluster?.close();
     if (raw?.isOpen) await raw.close();
-    await redis?.close();
+    await deployment?.close();
   });
 
   it('a studio opened through the edge goes live, and hls.js plays through the edge', async () => {

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
-import { joinThrough, postIngest, startCluster, type ClusterNode, type TestCluster } from '../support/cluster.ts';
+import { joinThrough, postIngest, startEdgedCluster, type ClusterNode, type EdgedCluster, type TestCluster } from '../support/cluster.ts';
 import { probeOf, resetStall, startHlsProbe } from '../support/hlsProbe.ts';
-import { nginxMissing, startEdge, type RunningNginx } from '../support/nginxEdge.ts';
+import { nginxMissing } from '../support/nginxEdge.ts';
 import { clickGoLive } from '../support/pages.ts';
-import { redisUnavailable, startRedis, type RunningRedis } from '../support/redis.ts';
+import { redisUnavailable } from '../support/redis.ts';
 import { installRtcHelpers, type RtcFns } from '../support/rtcPage.ts';
 import { peerReport } from '../support/whip.ts';
 import { waitFor } from '../support/wait.ts';
@@ -37,11 +34,9 @@ const CLUSTER_ENV = { CLUSTER_HEARTBEAT_MS: '250', CLUSTER_NODE_TTL_MS: '1500' }
 const MAX_OUTAGE_MS = 45_000;
 
 describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavailable() ?? nginxMissing() }, () => {
-  let redis: RunningRedis;
+  let deployment: EdgedCluster | undefined;
   let cluster: TestCluster;
   let chromium: LaunchedChromium;
-  let edge: RunningNginx;
-  let edgeDir: string;
   let edgeUrl: string;
   let owner: ClusterNode;
   /** The two nodes that do not host the room: entry points of every page. */
@@ -59,20 +54,14 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
   };
 
   before(async () => {
-    redis = await startRedis();
-    cluster = await startCluster(redis.url, 3, CLUSTER_ENV);
-    edgeDir = await mkdtemp(join(tmpdir(), 'stagecast-cluster-edge-'));
-    edge = await startEdge({ upstreams: cluster.nodes.map((n) => new URL(n.url).host), dir: edgeDir });
-    edgeUrl = `http://127.0.0.1:${edge.port}`;
+    deployment = await startEdgedCluster(3, CLUSTER_ENV);
+    ({ cluster, edgeUrl } = deployment);
     chromium = await launchChromium();
   });
   after(async () => {
     for (const page of pages) await page.close().catch(() => {});
     await chromium?.close();
-    await edge?.close();
-    if (edgeDir) await rm(edgeDir, { recursive: true, force: true });
-    await cluster?.close();
-    await redis?.close();
+    await deployment?.close();
   });
 
   it('a room created through the first node is placed on one node, and every node answers for it', async () => {

@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import WebSocket from 'ws';
+import { startEdge, type RunningNginx } from './nginxEdge.ts';
+import { startRedis, type RunningRedis } from './redis.ts';
 import { startService, serviceClient, type RunningService, type ServiceClient } from './service.ts';
 
 /** One node of a test cluster: the spawned service and REST helpers with the shared API key. */
@@ -144,4 +149,39 @@ export async function joinThrough(baseUrl: string, token: string, room?: string)
     return outcome;
   }
   throw new Error(`too many redirects: ${outcome.redirects.join(' → ')}`);
+}
+
+/** A cluster as a deployment runs it, for the end-to-end tests: Redis, the nodes, an edge in front. */
+export interface EdgedCluster {
+  redis: RunningRedis;
+  cluster: TestCluster;
+  edge: RunningNginx;
+  /** The edge's base URL, what clients are given. */
+  edgeUrl: string;
+  /** Stops the edge, the nodes and Redis, and removes the edge's folder. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A real redis-server, `count` nodes sharing it, and a real nginx edge (infra/nginx/edge.conf) whose upstreams are the nodes. */
+export async function startEdgedCluster(count: number, env: Record<string, string>): Promise<EdgedCluster> {
+  const redis = await startRedis();
+  let cluster: TestCluster | undefined;
+  let edge: RunningNginx | undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'stagecast-cluster-edge-'));
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      await edge?.close();
+      await rm(dir, { recursive: true, force: true });
+      await cluster?.close();
+      await redis.close();
+    })());
+  try {
+    cluster = await startCluster(redis.url, count, env);
+    edge = await startEdge({ upstreams: cluster.nodes.map((n) => new URL(n.url).host), dir });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { redis, cluster, edge, edgeUrl: `http://127.0.0.1:${edge.port}`, close };
 }
