@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { createClient } from 'redis';
 import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
-import { startEdgedCluster, type ClusterNode, type EdgedCluster, type TestCluster } from '../support/cluster.ts';
+import { assertRoomBackOnLiveNode, startEdgedCluster, type ClusterNode, type EdgedCluster, type TestCluster } from '../support/cluster.ts';
 import { probeOf, resetStall, startHlsProbe } from '../support/hlsProbe.ts';
 import { nginxMissing } from '../support/nginxEdge.ts';
 import { clickGoLive } from '../support/pages.ts';
@@ -152,12 +152,7 @@ describe('cluster: a node drains on SIGTERM', { skip: redisUnavailable() ?? ngin
       stepMs: 250,
     });
     const republishedMs = Date.now() - termAt;
-    const res = await live[0]!.api(`/api/rooms/${ROOM}`);
-    assert.equal(res.status, 200, 'the room answers again');
-    const newOwner = res.headers.get('x-stagecast-node') ?? live[0]!.id;
-    assert.ok(live.some((n) => n.id === newOwner), `placed on a live node (${newOwner})`);
-    const details = (await res.json()) as { members: { identity: string; publishing: boolean }[] };
-    assert.ok(details.members.some((m) => m.identity === 'studio-pub' && m.publishing), 'the studio publishes on the new owner');
+    const newOwner = await assertRoomBackOnLiveNode(live[0]!, live, ROOM, 'studio-pub');
 
     const needed = before.progressed + before.bufferAhead + 3;
     const after = await waitFor('HLS to play again under the same URL', MAX_OUTAGE_MS, () => probeOf(hlsPage), { until: (p) => p.progressed >= needed, stepMs: 250, throwOnTimeout: false });

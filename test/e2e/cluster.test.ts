@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
-import { joinThrough, postIngest, startEdgedCluster, type ClusterNode, type EdgedCluster, type TestCluster } from '../support/cluster.ts';
+import { assertRoomBackOnLiveNode, joinThrough, postIngest, startEdgedCluster, type ClusterNode, type EdgedCluster, type TestCluster } from '../support/cluster.ts';
 import { probeOf, resetStall, startHlsProbe } from '../support/hlsProbe.ts';
 import { nginxMissing } from '../support/nginxEdge.ts';
 import { clickGoLive } from '../support/pages.ts';
@@ -180,12 +180,7 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
       stepMs: 250,
     });
     const republishedMs = Date.now() - killedAt;
-    const res = await entry[1].api(`/api/rooms/${ROOM}`);
-    assert.equal(res.status, 200, 'the room answers again');
-    const newOwner = res.headers.get('x-stagecast-node') ?? entry[1].id;
-    assert.ok(entry.some((n) => n.id === newOwner), `placed on a live node (${newOwner})`);
-    const details = (await res.json()) as { members: { identity: string; publishing: boolean }[] };
-    assert.ok(details.members.some((m) => m.identity === 'studio-pub' && m.publishing), 'the studio publishes on the new owner');
+    const newOwner = await assertRoomBackOnLiveNode(entry[1], entry, ROOM, 'studio-pub');
 
     // New media played: more than what was buffered at the kill, plus 3 s.
     const needed = before.progressed + before.bufferAhead + 3;

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HlsPackager } from '../../services/packager/index.ts';
+import { HlsPackager, type HlsResumePoint } from '../../services/packager/index.ts';
 import { DiskStorage } from '../../services/storage/DiskStorage.ts';
 import { startFfmpegSource, type FfmpegSource } from '../support/ffmpegSource.ts';
 import { parseMedia, parseMultivariant, startsWithKeyFrame } from '../support/hlsCheck.ts';
@@ -231,26 +231,35 @@ describe('HlsPackager sliding window in storage', () => {
 });
 
 describe('HlsPackager taking over a room whose packager is gone', () => {
-  it("carries on the numbering it is given: the first segment follows it, with a discontinuity", async () => {
+  it("carries on the numbering it is given: the first segment follows it, with a discontinuity", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'stagecast-pk-'));
     const storage = new DiskStorage({ rootDir: dir });
-    const first = new HlsPackager({ roomId: 'moved', storage, windowSegments: 3, epoch: 'a' });
-    const a = startFfmpegSource({ width: 320, height: 180, durationSec: 5, realtime: false });
-    let second: HlsPackager | undefined;
-    let b: FfmpegSource | undefined;
-    try {
-      first.addRendition('v', { bandwidth: 300_000 }, a.stdout);
-      await a.exited;
+    const packagers: HlsPackager[] = [];
+    const sources: FfmpegSource[] = [];
+    t.after(async () => {
+      for (const p of packagers) await p.close();
+      for (const src of sources) await src.kill();
+      await storage.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    /** A packager of the room, fed 5 s of media as fast as ffmpeg makes it. */
+    const packageFiveSeconds = async (epoch: string, resume?: HlsResumePoint) => {
+      const packager = new HlsPackager({ roomId: 'moved', storage, windowSegments: 3, epoch, ...(resume ? { resume } : {}) });
+      const source = startFfmpegSource({ width: 320, height: 180, durationSec: 5, realtime: false });
+      packagers.push(packager);
+      sources.push(source);
+      packager.addRendition('v', { bandwidth: 300_000 }, source.stdout);
+      await source.exited;
       await sleep(200);
+      return packager;
+    };
+    const first = await packageFiveSeconds('a');
+    {
       const left = first.numbering()!;
       assert.ok(left.nextMsn >= 4, `the first packager cut segments: ${JSON.stringify(left)}`);
       assert.equal(left.discontinuitySequence, 0);
       // Its node died: nothing ends it. Another takes the room over with the numbering it left.
-      second = new HlsPackager({ roomId: 'moved', storage, windowSegments: 3, epoch: 'b', resume: left });
-      b = startFfmpegSource({ width: 320, height: 180, durationSec: 5, realtime: false });
-      second.addRendition('v', { bandwidth: 300_000 }, b.stdout);
-      await b.exited;
-      await sleep(200);
+      const second = await packageFiveSeconds('b', left);
       const text = second.rendition('v')!.playlist()!;
       // Read by hand: with its input over, every listed segment still has parts, which strict hls-parser refuses.
       const base = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1]);
@@ -269,13 +278,6 @@ describe('HlsPackager taking over a room whose packager is gone', () => {
       }
       assert.deepEqual(second.numbering(), { nextMsn: msns.at(-1)! + 1, discontinuitySequence: left.discontinuitySequence + 1 });
       assert.throws(() => new HlsPackager({ roomId: 'x', storage, resume: { nextMsn: -1, discontinuitySequence: 0 } }), /resume/);
-    } finally {
-      await first.close();
-      await second?.close();
-      await a.kill();
-      await b?.kill();
-      await storage.close();
-      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -184,4 +185,18 @@ export async function startEdgedCluster(count: number, env: Record<string, strin
     throw err;
   }
   return { redis, cluster, edge, edgeUrl: `http://127.0.0.1:${edge.port}`, close };
+}
+
+/**
+ * After its owner went (killed or drained): the room answers again through `via`, is placed on
+ * one of `live`, and `publisher` publishes there. Returns the new owner's id.
+ */
+export async function assertRoomBackOnLiveNode(via: ClusterNode, live: ClusterNode[], room: string, publisher: string): Promise<string> {
+  const res = await via.api(`/api/rooms/${room}`);
+  assert.equal(res.status, 200, 'the room answers again');
+  const newOwner = res.headers.get('x-stagecast-node') ?? via.id;
+  assert.ok(live.some((n) => n.id === newOwner), `placed on a live node (${newOwner})`);
+  const details = (await res.json()) as { members: { identity: string; publishing: boolean }[] };
+  assert.ok(details.members.some((m) => m.identity === publisher && m.publishing), `${publisher} publishes on the new owner`);
+  return newOwner;
 }

@@ -7,26 +7,23 @@ import HLS from 'hls-parser';
 import type { MediaPlaylist, MasterPlaylist } from 'hls-parser/types.js';
 
 /** Parses with the maintained hls-parser in strict mode: any violation of the spec's rules throws. */
-export function parseMedia(text: string): MediaPlaylist {
+function parseStrict(text: string, multivariant: boolean): MediaPlaylist | MasterPlaylist {
   HLS.setOptions({ strictMode: true });
   try {
     const parsed = HLS.parse(text);
-    assert.equal(parsed.isMasterPlaylist, false);
-    return parsed as MediaPlaylist;
+    assert.equal(parsed.isMasterPlaylist, multivariant);
+    return parsed;
   } finally {
     HLS.setOptions({ strictMode: false });
   }
 }
 
+export function parseMedia(text: string): MediaPlaylist {
+  return parseStrict(text, false) as MediaPlaylist;
+}
+
 export function parseMultivariant(text: string): MasterPlaylist {
-  HLS.setOptions({ strictMode: true });
-  try {
-    const parsed = HLS.parse(text);
-    assert.equal(parsed.isMasterPlaylist, true);
-    return parsed as MasterPlaylist;
-  } finally {
-    HLS.setOptions({ strictMode: false });
-  }
+  return parseStrict(text, true) as MasterPlaylist;
 }
 
 /**
