@@ -91,6 +91,12 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
   private readonly recordSettings = new Map<string, boolean>();
   /** Rooms whose start is under way (reading the numbering to carry on, ending the previous broadcast). */
   private readonly starting = new Set<string>();
+  /**
+   * Rooms whose next track publication starts a broadcast (when autoStart): a new stage, and a
+   * stage that emptied. Any start disarms it, so a broadcast a moderator ended stays ended while
+   * the stage goes on; a failed auto start re-arms it.
+   */
+  private readonly autoStartArmed = new Set<string>();
   private readonly onNewStage = (stage: StageFeed) => this.follow(stage);
   private closed = false;
 
@@ -161,20 +167,28 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
   /** Follows one stage until it closes. */
   private follow(stage: StageFeed): void {
     const roomId = stage.id;
+    if (this.opts.autoStart) this.autoStartArmed.add(roomId);
     const published = (track: StageTrack) => {
       const live = this.live(roomId);
-      if (live) live.trackPublished(track);
-      // Auto start belongs to the stage's first track only: a broadcast a moderator ended stays
-      // ended while the stage goes on, until the API starts it or the stage empties and refills.
-      else if (this.opts.autoStart && stage.tracks().length === 1) {
-        this.start(roomId).catch((err: unknown) => log.warn({ roomId, err: String(err) }, 'auto start failed'));
+      if (live) {
+        live.trackPublished(track);
+        this.autoStartArmed.delete(roomId);
+      } else if (this.autoStartArmed.has(roomId) && !this.starting.has(roomId)) {
+        this.start(roomId).catch((err: unknown) => {
+          log.warn({ roomId, err: String(err) }, 'auto start failed');
+          if (this.opts.autoStart && !this.closed && !this.live(roomId)) this.autoStartArmed.add(roomId);
+        });
       }
     };
-    const unpublished = (track: StageTrack) => this.live(roomId)?.trackUnpublished(track);
+    const unpublished = (track: StageTrack) => {
+      this.live(roomId)?.trackUnpublished(track);
+      if (this.opts.autoStart && stage.tracks().length === 0) this.autoStartArmed.add(roomId);
+    };
     const closed = () => {
       stage.observer.off('trackpublished', published);
       stage.observer.off('trackunpublished', unpublished);
       this.recordSettings.delete(roomId);
+      this.autoStartArmed.delete(roomId);
       this.live(roomId)
         ?.stop('room_closed')
         .catch((err: unknown) => log.warn({ roomId, err: String(err) }, 'ending broadcast failed'));
@@ -191,6 +205,7 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
     const stage = this.opts.stages.get(roomId);
     if (!stage) throw new InvalidStateError(`room ${roomId} has no stage here`);
     this.starting.add(roomId);
+    this.autoStartArmed.delete(roomId);
     let controller: BroadcastController;
     let resume: HlsResumePoint | undefined;
     try {

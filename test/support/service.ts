@@ -96,6 +96,8 @@ export async function startService(env: Record<string, string> = {}, options: St
         return;
       }
       logs.push(rec);
+      // Warnings and errors reach the test's output (a failure's cause is often there); the rest with SERVICE_LOGS.
+      if (!process.env.SERVICE_LOGS && typeof rec.level === 'number' && rec.level >= 40) process.stderr.write(`[service] ${line}\n`);
       if (rec.msg === 'listening' && typeof rec.url === 'string') {
         clearTimeout(timer);
         resolve(rec.url);
