@@ -48,6 +48,8 @@ const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 3000);
 const WINDOW_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
 const LOAD_PROCS = Number(process.env.BENCH_LOAD_PROCS ?? 2);
 const STRICT = process.env.BENCH_STRICT === '1';
+/** BENCH_PER_PART=1: also print, for each part, how its release delays spread (is the tail one part's, or every part's?). */
+const PER_PART = process.env.BENCH_PER_PART === '1';
 
 ensureLoopbackNamespace();
 
@@ -197,6 +199,7 @@ async function side(
     results.flatMap((r) => r.parts),
     publications,
   );
+  if (PER_PART) printPerPart(kind, results.flatMap((r) => r.releases), publications);
   return {
     viewers,
     requestsPerSec: requests / (WINDOW_MS / 1000),
@@ -210,6 +213,22 @@ async function side(
     listenOverflows: overflows,
     viewersCoreShares: results.map((r) => (r.windowCpuMicros ?? NaN) / (WINDOW_MS * 1000)),
   };
+}
+
+function printPerPart(kind: string, triples: number[], publications: { msn: number; index: number; at: number }[]): void {
+  const byPart = new Map<string, number[]>();
+  for (let i = 0; i < triples.length; i += 3) {
+    const key = `${triples[i]}.${triples[i + 1]}`;
+    const list = byPart.get(key) ?? [];
+    list.push(triples[i + 2]!);
+    byPart.set(key, list);
+  }
+  for (const p of publications) {
+    const times = byPart.get(`${p.msn}.${p.index}`);
+    if (!times) continue;
+    const d = times.map((t) => t - p.at);
+    console.log(`    ${kind} part ${p.msn}.${p.index}: ${d.length} releases, p50 ${fmt(percentile(d, 50))} p90 ${fmt(percentile(d, 90))} p99 ${fmt(percentile(d, 99))} max ${fmt(Math.max(...d))} ms`);
+  }
 }
 
 const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');

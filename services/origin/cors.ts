@@ -15,10 +15,13 @@ const MAX_AGE = '600';
  * the bytes, a web stream written chunk by chunk), on every request. Headers set with
  * `c.header()` before the handler go into the handler's response as it is built.
  */
+/** What every answer under /hls carries, as flat header lines (createOriginApp's direct answers). */
+export const HLS_CORS_HEADER_LINES: readonly string[] = ['access-control-allow-origin', '*', 'access-control-expose-headers', EXPOSE_HEADERS];
+
 export function hlsCors(): MiddlewareHandler {
   return async (c, next) => {
-    c.header('access-control-allow-origin', '*');
-    c.header('access-control-expose-headers', EXPOSE_HEADERS);
+    c.header(HLS_CORS_HEADER_LINES[0]!, HLS_CORS_HEADER_LINES[1]);
+    c.header(HLS_CORS_HEADER_LINES[2]!, HLS_CORS_HEADER_LINES[3]);
     if (c.req.method !== 'OPTIONS') return next();
     c.header('access-control-max-age', MAX_AGE);
     c.header('access-control-allow-methods', ALLOW_METHODS);

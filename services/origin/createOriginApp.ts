@@ -1,3 +1,5 @@
+import { ServerResponse } from 'node:http';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ServiceError, toErrorBody } from '../core/errors.ts';
@@ -16,7 +18,8 @@ import { RecordingStore } from '../packager/recordingStore.ts';
 import type { Storage } from '../storage/Storage.ts';
 import { advancePartLimit, hasCompleteSegment, isBelowWindow, isOutOfRange, isSatisfied, parseBlockingQuery } from './blockingReload.ts';
 import * as CacheControl from './cacheControl.ts';
-import { hlsCors } from './cors.ts';
+import { REQUEST_ID_HEADER } from '../api/middleware/requestId/index.ts';
+import { HLS_CORS_HEADER_LINES, hlsCors } from './cors.ts';
 import { LiveEdge, type RenderedPlaylist } from './liveEdge.ts';
 import { playbackGate, type PlaybackGate } from './playbackGate.ts';
 
@@ -211,17 +214,46 @@ async function fromStorage(c: Context, storage: Storage, key: string): Promise<R
 
 /** The rendered bytes as they are; 304 when the caller already has this revision. */
 function playlistResponse(c: Context, playlist: RenderedPlaylist, cacheControl: string): Response {
+  const conditional = c.req.header('if-none-match') === playlist.etag;
+  if (!conditional) {
+    const sent = sendDirect(c, PLAYLIST_CONTENT_TYPE, cacheControl, playlist.body, playlist.etag);
+    if (sent) return sent;
+  }
   c.header('cache-control', cacheControl);
   c.header('etag', playlist.etag);
-  if (c.req.header('if-none-match') === playlist.etag) return c.body(null, 304);
+  if (conditional) return c.body(null, 304);
   c.header('content-type', PLAYLIST_CONTENT_TYPE);
   return c.body(view(playlist.body), 200);
 }
 
 function mediaResponse(c: Context, data: Buffer): Response {
+  const sent = sendDirect(c, MEDIA_CONTENT_TYPE, CacheControl.MEDIA, data);
+  if (sent) return sent;
   c.header('content-type', MEDIA_CONTENT_TYPE);
   c.header('cache-control', CacheControl.MEDIA);
   return c.body(view(data), 200);
+}
+
+/**
+ * A live answer from memory, written straight to Node's response when the app runs under
+ * @hono/node-server (the service): one flat list of header lines and the bytes, without the
+ * Headers and Response objects hono and the adapter build per request. A blocked reload's
+ * release sends one of these to every waiter of a part at once, so this is the origin's
+ * hottest path (bench/origin-load.ts). The lines are what the hono path would send: the CORS
+ * pair (cors.ts), the request id the service's middleware chose, and the resource's own.
+ * Elsewhere (HEAD, tests through app.request) hono answers.
+ */
+function sendDirect(c: Context, contentType: string, cacheControl: string, body: Buffer, etag?: string): Response | undefined {
+  const outgoing = (c.env as { outgoing?: unknown } | undefined)?.outgoing;
+  if (!(outgoing instanceof ServerResponse) || outgoing.headersSent || c.req.method !== 'GET') return undefined;
+  const lines = [...HLS_CORS_HEADER_LINES];
+  const requestId = c.get('requestId' as never) as unknown;
+  if (typeof requestId === 'string') lines.push(REQUEST_ID_HEADER, requestId);
+  lines.push('content-type', contentType, 'cache-control', cacheControl, 'content-length', String(body.byteLength));
+  if (etag !== undefined) lines.push('etag', etag);
+  outgoing.writeHead(200, lines);
+  outgoing.end(body);
+  return RESPONSE_ALREADY_SENT;
 }
 
 function view(data: Buffer): Uint8Array<ArrayBuffer> {

@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
+import { Hono } from 'hono';
+import { notFound, onError } from '../../services/api/middleware/errorHandler/index.ts';
+import { requestId } from '../../services/api/middleware/requestId/index.ts';
 import { HlsPackager, type HlsPackagerOptions } from '../../services/packager/index.ts';
 import { advancePartLimit } from '../../services/origin/blockingReload.ts';
 import { createOriginApp } from '../../services/origin/index.ts';
@@ -34,6 +37,8 @@ function rawGet(port: number, path: string): Promise<{ status: number; body: str
  * origin over them on a free loopback port. `close()` undoes it all.
  */
 interface LiveOrigin {
+  /** The app the server runs; `app.request()` answers through hono alone, never Node's response. */
+  app: Hono;
   dir: string;
   storage: DiskStorage;
   packager: HlsPackager;
@@ -48,11 +53,17 @@ async function startLiveOrigin(options: Omit<HlsPackagerOptions, 'storage'>): Pr
   const dir = await mkdtemp(join(tmpdir(), 'stagecast-origin-'));
   const storage = new DiskStorage({ rootDir: join(dir, 'hls') });
   const packager = new HlsPackager({ ...options, storage });
-  const app = createOriginApp({ getPackager: (room) => (room === options.roomId ? packager : undefined), storage });
+  // As the service mounts it: behind the request-id middleware, in an app with the service's error answers.
+  const app = new Hono();
+  app.use('*', requestId());
+  app.onError(onError);
+  app.notFound(notFound);
+  app.route('/', createOriginApp({ getPackager: (room) => (room === options.roomId ? packager : undefined), storage }));
   const { server, port } = await new Promise<{ server: ServerType; port: number }>((resolve) => {
     const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => resolve({ server, port: info.port }));
   });
   const origin: LiveOrigin = {
+    app,
     dir,
     storage,
     packager,
@@ -130,6 +141,44 @@ describe('HLS origin over HTTP with a live packager', () => {
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get('access-control-allow-origin'), '*');
     assert.match(pre.headers.get('access-control-allow-methods') ?? '', /GET/);
+  });
+
+  it('answers live objects straight to Node with the headers hono would send, the request id among them, on a connection that stays usable', async () => {
+    const pos = packager.rendition('v')!.position()!;
+    const part = parseMedia(await (await fetch(`${base}/hls/room1/v/index.m3u8`)).text())
+      .segments.flatMap((s) => s.parts)
+      .find((p) => !p.hint)!;
+    // What Node adds to either (date, connection, and content-length, which app.request lacks) aside.
+    const nodeOwn = new Set(['date', 'x-request-id', 'connection', 'keep-alive', 'content-length']);
+    const headersOf = (res: Response) => Object.fromEntries([...res.headers].filter(([k]) => !nodeOwn.has(k)));
+    for (const path of [`/hls/room1/v/${part.uri}`, `/hls/room1/v/index.m3u8?_HLS_msn=${pos.msn}&_HLS_part=${pos.part}`]) {
+      const direct = await fetch(`${base}${path}`, { headers: { 'x-request-id': 'trace-1' } });
+      const viaHono = await origin.app.request(path);
+      assert.equal(direct.status, 200, path);
+      assert.equal(viaHono.status, 200, path);
+      assert.equal(direct.headers.get('x-request-id'), 'trace-1', 'the caller\'s request id comes back');
+      assert.match(viaHono.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+      const bytes = Buffer.from(await direct.arrayBuffer());
+      const same = path.includes('part') && !path.includes('_HLS_');
+      if (same) assert.ok(bytes.equals(Buffer.from(await viaHono.arrayBuffer())), 'the same part bytes');
+      else await viaHono.body?.cancel();
+      const d = headersOf(direct);
+      const h = headersOf(viaHono);
+      if (!same) {
+        // The playlist may have moved on between the two requests: its revision, not its headers' set.
+        assert.match(d.etag ?? '', /^"o-\d+"$/);
+        delete d.etag;
+        delete h.etag;
+      }
+      assert.deepEqual(d, h, path);
+      assert.equal(direct.headers.get('content-length'), String(bytes.byteLength), path);
+    }
+    // HEAD goes through hono (no body); then the same keep-alive connection answers a GET again.
+    const head = await fetch(`${base}/hls/room1/v/${part.uri}`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+    const res = await rawGet(port, `/hls/room1/v/${part.uri}`);
+    assert.equal(res.status, 200);
   });
 
   it('sends cache headers an edge can follow: blocking playlists briefly, media immutable, 404 briefly, other errors never', async () => {

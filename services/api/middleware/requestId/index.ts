@@ -4,6 +4,8 @@ import { logger } from '../../../core/logger.ts';
 import type { AppEnv } from '../../types.ts';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
+/** The marker of @hono/node-server's RESPONSE_ALREADY_SENT. */
+const ALREADY_SENT_HEADER = 'x-hono-already-sent';
 const ACCEPTED = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
@@ -26,7 +28,9 @@ export function requestId() {
     // handler, c.header() makes hono rebuild the response around a stream of its body.
     c.header(REQUEST_ID_HEADER, id);
     await next();
-    if (c.res.headers.get(REQUEST_ID_HEADER) !== id) c.header(REQUEST_ID_HEADER, id); // a Response built by hand
+    // A Response built by hand lacks it; one the handler wrote itself to Node (the origin's direct
+    // answers, with the id in them) must not be touched: hono would rebuild it and the adapter write it again.
+    if (!c.res.headers.has(ALREADY_SENT_HEADER) && c.res.headers.get(REQUEST_ID_HEADER) !== id) c.header(REQUEST_ID_HEADER, id);
     const status = c.res.status;
     const level = status >= 500 ? 'error' : 'debug';
     if (!log.isLevelEnabled(level)) return;
