@@ -11,7 +11,8 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAdaptorServer, type ServerType } from '@hono/node-server';
+import { createServer } from 'node:http';
+import { getRequestListener, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import type * as BodyLimitModule from '../../services/api/middleware/bodyLimit/index.ts';
 import type * as RequestIdModule from '../../services/api/middleware/requestId/index.ts';
@@ -24,7 +25,8 @@ import type { Publication, RequestCounts, ServerReply, ServerRequest } from './o
 const ROOT = process.env.BENCH_ORIGIN_ROOT ?? fileURLToPath(new URL('../../', import.meta.url));
 const load = <T>(path: string): Promise<T> => import(join(ROOT, path)) as Promise<T>;
 const { HlsPackager } = await load<typeof PackagerModule>('services/packager/index.ts');
-const { createOriginApp } = await load<typeof OriginModule>('services/origin/index.ts');
+const OriginExports = await load<typeof OriginModule>('services/origin/index.ts');
+const { createOriginApp } = OriginExports;
 const { requestId } = await load<typeof RequestIdModule>('services/api/middleware/requestId/index.ts');
 const { bodyLimit } = await load<typeof BodyLimitModule>('services/api/middleware/bodyLimit/index.ts');
 const { DiskStorage } = await load<typeof DiskStorageModule>('services/storage/DiskStorage.ts');
@@ -94,7 +96,10 @@ packager.addRendition(RENDITION, { bandwidth: 700_000 }, source.stdout);
 // viewers connect at up to ~2700/s during the ramp, and a full accept queue drops connections
 // that then time out. BENCH_ORIGIN_BACKLOG=511 gives what the service's own listen() gets.
 const BACKLOG = Number(process.env.BENCH_ORIGIN_BACKLOG ?? 4096);
-const server: ServerType = createAdaptorServer({ fetch: app.fetch });
+// As the service wires it: the origin's live lane first, then the app (absent from an older checkout).
+const lane = 'createLiveLane' in OriginExports ? OriginExports.createLiveLane({ getPackager: (room) => (room === ROOM ? packager : undefined) }) : () => false;
+const honoListener = getRequestListener(app.fetch);
+const server: ServerType = createServer((req, res) => void (lane(req, res) || honoListener(req, res)));
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', BACKLOG, () => resolve()));
 const address = server.address();
 const port = typeof address === 'object' && address ? address.port : 0;

@@ -11,16 +11,15 @@ import {
   PLAYLIST_NAME,
   parseObjectName,
   type HlsPackager,
-  type Rendition,
 } from '../packager/index.ts';
 import { isRecordingId, recordingPlaylistPath, recordingPrefix } from '../packager/recording.ts';
 import { RecordingStore } from '../packager/recordingStore.ts';
 import type { Storage } from '../storage/Storage.ts';
 import { advancePartLimit, hasCompleteSegment, isBelowWindow, isOutOfRange, isSatisfied, parseBlockingQuery } from './blockingReload.ts';
 import * as CacheControl from './cacheControl.ts';
-import { REQUEST_ID_HEADER } from '../api/middleware/requestId/index.ts';
-import { HLS_CORS_HEADER_LINES, hlsCors } from './cors.ts';
-import { LiveEdge, type RenderedPlaylist } from './liveEdge.ts';
+import { hlsCors } from './cors.ts';
+import type { LiveEdge, RenderedPlaylist } from './liveEdge.ts';
+import { edgeOf, liveRendition, NAME, writeLive } from './liveLane.ts';
 import { playbackGate, type PlaybackGate } from './playbackGate.ts';
 
 export interface OriginOptions {
@@ -33,8 +32,6 @@ export interface OriginOptions {
   /** Private rooms and their playback tokens (playbackGate.ts). Absent: every room is public. */
   playback?: PlaybackGate;
 }
-
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 const log = logger.child({ mod: 'origin' });
 
@@ -58,15 +55,6 @@ const log = logger.child({ mod: 'origin' });
 export function createOriginApp(options: OriginOptions): Hono {
   const { getPackager, storage } = options;
   const timeoutFactor = options.blockingTimeoutTargetDurations ?? 3;
-  const edges = new WeakMap<Rendition, LiveEdge>();
-  const edgeOf = (packager: HlsPackager, rendition: Rendition): LiveEdge => {
-    let edge = edges.get(rendition);
-    if (!edge) {
-      edge = new LiveEdge(rendition, packager.objectNames.epoch);
-      edges.set(rendition, edge);
-    }
-    return edge;
-  };
   const app = new Hono();
 
   app.use('/hls/*', hlsCors());
@@ -176,11 +164,6 @@ function livePlaylist(edge: LiveEdge): RenderedPlaylist {
   return rendered;
 }
 
-function liveRendition(packager: HlsPackager | undefined, name: string): Rendition | undefined {
-  if (!packager || packager.closed) return undefined;
-  return packager.rendition(name);
-}
-
 /** A part that is announced (PRELOAD-HINT) or about to be is waited for, like a playlist. */
 async function fromMemory(edge: LiveEdge, kind: 'init' | 'segment' | 'part', n: number, timeoutFactor: number): Promise<Buffer | undefined> {
   const rendition = edge.rendition;
@@ -236,23 +219,15 @@ function mediaResponse(c: Context, data: Buffer): Response {
 
 /**
  * A live answer from memory, written straight to Node's response when the app runs under
- * @hono/node-server (the service): one flat list of header lines and the bytes, without the
- * Headers and Response objects hono and the adapter build per request. A blocked reload's
- * release sends one of these to every waiter of a part at once, so this is the origin's
- * hottest path (bench/origin-load.ts). The lines are what the hono path would send: the CORS
- * pair (cors.ts), the request id the service's middleware chose, and the resource's own.
- * Elsewhere (HEAD, tests through app.request) hono answers.
+ * @hono/node-server (the service), as liveLane.ts writes it. A blocked reload's release sends
+ * one of these to every waiter of a part at once. The request id is the one the service's
+ * middleware chose. Elsewhere (HEAD, tests through app.request) hono answers.
  */
 function sendDirect(c: Context, contentType: string, cacheControl: string, body: Buffer, etag?: string): Response | undefined {
   const outgoing = (c.env as { outgoing?: unknown } | undefined)?.outgoing;
   if (!(outgoing instanceof ServerResponse) || outgoing.headersSent || c.req.method !== 'GET') return undefined;
-  const lines = [...HLS_CORS_HEADER_LINES];
   const requestId = c.get('requestId' as never) as unknown;
-  if (typeof requestId === 'string') lines.push(REQUEST_ID_HEADER, requestId);
-  lines.push('content-type', contentType, 'cache-control', cacheControl, 'content-length', String(body.byteLength));
-  if (etag !== undefined) lines.push('etag', etag);
-  outgoing.writeHead(200, lines);
-  outgoing.end(body);
+  writeLive(outgoing, typeof requestId === 'string' ? requestId : undefined, contentType, cacheControl, body, etag);
   return RESPONSE_ALREADY_SENT;
 }
 

@@ -1,1 +1,2 @@
 export { createOriginApp, type OriginOptions } from './createOriginApp.ts';
+export { createLiveLane, type LiveLaneOptions } from './liveLane.ts';

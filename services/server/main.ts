@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { getRequestListener } from '@hono/node-server';
 import { createApp } from '../api/app.ts';
 import { BroadcastManager } from '../broadcast/BroadcastManager.ts';
-import { createOriginApp } from '../origin/index.ts';
+import { createLiveLane, createOriginApp } from '../origin/index.ts';
 import { RecordingStore } from '../packager/recordingStore.ts';
 import { createStorage, type StorageOptions } from '../storage/index.ts';
 import { TokenService } from '../auth/tokens.ts';
@@ -115,7 +115,14 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     storage,
     playback: { isPrivate: (room) => privacy.isPrivate(room), verify: (token, room) => playbackTokens.verify(token, room) },
   }));
-  const server = createHttpServer(tls, getRequestListener(app.fetch), httpServerOptions(cfg));
+  // Live parts and playlists in memory go out before hono (origin/liveLane.ts); a draining node
+  // forwards its rooms' requests to their next node, so it leaves them all to the app.
+  const lane = createLiveLane({
+    getPackager: (roomId) => (cluster.placement.self.draining ? undefined : broadcasts.packager(roomId)),
+    isPrivate: (room) => privacy.isPrivate(room),
+  });
+  const honoListener = getRequestListener(app.fetch);
+  const server = createHttpServer(tls, (req, res) => void (lane(req, res) || honoListener(req, res)), httpServerOptions(cfg));
   const signaling = new SignalingServer({
     registry,
     tokens,

@@ -4,7 +4,6 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { notFound, onError } from '../../services/api/middleware/errorHandler/index.ts';
 import { requestId } from '../../services/api/middleware/requestId/index.ts';
@@ -14,6 +13,7 @@ import { createOriginApp } from '../../services/origin/index.ts';
 import { DiskStorage } from '../../services/storage/DiskStorage.ts';
 import { startFfmpegSource, type FfmpegSource, type FfmpegSourceOptions } from '../support/ffmpegSource.ts';
 import { parseMedia } from '../support/hlsCheck.ts';
+import { listenWithLane } from '../support/originServer.ts';
 import { sleep } from '../support/wait.ts';
 
 /** Sends a raw request line, so that the path reaches the server exactly as written. */
@@ -53,15 +53,14 @@ async function startLiveOrigin(options: Omit<HlsPackagerOptions, 'storage'>): Pr
   const dir = await mkdtemp(join(tmpdir(), 'stagecast-origin-'));
   const storage = new DiskStorage({ rootDir: join(dir, 'hls') });
   const packager = new HlsPackager({ ...options, storage });
+  const getPackager = (room: string) => (room === options.roomId ? packager : undefined);
   // As the service mounts it: behind the request-id middleware, in an app with the service's error answers.
   const app = new Hono();
   app.use('*', requestId());
   app.onError(onError);
   app.notFound(notFound);
-  app.route('/', createOriginApp({ getPackager: (room) => (room === options.roomId ? packager : undefined), storage }));
-  const { server, port } = await new Promise<{ server: ServerType; port: number }>((resolve) => {
-    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => resolve({ server, port: info.port }));
-  });
+  app.route('/', createOriginApp({ getPackager, storage }));
+  const { server, port } = await listenWithLane(app.fetch, { getPackager });
   const origin: LiveOrigin = {
     app,
     dir,
@@ -143,15 +142,17 @@ describe('HLS origin over HTTP with a live packager', () => {
     assert.match(pre.headers.get('access-control-allow-methods') ?? '', /GET/);
   });
 
-  it('answers live objects straight to Node with the headers hono would send, the request id among them, on a connection that stays usable', async () => {
+  it('answers live objects straight to Node (the lane, a released wait) with the headers hono would send, the request id among them, on a connection that stays usable', async () => {
     const pos = packager.rendition('v')!.position()!;
-    const part = parseMedia(await (await fetch(`${base}/hls/room1/v/index.m3u8`)).text())
-      .segments.flatMap((s) => s.parts)
-      .find((p) => !p.hint)!;
+    const listing = parseMedia(await (await fetch(`${base}/hls/room1/v/index.m3u8`)).text());
+    const part = listing.segments.flatMap((s) => s.parts).find((p) => !p.hint)!;
+    const segment = listing.segments.find((s) => s.uri)!;
     // What Node adds to either (date, connection, and content-length, which app.request lacks) aside.
     const nodeOwn = new Set(['date', 'x-request-id', 'connection', 'keep-alive', 'content-length']);
     const headersOf = (res: Response) => Object.fromEntries([...res.headers].filter(([k]) => !nodeOwn.has(k)));
-    for (const path of [`/hls/room1/v/${part.uri}`, `/hls/room1/v/index.m3u8?_HLS_msn=${pos.msn}&_HLS_part=${pos.part}`]) {
+    const immutable = [`/hls/room1/v/${part.uri}`, `/hls/room1/v/${segment.uri}`, `/hls/room1/v/${segment.map.uri}`];
+    const playlists = ['/hls/room1/v/index.m3u8', `/hls/room1/v/index.m3u8?_HLS_msn=${pos.msn}&_HLS_part=${pos.part}`];
+    for (const path of [...immutable, ...playlists]) {
       const direct = await fetch(`${base}${path}`, { headers: { 'x-request-id': 'trace-1' } });
       const viaHono = await origin.app.request(path);
       assert.equal(direct.status, 200, path);
@@ -159,7 +160,7 @@ describe('HLS origin over HTTP with a live packager', () => {
       assert.equal(direct.headers.get('x-request-id'), 'trace-1', 'the caller\'s request id comes back');
       assert.match(viaHono.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
       const bytes = Buffer.from(await direct.arrayBuffer());
-      const same = path.includes('part') && !path.includes('_HLS_');
+      const same = immutable.includes(path);
       if (same) assert.ok(bytes.equals(Buffer.from(await viaHono.arrayBuffer())), 'the same part bytes');
       else await viaHono.body?.cancel();
       const d = headersOf(direct);

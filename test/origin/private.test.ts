@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { serve, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
 import { PlaybackTokenService } from '../../services/auth/playbackTokens.ts';
 import { TokenService } from '../../services/auth/tokens.ts';
 import { createOriginApp } from '../../services/origin/index.ts';
@@ -20,6 +20,7 @@ import { PrivateBroadcasts } from '../../services/stage/PrivateBroadcasts.ts';
 import { DiskStorage } from '../../services/storage/DiskStorage.ts';
 import { startFfmpegSource, type FfmpegSource } from '../support/ffmpegSource.ts';
 import { parseMedia } from '../support/hlsCheck.ts';
+import { listenWithLane } from '../support/originServer.ts';
 
 const SECRET = 'private-origin-test-secret-0123456789';
 const ROOM = 'room1';
@@ -29,7 +30,7 @@ describe('HLS origin: private broadcasts', () => {
   let storage: DiskStorage;
   let packager: HlsPackager;
   let source: FfmpegSource;
-  let server: ServerType;
+  let server: Server;
   let base: string;
   const privacy = new PrivateBroadcasts();
   const playbackTokens = new PlaybackTokenService({ secret: SECRET, ttlSeconds: 60 });
@@ -45,9 +46,9 @@ describe('HLS origin: private broadcasts', () => {
       storage,
       playback: { isPrivate: (room) => privacy.isPrivate(room), verify: (token, room) => playbackTokens.verify(token, room) },
     });
-    ({ server, base } = await new Promise<{ server: ServerType; base: string }>((resolve) => {
-      const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => resolve({ server: s, base: `http://127.0.0.1:${info.port}` }));
-    }));
+    let port: number;
+    ({ server, port } = await listenWithLane(app.fetch, { getPackager: (room) => (room === ROOM ? packager : undefined), isPrivate: (room) => privacy.isPrivate(room) }));
+    base = `http://127.0.0.1:${port}`;
     source = startFfmpegSource({ width: 320, height: 180 });
     packager.addRendition('v', { bandwidth: 300_000 }, source.stdout);
     await new Promise<void>((resolve) => packager.once('ready', resolve));

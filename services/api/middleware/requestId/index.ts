@@ -8,6 +8,11 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 const ALREADY_SENT_HEADER = 'x-hono-already-sent';
 const ACCEPTED = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The id of a request: the caller's `x-request-id` when it is a sane token, else a fresh UUID. */
+export function requestIdFor(incoming: string | undefined): string {
+  return incoming && ACCEPTED.test(incoming) ? incoming : randomUUID();
+}
+
 /**
  * Gives every request an id: the caller's `x-request-id` when it is a sane token, else a
  * fresh UUID. Sets it on the response and on a child logger (`c.var.log`), and logs one line
@@ -18,8 +23,7 @@ const ACCEPTED = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export function requestId() {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const incoming = c.req.header(REQUEST_ID_HEADER);
-    const id = incoming && ACCEPTED.test(incoming) ? incoming : randomUUID();
+    const id = requestIdFor(c.req.header(REQUEST_ID_HEADER));
     const log = logger.child({ reqId: id });
     c.set('requestId', id);
     c.set('log', log);
