@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { REQUEST_ID_HEADER, requestIdFor } from '../api/middleware/requestId/index.ts';
+import { REQUEST_ID_HEADER, requestIdFor } from '../core/requestId.ts';
 import { logger } from '../core/logger.ts';
 import { MEDIA_CONTENT_TYPE, PLAYLIST_CONTENT_TYPE, PLAYLIST_NAME, parseObjectName, type HlsPackager, type Rendition } from '../packager/index.ts';
 import { hasCompleteSegment } from './blockingReload.ts';

@@ -1,17 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { createMiddleware } from 'hono/factory';
 import { logger } from '../../../core/logger.ts';
+import { REQUEST_ID_HEADER, requestIdFor } from '../../../core/requestId.ts';
 import type { AppEnv } from '../../types.ts';
 
-export const REQUEST_ID_HEADER = 'x-request-id';
+export { REQUEST_ID_HEADER } from '../../../core/requestId.ts';
+
 /** The marker of @hono/node-server's RESPONSE_ALREADY_SENT. */
 const ALREADY_SENT_HEADER = 'x-hono-already-sent';
-const ACCEPTED = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** The id of a request: the caller's `x-request-id` when it is a sane token, else a fresh UUID. */
-export function requestIdFor(incoming: string | undefined): string {
-  return incoming && ACCEPTED.test(incoming) ? incoming : randomUUID();
-}
 
 /**
  * Gives every request an id: the caller's `x-request-id` when it is a sane token, else a
