@@ -176,7 +176,7 @@ export class BroadcastManager extends EnhancedEventEmitter<BroadcastManagerEvent
       } else if (this.autoStartArmed.has(roomId) && !this.starting.has(roomId)) {
         this.start(roomId).catch((err: unknown) => {
           log.warn({ roomId, err: String(err) }, 'auto start failed');
-          if (this.opts.autoStart && !this.closed && !this.live(roomId)) this.autoStartArmed.add(roomId);
+          if (!this.closed && !this.live(roomId)) this.autoStartArmed.add(roomId);
         });
       }
     };

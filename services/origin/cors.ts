@@ -5,6 +5,9 @@ const ALLOW_HEADERS = 'Range,If-None-Match,If-Modified-Since';
 const EXPOSE_HEADERS = 'Content-Length,Content-Type,Cache-Control,Age,Date';
 const MAX_AGE = '600';
 
+/** What every answer under /hls carries, as flat header lines (the origin's direct answers, liveLane.ts). */
+export const HLS_CORS_HEADER_LINES: readonly string[] = ['access-control-allow-origin', '*', 'access-control-expose-headers', EXPOSE_HEADERS];
+
 /**
  * CORS for HLS: players on any origin fetch playlists and media without credentials. Every
  * response (errors included) carries the headers, and OPTIONS gets a 204 preflight answer;
@@ -15,13 +18,9 @@ const MAX_AGE = '600';
  * the bytes, a web stream written chunk by chunk), on every request. Headers set with
  * `c.header()` before the handler go into the handler's response as it is built.
  */
-/** What every answer under /hls carries, as flat header lines (createOriginApp's direct answers). */
-export const HLS_CORS_HEADER_LINES: readonly string[] = ['access-control-allow-origin', '*', 'access-control-expose-headers', EXPOSE_HEADERS];
-
 export function hlsCors(): MiddlewareHandler {
   return async (c, next) => {
-    c.header(HLS_CORS_HEADER_LINES[0]!, HLS_CORS_HEADER_LINES[1]);
-    c.header(HLS_CORS_HEADER_LINES[2]!, HLS_CORS_HEADER_LINES[3]);
+    for (let i = 0; i < HLS_CORS_HEADER_LINES.length; i += 2) c.header(HLS_CORS_HEADER_LINES[i]!, HLS_CORS_HEADER_LINES[i + 1]);
     if (c.req.method !== 'OPTIONS') return next();
     c.header('access-control-max-age', MAX_AGE);
     c.header('access-control-allow-methods', ALLOW_METHODS);

@@ -19,7 +19,7 @@ import { advancePartLimit, hasCompleteSegment, isBelowWindow, isOutOfRange, isSa
 import * as CacheControl from './cacheControl.ts';
 import { hlsCors } from './cors.ts';
 import type { LiveEdge, RenderedPlaylist } from './liveEdge.ts';
-import { edgeOf, liveRendition, NAME, writeLive } from './liveLane.ts';
+import { edgeOf, heldObject, liveRendition, NAME, writeLive } from './liveLane.ts';
 import { playbackGate, type PlaybackGate } from './playbackGate.ts';
 
 export interface OriginOptions {
@@ -167,10 +167,8 @@ function livePlaylist(edge: LiveEdge): RenderedPlaylist {
 /** A part that is announced (PRELOAD-HINT) or about to be is waited for, like a playlist. */
 async function fromMemory(edge: LiveEdge, kind: 'init' | 'segment' | 'part', n: number, timeoutFactor: number): Promise<Buffer | undefined> {
   const rendition = edge.rendition;
-  if (kind === 'init') return rendition.getInit(n);
-  if (kind === 'segment') return rendition.getSegment(n);
-  const part = rendition.getPart(n);
-  if (part) return part;
+  const held = heldObject(rendition, kind, n);
+  if (held || kind !== 'part') return held;
   const next = rendition.nextPartId;
   if (n < next) return undefined; // gone from memory
   if (n > next + advancePartLimit(rendition.partTargetSec ?? 1)) throw new ServiceError('bad_request', 'part too far beyond the live edge');

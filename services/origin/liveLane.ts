@@ -28,6 +28,11 @@ export function liveRendition(packager: HlsPackager | undefined, name: string): 
   return packager.rendition(name);
 }
 
+/** A live object of the rendition in memory now, by its parsed name; undefined when it is not (yet, or any more). */
+export function heldObject(rendition: Rendition, kind: 'init' | 'segment' | 'part', n: number): Buffer | undefined {
+  return kind === 'part' ? rendition.getPart(n) : kind === 'segment' ? rendition.getSegment(n) : rendition.getInit(n);
+}
+
 /**
  * Writes a live answer from memory to Node's response: one flat list of header lines (the CORS
  * pair of cors.ts, the request id, the resource's own) and the bytes, without the Headers and
@@ -84,7 +89,7 @@ export function createLiveLane(options: LiveLaneOptions): (req: IncomingMessage,
     } else {
       const parsed = parseObjectName(file);
       if (!parsed || parsed.epoch !== packager.objectNames.epoch) return false;
-      body = parsed.kind === 'part' ? rendition.getPart(parsed.n) : parsed.kind === 'segment' ? rendition.getSegment(parsed.n) : rendition.getInit(parsed.n);
+      body = heldObject(rendition, parsed.kind, parsed.n);
       if (!body) return false;
     }
     const id = requestIdFor(req.headers[REQUEST_ID_HEADER] as string | undefined);
