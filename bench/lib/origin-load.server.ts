@@ -42,19 +42,23 @@ const storage = new DiskStorage({ rootDir: join(dir, 'storage') });
 const packager = new HlsPackager({ roomId: ROOM, storage, epoch: Date.now().toString(36) });
 const app = new Hono();
 let counts: RequestCounts = { blocking: {}, media: {}, other: 0 };
-if (process.env.BENCH_COUNT_REQUESTS === '1') {
-  app.use('*', async (c, next) => {
-    const path = c.req.path;
-    const msn = c.req.query('_HLS_msn');
-    const key = msn !== undefined ? `${msn}.${c.req.query('_HLS_part') ?? ''}` : undefined;
-    if (key !== undefined) counts.blocking[key] = (counts.blocking[key] ?? 0) + 1;
-    else if (!path.endsWith('.m3u8')) {
-      const name = path.slice(path.lastIndexOf('/') + 1);
-      counts.media[name] = (counts.media[name] ?? 0) + 1;
-    } else counts.other++;
-    await next();
-  });
-}
+/**
+ * Counts a request that reached this origin, at Node's listener: the live lane answers most
+ * parts before the app sees them.
+ */
+const countRequest =
+  process.env.BENCH_COUNT_REQUESTS === '1'
+    ? (url: string) => {
+        const { pathname: path, searchParams } = new URL(url, 'http://origin');
+        const msn = searchParams.get('_HLS_msn');
+        const key = msn !== null ? `${msn}.${searchParams.get('_HLS_part') ?? ''}` : undefined;
+        if (key !== undefined) counts.blocking[key] = (counts.blocking[key] ?? 0) + 1;
+        else if (!path.endsWith('.m3u8')) {
+          const name = path.slice(path.lastIndexOf('/') + 1);
+          counts.media[name] = (counts.media[name] ?? 0) + 1;
+        } else counts.other++;
+      }
+    : undefined;
 app.use('*', requestId());
 if (process.env.BENCH_BODY_LIMIT !== '0') app.use('*', bodyLimit(131072));
 app.route('/', createOriginApp({ getPackager: (room) => (room === ROOM ? packager : undefined), storage }));
@@ -99,7 +103,10 @@ const BACKLOG = Number(process.env.BENCH_ORIGIN_BACKLOG ?? 4096);
 // As the service wires it: the origin's live lane first, then the app (absent from an older checkout).
 const lane = 'createLiveLane' in OriginExports ? OriginExports.createLiveLane({ getPackager: (room) => (room === ROOM ? packager : undefined) }) : () => false;
 const honoListener = getRequestListener(app.fetch);
-const server: ServerType = createServer((req, res) => void (lane(req, res) || honoListener(req, res)));
+const server: ServerType = createServer((req, res) => {
+  countRequest?.(req.url ?? '/');
+  void (lane(req, res) || honoListener(req, res));
+});
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', BACKLOG, () => resolve()));
 const address = server.address();
 const port = typeof address === 'object' && address ? address.port : 0;

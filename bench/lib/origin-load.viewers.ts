@@ -6,9 +6,9 @@
 // (msn, part) it was for; the parent matches them to publication times.
 //
 // The client is a raw `net` socket per viewer and a minimal HTTP/1.1 response reader
-// (Content-Length, chunked, or no body for 204/304), written as callbacks, not promises: node's
-// http.Agent cost the generator most of a core at 1000 viewers, which made the bench measure
-// the generator. A response's time is taken when its last byte has been read, before anything
+// (Content-Length, chunked, or no body for 204/304), written as callbacks, not promises, that
+// reads every socket into one buffer and keeps no part's bytes: node's http.Agent cost the
+// generator most of a core at 1000 viewers, which made the bench measure the generator. A response's time is taken when its last byte has been read, before anything
 // else is done with it (both sides alike); parsing a playlist is shared between viewers that
 // got the same bytes.
 import { connect, type Socket } from 'node:net';
@@ -57,20 +57,34 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const EMPTY = Buffer.alloc(0);
 
 /**
- * One keep-alive HTTP/1.1 connection, one request at a time (a viewer never pipelines). Opens
- * again after the server closed it or an error.
+ * Every socket of this process reads into this one buffer (net's `onread`): a read is handled
+ * whole before the next, and what must outlive it (a split head, a playlist's body) is copied.
+ * A part's bytes are counted, never kept. At 5000 viewers a buffer per read, and a copy of
+ * every part, cost the generator more CPU than the edges it measures.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+
+/**
+ * One keep-alive HTTP/1.1 connection, one request at a time (a viewer never pipelines): a
+ * minimal response reader for Content-Length, chunked, or no body (204/304). Opens again after
+ * the server closed it or an error.
  */
 class Connection {
   private socket: Socket | undefined;
-  private buf: Buffer = EMPTY;
   private done: Done | undefined;
-  /** Parsed head of the response being read. */
+  /** Keep the body of the response being read (else only count it). */
+  private keepBody = false;
+  /** The head so far, when it came split over reads. */
+  private headPart: Buffer = EMPTY;
+  private inBody = false;
   private status = 0;
-  private bodyStart = -1;
-  private contentLength = -1;
+  /** Content-Length mode: body bytes still to come. */
+  private remaining = 0;
   private chunked = false;
+  /** Chunked mode: the body's raw bytes so far (copied); rare, so simply re-parsed. */
+  private chunkedRaw: Buffer = EMPTY;
   private closeAfter = false;
-  private chunks: Buffer[] = [];
+  private body: Buffer[] = [];
   deadline = Infinity;
 
   private readonly port: number;
@@ -81,11 +95,13 @@ class Connection {
     this.host = host;
   }
 
-  get(path: string, done: Done): void {
+  /** `keepBody`: hand the body to `done`; otherwise `done` gets an empty buffer. */
+  get(path: string, keepBody: boolean, done: Done): void {
     this.done = done;
+    this.keepBody = keepBody;
     this.deadline = performance.now() + REQUEST_TIMEOUT_MS;
-    this.status = 0;
-    this.bodyStart = -1;
+    this.inBody = false;
+    this.headPart = EMPTY;
     if (!this.socket) this.open();
     this.socket!.write(`GET ${path} HTTP/1.1\r\nHost: ${this.host}\r\nUser-Agent: origin-load\r\n\r\n`, 'latin1');
   }
@@ -95,7 +111,7 @@ class Connection {
     // Connecting: SYN unanswered. Connected but nothing read on a fresh connection: most likely
     // never accepted (the server's listen queue overflowed; see the ListenOverflows count).
     const socket = this.socket;
-    const where = socket?.connecting ? 'connecting' : socket && socket.bytesRead === 0 ? 'first request' : this.bodyStart >= 0 ? 'body' : 'waiting';
+    const where = socket?.connecting ? 'connecting' : socket && socket.bytesRead === 0 ? 'first request' : this.inBody ? 'body' : 'waiting';
     this.fail(`${reason} (${where})`);
   }
 
@@ -105,9 +121,18 @@ class Connection {
   }
 
   private open(): void {
-    const socket = connect(this.port, '127.0.0.1');
-    socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.onData(socket, d));
+    const socket: Socket = connect({
+      port: this.port,
+      host: '127.0.0.1',
+      noDelay: true,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (n: number) => {
+          this.onBytes(socket, READ_BUFFER.subarray(0, n));
+          return true;
+        },
+      },
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (this.socket === socket) this.fail(err.code ?? err.message);
     });
@@ -115,56 +140,91 @@ class Connection {
       if (this.socket === socket) this.fail('connection closed');
     });
     this.socket = socket;
-    this.buf = EMPTY;
   }
 
   private fail(reason: string): void {
     const socket = this.socket;
     this.socket = undefined;
     socket?.destroy();
-    this.buf = EMPTY;
+    this.resetResponse();
     const done = this.done;
     this.done = undefined;
     this.deadline = Infinity;
     done?.(reason, 0, EMPTY, wallNow());
   }
 
-  private onData(socket: Socket, d: Buffer): void {
-    if (socket !== this.socket) return;
-    this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
-    for (;;) {
-      if (!this.done) {
-        if (this.buf.length > 0) this.fail('unexpected bytes');
-        return;
-      }
-      if (this.bodyStart < 0 && !this.readHead()) return;
-      const body = this.readBody();
-      if (body === undefined) return;
-      const at = wallNow();
-      const done = this.done;
-      this.done = undefined;
-      this.deadline = Infinity;
-      const status = this.status;
-      if (this.closeAfter) {
-        this.socket = undefined;
-        socket.destroy();
-        this.buf = EMPTY;
-      }
-      done(undefined, status, body, at);
-      if (socket !== this.socket) return;
-    }
+  private resetResponse(): void {
+    this.inBody = false;
+    this.headPart = EMPTY;
+    this.chunkedRaw = EMPTY;
+    this.body = [];
   }
 
-  /** Parses the status line and the headers this reader needs; false while incomplete. */
-  private readHead(): boolean {
-    const end = this.buf.indexOf(CRLFCRLF);
-    if (end < 0) return false;
-    const head = this.buf.toString('latin1', 0, end);
+  /** One read's bytes (a view of READ_BUFFER, valid only during this call). */
+  private onBytes(socket: Socket, data: Buffer): void {
+    if (socket !== this.socket) return;
+    if (!this.done) return this.fail('unexpected bytes');
+    let off = 0;
+    if (!this.inBody) {
+      let head: string;
+      if (this.headPart.length === 0) {
+        const end = data.indexOf(CRLFCRLF);
+        if (end < 0) {
+          this.headPart = Buffer.from(data);
+          return;
+        }
+        head = data.toString('latin1', 0, end);
+        off = end + 4;
+      } else {
+        const joined = Buffer.concat([this.headPart, data]);
+        const end = joined.indexOf(CRLFCRLF);
+        if (end < 0) {
+          this.headPart = joined;
+          return;
+        }
+        head = joined.toString('latin1', 0, end);
+        off = end + 4 - this.headPart.length;
+        this.headPart = EMPTY;
+      }
+      this.readHead(head);
+      this.inBody = true;
+    }
+    let complete: boolean;
+    if (this.chunked) {
+      this.chunkedRaw = Buffer.concat([this.chunkedRaw, data.subarray(off)]);
+      const parsed = parseChunked(this.chunkedRaw);
+      if (parsed === undefined) return;
+      if (parsed.end < this.chunkedRaw.length) return this.fail('unexpected bytes');
+      if (this.keepBody) this.body = parsed.chunks;
+      complete = true;
+    } else {
+      const take = Math.min(this.remaining, data.length - off);
+      if (this.keepBody && take > 0) this.body.push(Buffer.from(data.subarray(off, off + take)));
+      this.remaining -= take;
+      if (off + take < data.length) return this.fail('unexpected bytes');
+      complete = this.remaining === 0;
+    }
+    if (!complete) return;
+    const at = wallNow();
+    const done = this.done;
+    const body = this.body.length === 0 ? EMPTY : this.body.length === 1 ? this.body[0]! : Buffer.concat(this.body);
+    const status = this.status;
+    this.done = undefined;
+    this.deadline = Infinity;
+    this.resetResponse();
+    if (this.closeAfter) {
+      this.socket = undefined;
+      socket.destroy();
+    }
+    done(undefined, status, body, at);
+  }
+
+  /** The status and the headers this reader needs. */
+  private readHead(head: string): void {
     this.status = Number(head.slice(9, 12));
-    this.contentLength = -1;
+    let contentLength = -1;
     this.chunked = false;
     this.closeAfter = false;
-    this.chunks = [];
     let lineStart = head.indexOf('\r\n') + 2;
     while (lineStart > 1 && lineStart < head.length) {
       let lineEnd = head.indexOf('\r\n', lineStart);
@@ -173,49 +233,37 @@ class Connection {
       if (colon > 0 && colon < lineEnd) {
         const name = head.slice(lineStart, colon).toLowerCase();
         const value = head.slice(colon + 1, lineEnd).trim();
-        if (name === 'content-length') this.contentLength = Number(value);
+        if (name === 'content-length') contentLength = Number(value);
         else if (name === 'transfer-encoding') this.chunked = value.toLowerCase().includes('chunked');
         else if (name === 'connection') this.closeAfter = value.toLowerCase() === 'close';
       }
       lineStart = lineEnd + 2;
     }
     if (this.status === 204 || this.status === 304) {
-      this.contentLength = 0;
+      contentLength = 0;
       this.chunked = false;
     }
-    this.bodyStart = end + 4;
-    return true;
+    this.remaining = contentLength < 0 ? 0 : contentLength;
   }
+}
 
-  /** The whole body once it has arrived (and the rest kept for the next response), else undefined. */
-  private readBody(): Buffer | undefined {
-    if (!this.chunked) {
-      const length = this.contentLength < 0 ? 0 : this.contentLength;
-      const end = this.bodyStart + length;
-      if (this.buf.length < end) return undefined;
-      const body = this.buf.subarray(this.bodyStart, end);
-      this.buf = this.buf.length === end ? EMPTY : this.buf.subarray(end);
-      this.bodyStart = -1;
-      return body;
+/** A whole chunked body's chunks and where it ends in `raw`, or undefined while incomplete. */
+function parseChunked(raw: Buffer): { chunks: Buffer[]; end: number } | undefined {
+  const chunks: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const lineEnd = raw.indexOf('\r\n', at, 'latin1');
+    if (lineEnd < 0) return undefined;
+    const size = parseInt(raw.toString('latin1', at, lineEnd), 16);
+    if (size === 0) {
+      // Last chunk, no trailers expected: "0\r\n\r\n".
+      const end = lineEnd + 4;
+      return raw.length < end ? undefined : { chunks, end };
     }
-    // Chunked: consume complete chunks into `chunks`; done at the zero-size chunk.
-    for (;;) {
-      const lineEnd = this.buf.indexOf('\r\n', this.bodyStart, 'latin1');
-      if (lineEnd < 0) return undefined;
-      const size = parseInt(this.buf.toString('latin1', this.bodyStart, lineEnd), 16);
-      if (size === 0) {
-        // Last chunk, no trailers expected: "0\r\n\r\n".
-        const end = lineEnd + 4;
-        if (this.buf.length < end) return undefined;
-        this.buf = this.buf.length === end ? EMPTY : this.buf.subarray(end);
-        this.bodyStart = -1;
-        return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-      }
-      const dataEnd = lineEnd + 2 + size;
-      if (this.buf.length < dataEnd + 2) return undefined;
-      this.chunks.push(this.buf.subarray(lineEnd + 2, dataEnd));
-      this.bodyStart = dataEnd + 2;
-    }
+    const dataEnd = lineEnd + 2 + size;
+    if (raw.length < dataEnd + 2) return undefined;
+    chunks.push(raw.subarray(lineEnd + 2, dataEnd));
+    at = dataEnd + 2;
   }
 }
 
@@ -227,9 +275,12 @@ function run(cfg: ViewerRun, finish: (reply: ViewerReply) => void): void {
   const fail = (kind: string, at: number) => {
     if (inWindow(at)) result.errors[kind] = (result.errors[kind] ?? 0) + 1;
   };
-  /** One request; counts it when it ends in the window. `ok` gets the body and time of a 200 only. */
-  const fetchOk = (conn: Connection, path: string, ok: (body: Buffer, at: number) => void, notOk: () => void) => {
-    conn.get(path, (err, status, body, at) => {
+  /**
+   * One request; counts it when it ends in the window. `ok` gets the time of a 200 only, and its
+   * body when `keepBody` (playlists; a part's bytes are only counted).
+   */
+  const fetchOk = (conn: Connection, path: string, keepBody: boolean, ok: (body: Buffer, at: number) => void, notOk: () => void) => {
+    conn.get(path, keepBody, (err, status, body, at) => {
       if (inWindow(at)) result.requests++;
       if (err !== undefined) fail(err, at);
       else if (status !== 200) fail(`HTTP ${status}`, at);
@@ -271,6 +322,7 @@ function run(cfg: ViewerRun, finish: (reply: ViewerReply) => void): void {
         fetchOk(
           conn,
           cfg.playlistPath,
+          true,
           (body) => {
             newest = parsePlaylist(body).at(-1);
             if (newest) step();
@@ -284,6 +336,7 @@ function run(cfg: ViewerRun, finish: (reply: ViewerReply) => void): void {
       fetchOk(
         conn,
         `${cfg.playlistPath}?_HLS_msn=${want.msn}&_HLS_part=${want.index}`,
+        true,
         (body, at) => {
           if (inWindow(at)) result.releases.push(want.msn, want.index, at);
           const listed = parsePlaylist(body);
@@ -293,6 +346,7 @@ function run(cfg: ViewerRun, finish: (reply: ViewerReply) => void): void {
           fetchOk(
             conn,
             dir + part.uri,
+            false,
             (_media, partAt) => {
               if (inWindow(partAt)) result.parts.push(want.msn, want.index, partAt);
               step();
@@ -316,6 +370,7 @@ function run(cfg: ViewerRun, finish: (reply: ViewerReply) => void): void {
       fetchOk(
         conn,
         cfg.playlistPath,
+        true,
         (body, at) => {
           const listed = parsePlaylist(body);
           const fresh = seen ? listed.filter((p) => after(p, seen!)) : listed.slice(-1);
@@ -330,6 +385,7 @@ function run(cfg: ViewerRun, finish: (reply: ViewerReply) => void): void {
             fetchOk(
               conn,
               dir + p.uri,
+              false,
               (_media, partAt) => {
                 if (inWindow(partAt)) result.parts.push(p.msn, p.index, partAt);
                 fetchNext();
