@@ -12,7 +12,7 @@
  * Run: node scripts/test.mjs test/infra/edge.test.ts
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -170,6 +170,27 @@ describe('nginx caching edge', { skip: nginxMissing() }, () => {
         assert.equal(second.headers.get('x-cache-status'), 'HIT');
         assert.deepEqual(Buffer.from(await second.arrayBuffer()), body);
         assert.equal(originHits(path), 1, 'the origin saw the part once');
+      });
+
+      it('lua: holds a fetched part in the worker’s memory, and never a no-cache playlist', { skip: variant !== 'lua' }, async () => {
+        const plainPath = `/hls/${ROOM}/v/index.m3u8`;
+        const newest = newestPart(await (await fetch(`${base}${plainPath}`)).text());
+        const path = `/hls/${ROOM}/v/${newest.uri}`;
+        const first = await fetch(`${base}${path}`);
+        const body = Buffer.from(await first.arrayBuffer());
+        assert.equal(first.status, 200);
+        // The disk cache loses it: only the worker's memory still has the part.
+        const cacheDir = join(edge!.dir, 'cache');
+        for (const entry of readdirSync(cacheDir)) rmSync(join(cacheDir, entry), { recursive: true, force: true });
+        const second = await fetch(`${base}${path}`);
+        assert.equal(second.status, 200);
+        assert.equal(second.headers.get('x-cache-status'), 'HIT');
+        assert.deepEqual(Buffer.from(await second.arrayBuffer()), body);
+        assert.equal(originHits(path), 1, 'the origin saw the part once, though the disk cache lost it');
+
+        const before = originHits(plainPath);
+        for (let i = 0; i < 2; i++) assert.equal((await fetch(`${base}${plainPath}`)).status, 200);
+        assert.equal(originHits(plainPath) - before, 2, 'each plain reload (no-cache) reached the origin');
       });
 
       it('stores a 404 for its second (max-age=1) and never a 400 (no-store)', async () => {
