@@ -96,9 +96,9 @@ const source = startFfmpegSource({
 });
 packager.addRendition(RENDITION, { bandwidth: 700_000 }, source.stdout);
 
-// The listen backlog nginx gets in this bench (listen ... backlog=4096), not node's default 511:
+// The listen backlog nginx gets in this bench (listen ... backlog=4096), as the service listens:
 // viewers connect at up to ~2700/s during the ramp, and a full accept queue drops connections
-// that then time out. BENCH_ORIGIN_BACKLOG=511 gives what the service's own listen() gets.
+// that then time out. BENCH_ORIGIN_BACKLOG=511 gives node's default.
 const BACKLOG = Number(process.env.BENCH_ORIGIN_BACKLOG ?? 4096);
 // As the service wires it: the origin's live lane first, then the app (absent from an older checkout).
 const lane = 'createLiveLane' in OriginExports ? OriginExports.createLiveLane({ getPackager: (room) => (room === ROOM ? packager : undefined) }) : () => false;

@@ -29,6 +29,8 @@ import { createCluster } from '../cluster/index.ts';
 /** The wiring: the only module that knows every layer. */
 
 const PLAYER_ROOT = fileURLToPath(new URL('../../player', import.meta.url));
+/** The listen socket's accept queue (see listen() below). */
+const LISTEN_BACKLOG = 4096;
 
 export interface RunningServer {
   /** The real bound URL, e.g. http://127.0.0.1:41234 (https://… with TLS). */
@@ -161,7 +163,10 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(cfg.PORT, cfg.HOST, () => {
+      // An audience joins in bursts (a link shared, a failover): every LL-HLS viewer holds a
+      // connection, and node's default accept queue of 511 overflowed at a few thousand
+      // connections a second in bench/origin-load. The kernel caps it at net.core.somaxconn.
+      server.listen({ port: cfg.PORT, host: cfg.HOST, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         resolve();
       });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -216,6 +217,15 @@ describe('HTTP edge: slow and oversized requests are cut off', () => {
       conn.destroy();
     }
   }
+
+  it('listens with an accept queue of 4096 (capped by net.core.somaxconn), not node’s 511', () => {
+    const port = new URL(ctx.server.url).port;
+    // For a listening socket, ss reports the accept queue's limit as Send-Q.
+    const out = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+    const sendQ = Number(out.split(/\s+/)[2]);
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    assert.equal(sendQ, Math.min(4096, somaxconn), out);
+  });
 
   it('a body sent a byte at a time is cut off within HTTP_REQUEST_TIMEOUT_MS (plus the check interval)', async () => {
     const headers = request('POST', '/whip/r', { authorization: `Bearer ${ctx.presenter}`, 'content-type': 'application/sdp', 'content-length': 100000 });
