@@ -17,8 +17,9 @@
  * with a BENCH_WARMUP_MS ramp (default 3000) and a BENCH_SECONDS window (default 10), it prints:
  * origin requests per playlist version (blocking reloads per (msn, part) asked for; mean and
  * max) and per part of rendition `v`; the delay from a part's publication (the packager's part
- * event) to the viewer holding it, p50/p99; errors (non-200, resets, 10 s timeouts); CPU of the
- * origin's process and of the edges' workers (/proc), as a share of one core.
+ * event) to the viewer holding it, p50/p99; errors (non-200, resets, 10 s timeouts); the
+ * requests the viewers completed per second; CPU of the origin's process, of the edges' workers
+ * (/proc) and of the viewer processes, as a share of one core, all over the window.
  * Then the largest N one origin alone holds (0 errors, p99 <= 150 ms) and the targets at the
  * largest N through the edges: at most one origin request per edge per playlist version,
  * 0 errors, p99 <= 150 ms. BENCH_STRICT=1 exits 1 on a missed target.
@@ -59,7 +60,10 @@ interface Result {
   partReqsMax: number;
   originCore: number;
   edgesCore: number[];
-  viewersCore: number;
+  /** Each viewer process's. */
+  viewersCore: number[];
+  /** Requests the viewers completed in the window, per second. */
+  reqPerSec: number;
 }
 
 function perKey(counts: Record<string, number>): { mean: number; max: number } {
@@ -112,8 +116,8 @@ async function side(server: ServerProcess, viewers: number, ports: number[], edg
     partReqsMax: media.max,
     originCore: (origin1 - origin0) / windowMicros,
     edgesCore: edges1.map((v, i) => (v - edges0[i]!) / windowMicros),
-    // Whole life of the viewer processes (ramp and start-up included): an indication only.
-    viewersCore: results.reduce((n, r) => n + (r.cpuMicros ?? 0), 0) / ((windowEnd - start) * 1000),
+    viewersCore: results.map((r) => (r.windowCpuMicros ?? NaN) / windowMicros),
+    reqPerSec: results.reduce((n, r) => n + r.requests, 0) / (WINDOW_MS / 1000),
   };
 }
 
@@ -131,7 +135,7 @@ function line(kind: string, r: Result): string {
   return (
     `  ${kind.padEnd(7)} part delay p50 ${fmt(r.partP50)} ms p99 ${fmt(r.partP99)} ms  errors ${errs}\n` +
     `          origin requests per playlist version (v) mean ${fmt(r.playlistReqsMean, 2)} max ${fmt(r.playlistReqsMax, 0)}, per part (v) mean ${fmt(r.partReqsMean, 2)} max ${fmt(r.partReqsMax, 0)}\n` +
-    `          CPU of a core: origin ${pct(r.originCore)}${edges}  (viewers ${pct(r.viewersCore)})`
+    `          ${fmt(r.reqPerSec, 0)} req/s; CPU of a core: origin ${pct(r.originCore)}${edges}, viewers ${r.viewersCore.map(pct).join(' + ')}`
   );
 }
 

@@ -306,7 +306,8 @@ function run(cfg: ViewerRun, finish: (reply: ViewerReply) => void): void {
     clearInterval(timeouts);
     for (const conn of connections) conn.destroy();
     result.cpuMicros = cpuNow();
-    result.windowCpuMicros = windowCpu1 - windowCpu0;
+    // The last viewer may see the window's end before its timer fires.
+    result.windowCpuMicros = (Number.isNaN(windowCpu1) ? cpuNow() : windowCpu1) - windowCpu0;
     finish(result);
   };
 
