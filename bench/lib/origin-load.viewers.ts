@@ -219,32 +219,28 @@ class Connection {
     done(undefined, status, body, at);
   }
 
-  /** The status and the headers this reader needs. */
+  /** The status and the three headers this reader needs, found by search, not by splitting. */
   private readHead(head: string): void {
     this.status = Number(head.slice(9, 12));
-    let contentLength = -1;
-    this.chunked = false;
-    this.closeAfter = false;
-    let lineStart = head.indexOf('\r\n') + 2;
-    while (lineStart > 1 && lineStart < head.length) {
-      let lineEnd = head.indexOf('\r\n', lineStart);
-      if (lineEnd < 0) lineEnd = head.length;
-      const colon = head.indexOf(':', lineStart);
-      if (colon > 0 && colon < lineEnd) {
-        const name = head.slice(lineStart, colon).toLowerCase();
-        const value = head.slice(colon + 1, lineEnd).trim();
-        if (name === 'content-length') contentLength = Number(value);
-        else if (name === 'transfer-encoding') this.chunked = value.toLowerCase().includes('chunked');
-        else if (name === 'connection') this.closeAfter = value.toLowerCase() === 'close';
-      }
-      lineStart = lineEnd + 2;
-    }
+    const lower = head.toLowerCase();
+    this.chunked = headerValue(lower, 'transfer-encoding')?.includes('chunked') ?? false;
+    this.closeAfter = headerValue(lower, 'connection') === 'close';
+    let contentLength = Number(headerValue(lower, 'content-length') ?? -1);
     if (this.status === 204 || this.status === 304) {
       contentLength = 0;
       this.chunked = false;
     }
-    this.remaining = contentLength < 0 ? 0 : contentLength;
+    this.remaining = contentLength < 0 || !Number.isFinite(contentLength) ? 0 : contentLength;
   }
+}
+
+/** The value of header `name` (lower case) in a lower-cased head, trimmed; undefined if absent. */
+function headerValue(lowerHead: string, name: string): string | undefined {
+  const at = lowerHead.indexOf(`\r\n${name}:`);
+  if (at < 0) return undefined;
+  const from = at + name.length + 3;
+  const end = lowerHead.indexOf('\r\n', from);
+  return lowerHead.slice(from, end < 0 ? lowerHead.length : end).trim();
 }
 
 /** A whole chunked body's chunks and where it ends in `raw`, or undefined while incomplete. */
