@@ -12,7 +12,8 @@ export interface Audience {
   readonly isModerator: boolean;
 }
 
-export type RoomListeners = { [K in Exclude<keyof RoomEvents, 'close'>]: (...args: RoomEvents[K]) => void };
+/** Every room event a session words for its client; `grantchanged` is bookkeeping (clients learn roles from `rolechanged`). */
+export type RoomListeners = { [K in Exclude<keyof RoomEvents, 'close' | 'grantchanged'>]: (...args: RoomEvents[K]) => void };
 
 /**
  * The room's events as protocol messages for one session: what each event becomes on the wire,

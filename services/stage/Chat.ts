@@ -35,7 +35,8 @@ export type ChatAnnounce = <K extends ChatEventName>(event: K, ...args: RoomEven
 /**
  * A room's chat: a bounded history of messages, a per-identity send rate, and the identities a
  * moderator muted. Every participant may chat, viewers included. Mutes belong to the identity,
- * so a reconnect does not lift them; they last as long as the room.
+ * so a reconnect does not lift them; they last as long as the room. In a cluster the history
+ * and the mutes follow the room to its next node (`restore`).
  *
  * It checks and records; its room announces what happened (`chatmessage`, `chatdeleted`,
  * `chatmutechanged`), and the signaling layer and webhooks word it for their audiences.
@@ -76,6 +77,22 @@ export class Chat {
 
   isMuted(identity: string): boolean {
     return this.muted.has(identity);
+  }
+
+  /**
+   * Takes over the history and mutes the room had on the node it came from (cluster failover),
+   * before anyone joins here. Nothing is announced: none of it is new. `messages` are oldest
+   * first; the newest `historySize` are kept, each id once.
+   */
+  restore(messages: ChatMessage[], mutedIdentities: string[]): void {
+    const known = new Set(this.messages.map((m) => m.id));
+    for (const message of messages) {
+      if (known.has(message.id)) continue;
+      known.add(message.id);
+      this.messages.push(copy(message));
+    }
+    if (this.messages.length > this.historySize) this.messages.splice(0, this.messages.length - this.historySize);
+    for (const identity of mutedIdentities) this.muted.add(identity);
   }
 
   /** A participant (any role) sends `text`. Checked in this order: text, mute, rate. */

@@ -20,6 +20,7 @@ import type {
   MediaKind,
   ParticipantOptions,
   ParticipantSummary,
+  RoleGrant,
   RoomEvents,
   RoomOptions,
   RoomSummary,
@@ -75,7 +76,7 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
     super();
     this.id = id;
     this.engine = engine;
-    this.grants = new RoleGrants(opts.roleGraceMs);
+    this.grants = new RoleGrants(opts.roleGraceMs, (identity, grant) => this.announce('grantchanged', identity, grant));
     this.media = new ParticipantMedia(id, engine, () => this.closed, opts.maxSdpMediaSections ?? DEFAULT_SDP_MAX_MEDIA_SECTIONS);
     this.maxSessionsPerIdentity = opts.maxSessionsPerIdentity ?? CONFIG_DEFAULTS.STAGE_MAX_SESSIONS_PER_IDENTITY;
     this.participantState = {
@@ -421,6 +422,20 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
    */
   restoreBlocks(entries: BlockEntry[]): void {
     for (const entry of entries) this.blockList.restore(entry);
+  }
+
+  /** Promotions per identity, with their deadline while lapsing (RoleGrants). */
+  roleGrants(): RoleGrant[] {
+    return this.grants.list();
+  }
+
+  /**
+   * Takes over the promotions this room had on the node it came from (cluster failover), before
+   * anyone joins here: each lapses unless its identity comes back within the grace (see
+   * RoleGrants.restore; a new deadline is announced as `grantchanged`, nothing else).
+   */
+  restoreGrants(grants: RoleGrant[]): void {
+    for (const grant of grants) this.grants.restore(grant);
   }
 
   /** Lets `identity` join again. Throws `not_found` if it was not blocked. */

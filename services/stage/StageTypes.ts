@@ -63,6 +63,18 @@ export interface BlockEntry {
 }
 
 /**
+ * A role an identity holds beyond its token's: today a viewer promoted to `guest`. While the
+ * identity has a connection in the room the grant holds; once its last one left, it lapses at
+ * `lapsesAt` (one STAGE_ROLE_GRACE_MS later) unless the identity comes back by then.
+ */
+export interface RoleGrant {
+  identity: string;
+  role: 'guest';
+  /** ISO-8601 time it goes if the identity has no connection by then; absent while it has one. */
+  lapsesAt?: string;
+}
+
+/**
  * Who did a moderation action: a moderator's participant id, or `undefined` for the HTTP API
  * (trusted by its API key).
  */
@@ -135,6 +147,13 @@ export type RoomEvents = {
   participantkicked: [participant: ParticipantSummary, reason: string | undefined, by: ActorId];
   identityblocked: [block: BlockEntry];
   identityunblocked: [identity: string, by: ActorId];
+  /**
+   * An identity's role grant changed: given (promote), held again (a connection came back),
+   * lapsing (its last connection left), or gone (`undefined`: demote, leaving the stage, block,
+   * or lapsed). Bookkeeping for what the room carries to another node; clients learn of roles
+   * from `rolechanged`.
+   */
+  grantchanged: [identity: string, grant: RoleGrant | undefined];
   /** A chat message was accepted (from a participant or the HTTP API). */
   chatmessage: [message: ChatMessage];
   /** A chat message was deleted by its author or a moderator. */

@@ -120,6 +120,31 @@ describe('stage: chat', () => {
     await registry.delete('chat-delete');
     assert.throws(() => room.chat.send(v1.id, 'x', 1), code('invalid_state'), 'room closed');
   });
+
+  it('takes over the history and mutes a room had on another node: the same history, the mute holds, nothing announced', async () => {
+    const room = await registry.create('chat-moved');
+    const heard: string[] = [];
+    for (const event of ['chatmessage', 'chatdeleted', 'chatmutechanged'] as const) room.observer.on(event, () => heard.push(event));
+    const carried = (id: string, text: string): ChatMessage => ({ id, from: { participantId: 'p_old', identity: 'v', role: 'viewer' }, text, at: '2026-12-04T10:00:00.000Z' });
+    // Oldest first; one more than the history holds (3 here), one id twice.
+    room.chat.restore([carried('m_1', 'one'), carried('m_2', 'two'), carried('m_3', 'three'), carried('m_3', 'again'), carried('m_4', 'four')], ['loud']);
+    assert.deepEqual(heard, [], 'none of it is news');
+    assert.deepEqual(room.chat.history(), [carried('m_2', 'two'), carried('m_3', 'three'), carried('m_4', 'four')], 'the newest three, as they were');
+    assert.deepEqual(room.chat.mutedIdentities(), ['loud']);
+    const mod = room.join({ identity: 'm', role: 'moderator', transport: 'signaling' });
+    const loud = room.join({ identity: 'loud', role: 'viewer', transport: 'signaling' });
+    const author = room.join({ identity: 'v', role: 'viewer', transport: 'signaling' });
+    assert.throws(() => room.chat.send(loud.id, 'hi', 1), code('chat_muted'), 'muted on the old node, muted here');
+    // What it carried is this room's history now: its author deletes one, a new message pushes the oldest out.
+    room.chat.delete('m_3', author.id);
+    room.chat.send(mod.id, 'new here', 1);
+    room.chat.send(mod.id, 'and another', 1);
+    assert.deepEqual(room.chat.history().map((m) => m.text), ['four', 'new here', 'and another']);
+    room.chat.setMuted('loud', false, mod.id);
+    room.chat.send(loud.id, 'heard at last', 2);
+    assert.deepEqual(heard, ['chatdeleted', 'chatmessage', 'chatmessage', 'chatmutechanged', 'chatmessage']);
+    await registry.delete('chat-moved');
+  });
 });
 
 describe('stage: audience', () => {

@@ -1,7 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CloseReason } from '../../services/stage/StageTypes.ts';
+import type { Room } from '../../services/stage/Room.ts';
+import { RoomRegistry } from '../../services/stage/RoomRegistry.ts';
 import { errorCode as code, useStage } from '../support/stageFixture.ts';
+import { sleep, waitFor } from '../support/wait.ts';
+
+/** A short grace, for the tests of promotions that lapse. */
+const GRACE_MS = 400;
+
+/** Each `grantchanged` as `identity:held|lapsing|none`. */
+function grantLog(room: Room): string[] {
+  const heard: string[] = [];
+  room.observer.on('grantchanged', (identity, grant) => heard.push(`${identity}:${grant ? (grant.lapsesAt ? 'lapsing' : 'held') : 'none'}`));
+  return heard;
+}
 
 /** Roles and moderation in the stage layer, against the real embedded engine (no media). */
 describe('stage: roles and moderation', () => {
@@ -97,5 +110,72 @@ describe('stage: roles and moderation', () => {
     room.unblock('mallory', undefined);
     assert.equal(room.join({ identity: 'mallory', role: 'viewer', transport: 'signaling' }).identity, 'mallory');
     await stage.registry.delete('moved');
+  });
+
+  it('announces each change of a promotion (grantchanged): given, lapsing, held again, gone on demote, block and lapse', async () => {
+    const registry = new RoomRegistry(stage.engine, { roleGraceMs: GRACE_MS });
+    try {
+      const room = await registry.create('grants');
+      const heard = grantLog(room);
+      const mod = room.join({ identity: 'm', role: 'moderator', transport: 'signaling' });
+      const vic = room.join({ identity: 'vic', role: 'viewer', transport: 'signaling' });
+      room.promote(vic.id, mod.id);
+      await room.leave(vic.id, 'signaling_closed');
+      const back = room.join({ identity: 'vic', role: 'viewer', transport: 'signaling' });
+      assert.equal(back.role, 'guest', 'back within the grace: still a guest');
+      await room.demote(back.id, mod.id);
+      room.promote(back.id, mod.id);
+      await room.block('vic', mod.id);
+      const gone = room.join({ identity: 'gone', role: 'viewer', transport: 'signaling' });
+      room.promote(gone.id, undefined);
+      await room.leave(gone.id, 'signaling_closed');
+      await waitFor('the grant to lapse', 5000, () => heard.at(-1) === 'gone:none');
+      assert.deepEqual(heard, ['vic:held', 'vic:lapsing', 'vic:held', 'vic:none', 'vic:held', 'vic:none', 'gone:held', 'gone:lapsing', 'gone:none']);
+      assert.deepEqual(room.roleGrants(), []);
+      assert.equal(room.join({ identity: 'gone', role: 'viewer', transport: 'signaling' }).role, 'viewer', 'back after the grace: a viewer');
+    } finally {
+      await registry.close();
+    }
+  });
+
+  it('takes over the promotions a room had on another node: a guest that comes back within the grace is a guest, the rest lapse', async () => {
+    const registry = new RoomRegistry(stage.engine, { roleGraceMs: GRACE_MS });
+    try {
+      const room = await registry.create('moved-grants');
+      const heard = grantLog(room);
+      const now = Date.now();
+      const soon = new Date(now + GRACE_MS / 2).toISOString();
+      room.restoreGrants([
+        // Connected when its node went: its grace starts now, and that deadline is announced.
+        { identity: 'vic', role: 'guest' },
+        { identity: 'ann', role: 'guest' },
+        // Left before its node went: lapses when it was due to.
+        { identity: 'leaving', role: 'guest', lapsesAt: soon },
+        { identity: 'lapsed', role: 'guest', lapsesAt: new Date(now - 1).toISOString() },
+        // A deadline past one grace from now is cut to it.
+        { identity: 'far', role: 'guest', lapsesAt: '2099-01-01T00:00:00.000Z' },
+      ]);
+      assert.deepEqual(heard, ['vic:lapsing', 'ann:lapsing', 'far:lapsing'], 'new deadlines only');
+      const grants = new Map(room.roleGrants().map((g) => [g.identity, Date.parse(g.lapsesAt!)]));
+      assert.deepEqual([...grants.keys()].sort(), ['ann', 'far', 'leaving', 'vic']);
+      assert.equal(grants.get('leaving'), Date.parse(soon));
+      for (const identity of ['vic', 'far']) assert.ok(grants.get(identity)! > now && grants.get(identity)! <= Date.now() + GRACE_MS, `${identity} lapses within one grace`);
+      const vic = room.join({ identity: 'vic', role: 'viewer', transport: 'signaling' });
+      const ann = room.join({ identity: 'ann', role: 'viewer', transport: 'signaling' });
+      assert.equal(vic.role, 'guest', 'a carried promotion');
+      await assert.rejects(room.publish(vic.id, 'hello'), code('invalid_sdp'), 'it may publish: the engine judges the SDP');
+      assert.equal(room.join({ identity: 'lapsed', role: 'viewer', transport: 'signaling' }).role, 'viewer');
+      assert.equal(room.join({ identity: 'presenter', role: 'presenter', transport: 'signaling' }).role, 'presenter');
+      await room.leaveStage(ann.id);
+      assert.equal(ann.role, 'viewer', 'leaving the stage ends a carried promotion too');
+      await sleep(GRACE_MS + 100);
+      assert.equal(vic.role, 'guest', 'held while its identity is here');
+      assert.equal(room.join({ identity: 'leaving', role: 'viewer', transport: 'signaling' }).role, 'viewer', 'lapsed at its recorded time');
+      assert.equal(room.join({ identity: 'far', role: 'viewer', transport: 'signaling' }).role, 'viewer');
+      assert.deepEqual(room.roleGrants(), [{ identity: 'vic', role: 'guest' }]);
+      assert.deepEqual(heard.slice(3), ['vic:held', 'ann:held', 'ann:none', 'leaving:none', 'far:none']);
+    } finally {
+      await registry.close();
+    }
   });
 });
