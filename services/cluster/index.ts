@@ -24,7 +24,7 @@ export interface Cluster {
   middleware?: MiddlewareHandler;
   /** For signaling: the owner's base URL when the room lives on another node (after placing it again if its node vanished). */
   elsewhere?: (roomId: string) => Promise<string | undefined>;
-  /** What each room carries to its next node (RoomState.ts): HLS numbering, private setting, blocks. Absent on a node alone. */
+  /** What each room carries to its next node (RoomState.ts): HLS numbering, private setting, blocks, promotions, chat. Absent on a node alone. */
   roomState?: RedisRoomState;
   /** Registers this node under its public URL and starts the heartbeat. */
   start(publicUrl: string): Promise<void>;
@@ -81,7 +81,10 @@ export function createCluster(cfg: Config, deps: ClusterDeps): Cluster {
     const room = await registry.create(roomId);
     if (carried.private !== undefined) deps.privacy.set(roomId, carried.private);
     room.restoreBlocks(carried.blocks);
-    if (carried.private !== undefined || carried.blocks.length) log.info({ room: roomId, private: carried.private, blocks: carried.blocks.length }, 'room took over its state from its previous node');
+    room.restoreGrants(carried.grants);
+    room.chat.restore(carried.chat, carried.chatMuted);
+    const counts = { blocks: carried.blocks.length, grants: carried.grants.length, chat: carried.chat.length, chatMuted: carried.chatMuted.length };
+    if (carried.private !== undefined || Object.values(counts).some(Boolean)) log.info({ room: roomId, private: carried.private, ...counts }, 'room took over its state from its previous node');
     return room.summary();
   };
   const router = new ClusterRouter(placement, { hasRoom: (id) => registry.get(id) !== undefined, createRoom }, cfg.CLUSTER_SECRET);
@@ -92,6 +95,10 @@ export function createCluster(cfg: Config, deps: ClusterDeps): Cluster {
     placement.claim(room.id).catch((err: unknown) => log.warn({ room: room.id, err: String(err) }, 'claiming the room failed'));
     room.observer.on('identityblocked', (entry) => roomState.saveBlock(room.id, entry));
     room.observer.on('identityunblocked', (identity) => roomState.removeBlock(room.id, identity));
+    room.observer.on('grantchanged', (identity, grant) => (grant ? roomState.saveGrant(room.id, grant) : roomState.removeGrant(room.id, identity)));
+    room.observer.on('chatmessage', (message) => roomState.saveChatMessage(room.id, message, room.chat.historySize));
+    room.observer.on('chatdeleted', (messageId) => roomState.removeChatMessage(room.id, messageId));
+    room.observer.on('chatmutechanged', (identity, muted) => roomState.saveChatMute(room.id, identity, muted));
     room.observer.once('close', (reason) => {
       if (reason !== 'room_closed') return;
       placement.release(room.id).catch((err: unknown) => log.warn({ room: room.id, err: String(err) }, 'releasing the room failed'));

@@ -4,10 +4,14 @@ import { createClient } from 'redis';
 import { LocalPlacement } from '../../services/cluster/LocalPlacement.ts';
 import type { NodeLoad, RoomPlacement } from '../../services/cluster/PlacementTypes.ts';
 import { RedisPlacement } from '../../services/cluster/RedisPlacement.ts';
+import type { CarriedRoomState } from '../../services/cluster/RoomState.ts';
+import type { ChatMessage } from '../../services/stage/StageTypes.ts';
 import { redisUnavailable, startRedis, type RunningRedis } from '../support/redis.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 
 const idle = (): NodeLoad => ({ rooms: 0, publishers: 0, subscribers: 0, broadcasts: 0 });
+/** What a room with nothing carried loads. */
+const NOTHING: CarriedRoomState = Object.freeze({ blocks: [], grants: [], chat: [], chatMuted: [] });
 let prefixes = 0;
 
 /** What every placement promises, whatever keeps it. */
@@ -143,7 +147,7 @@ describe('RedisPlacement, with a real redis-server', { skip }, () => {
     const owner = (await node('owner', prefix)).roomState();
     const next = (await node('next', prefix)).roomState();
     assert.equal(await next.loadNumbering('fresh'), undefined, 'a room never broadcast has no numbering');
-    assert.deepEqual(await next.load('fresh'), { blocks: [] }, 'nor any state');
+    assert.deepEqual(await next.load('fresh'), NOTHING, 'nor any state');
     owner.saveNumbering('moving', { nextMsn: 41, discontinuitySequence: 2 });
     owner.saveNumbering('moving', { nextMsn: 42, discontinuitySequence: 2 });
     owner.savePrivate('moving', true);
@@ -152,7 +156,7 @@ describe('RedisPlacement, with a real redis-server', { skip }, () => {
     owner.removeBlock('moving', 'eve');
     await waitFor('the newest numbering in Redis', 3000, async () => (await next.loadNumbering('moving'))?.nextMsn === 42);
     assert.deepEqual(await next.loadNumbering('moving'), { nextMsn: 42, discontinuitySequence: 2 });
-    assert.deepEqual(await next.load('moving'), { private: true, blocks: [{ identity: 'mallory', blockedAt: '2026-12-04T10:00:00.000Z', reason: 'spam' }] });
+    assert.deepEqual(await next.load('moving'), { ...NOTHING, private: true, blocks: [{ identity: 'mallory', blockedAt: '2026-12-04T10:00:00.000Z', reason: 'spam' }] });
     const raw = createClient({ url: redis.url });
     await raw.connect();
     try {
@@ -164,11 +168,80 @@ describe('RedisPlacement, with a real redis-server', { skip }, () => {
       }
       await raw.set(`${prefix}private:damaged`, 'maybe');
       await raw.hSet(`${prefix}blocks:damaged`, { a: 'not json', b: '{"identity":5}', c: JSON.stringify({ identity: 'ok', blockedAt: 'x' }) });
-      assert.deepEqual(await next.load('damaged'), { blocks: [{ identity: 'ok', blockedAt: 'x' }] });
+      assert.deepEqual(await next.load('damaged'), { ...NOTHING, blocks: [{ identity: 'ok', blockedAt: 'x' }] });
       owner.forget('moving');
       await waitFor('the room state forgotten', 3000, async () => (await next.load('moving')).private === undefined);
-      assert.deepEqual(await next.load('moving'), { blocks: [] });
+      assert.deepEqual(await next.load('moving'), NOTHING);
       assert.equal(await next.loadNumbering('moving'), undefined);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('carries promotions, the chat history (deletions applied, capped) and chat mutes; forgets them with the room; ignores damaged records', async () => {
+    const prefix = `g${prefixes++}:`;
+    const owner = (await node('owner', prefix)).roomState();
+    const next = (await node('next', prefix)).roomState();
+    const message = (id: string, text: string, identity = 'vic'): ChatMessage => ({ id, from: { participantId: `p_${identity}`, identity, role: 'viewer' }, text, at: '2026-12-04T10:00:00.000Z' });
+    // Promotions: given, lapsing once the identity's last connection left, gone on demote.
+    owner.saveGrant('moving', { identity: 'vic', role: 'guest' });
+    owner.saveGrant('moving', { identity: 'gone-soon', role: 'guest' });
+    owner.saveGrant('moving', { identity: 'gone-soon', role: 'guest', lapsesAt: '2026-12-04T10:01:00.000Z' });
+    owner.saveGrant('moving', { identity: 'demoted', role: 'guest' });
+    owner.removeGrant('moving', 'demoted');
+    // Mutes: per identity, lifted by an unmute.
+    owner.saveChatMute('moving', 'loud', true);
+    owner.saveChatMute('moving', 'forgiven', true);
+    owner.saveChatMute('moving', 'forgiven', false);
+    // A history of three: five sent (the first two trimmed away), then m_4 deleted (m_1's
+    // deletion finds nothing), then one more. Every text names m_4 as its entry would begin.
+    const keep = 3;
+    owner.saveChatMessage('unkept', message('m_1', 'a room with CHAT_HISTORY=0 keeps nothing'), 0);
+    for (let i = 1; i <= 5; i++) owner.saveChatMessage('moving', message(`m_${i}`, `{"id":"m_4", ${i}`), keep);
+    owner.removeChatMessage('moving', 'm_1');
+    owner.removeChatMessage('moving', 'm_4');
+    owner.saveChatMessage('moving', message('m_6', 'six', 'sys'), keep);
+    // One connection writes them in order: once the last is in, all are.
+    await waitFor('the last write in Redis', 3000, async () => (await next.load('moving')).chat.at(-1)?.id === 'm_6');
+    const carried = await next.load('moving');
+    assert.deepEqual(
+      carried.grants.sort((a, b) => a.identity.localeCompare(b.identity)),
+      [{ identity: 'gone-soon', role: 'guest', lapsesAt: '2026-12-04T10:01:00.000Z' }, { identity: 'vic', role: 'guest' }],
+    );
+    assert.deepEqual(carried.chat.map((m) => m.id), ['m_3', 'm_5', 'm_6'], 'the newest three, the deleted one left out');
+    assert.deepEqual(carried.chat[0], message('m_3', '{"id":"m_4", 3'), 'each message as it was sent');
+    assert.deepEqual(carried.chatMuted, ['loud']);
+    assert.deepEqual(await next.load('unkept'), NOTHING);
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    try {
+      assert.equal(await raw.lLen(`${prefix}chat:moving`), 3, 'the list itself is capped');
+      assert.equal(await raw.exists([`${prefix}grants:moving`, `${prefix}chat:moving`, `${prefix}chatmutes:moving`]), 3);
+      await raw.hSet(`${prefix}grants:damaged`, {
+        a: 'not json',
+        b: JSON.stringify({ identity: 'b', role: 'moderator' }),
+        c: JSON.stringify({ identity: 'c', role: 'guest', lapsesAt: 'soon' }),
+        d: JSON.stringify({ identity: '', role: 'guest' }),
+        e: 'null',
+        ok: JSON.stringify({ identity: 'ok', role: 'guest', lapsesAt: '2026-12-04T10:02:00.000Z' }),
+      });
+      await raw.rPush(`${prefix}chat:damaged`, [
+        'not json',
+        'null',
+        JSON.stringify({ ...message('m_a', 'no author role'), from: { participantId: 'p', identity: 'x' } }),
+        JSON.stringify({ ...message('m_b', 'b'), text: 7 }),
+        JSON.stringify(message('m_ok', 'kept')),
+      ]);
+      await raw.sAdd(`${prefix}chatmutes:damaged`, ['', 'x'.repeat(129), 'muted']);
+      assert.deepEqual(await next.load('damaged'), {
+        ...NOTHING,
+        grants: [{ identity: 'ok', role: 'guest', lapsesAt: '2026-12-04T10:02:00.000Z' }],
+        chat: [message('m_ok', 'kept')],
+        chatMuted: ['muted'],
+      });
+      owner.forget('moving');
+      await waitFor('the room state forgotten', 3000, async () => (await raw.exists([`${prefix}grants:moving`, `${prefix}chat:moving`, `${prefix}chatmutes:moving`])) === 0);
+      assert.deepEqual(await next.load('moving'), NOTHING);
     } finally {
       await raw.close();
     }
