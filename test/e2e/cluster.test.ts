@@ -10,6 +10,7 @@ import { redisUnavailable } from '../support/redis.ts';
 import { installRtcHelpers, type RtcFns } from '../support/rtcPage.ts';
 import { peerReport } from '../support/whip.ts';
 import { waitFor } from '../support/wait.ts';
+import { connectClient, type JoinedClient } from '../support/wsClient.ts';
 
 /**
  * Three nodes on loopback sharing a real redis-server: a room lives on one node and every node
@@ -20,12 +21,16 @@ import { waitFor } from '../support/wait.ts';
  * the three nodes, and a node that does not host the room proxies it from the owner. Cluster-wide rules
  * (blocks, token rooms, the node-to-node secret) are checked on every node. Then the owner is
  * SIGKILLed: the room is placed on a live node, the studio joins again and republishes on its
- * own, and HLS plays again under the same URL; the outage is measured and bounded.
+ * own, and HLS plays again under the same URL; the outage is measured and bounded. What the
+ * room carried comes back with it: privacy, blocks, chat history and mutes, a promoted guest.
  */
 
 const ROOM = 'stage';
-/** Heartbeat 250 ms, a node is gone 1.5 s after its last one. */
-const CLUSTER_ENV = { CLUSTER_HEARTBEAT_MS: '250', CLUSTER_NODE_TTL_MS: '1500' };
+/**
+ * Heartbeat 250 ms, a node is gone 1.5 s after its last one. The promoted guest is checked
+ * after the HLS outage (bounded at 45 s below): its grant must outlast that.
+ */
+const CLUSTER_ENV = { CLUSTER_HEARTBEAT_MS: '250', CLUSTER_NODE_TTL_MS: '1500', STAGE_ROLE_GRACE_MS: '180000' };
 /**
  * The outage (owner killed → HLS playing new media again) this test accepts, ms. Measured on
  * the 2-core machine: 9.6 s when it was quiet, 24 s under a load average of 20 (other
@@ -45,6 +50,8 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
   const pageErrors: string[] = [];
   let studio: Page;
   let hlsPage: Page;
+  /** A viewer on the owner that a moderator promoted to guest before the kill. */
+  let promoted: JoinedClient | undefined;
 
   const newPage = async (label: string): Promise<Page> => {
     const page = await chromium.context.newPage();
@@ -59,6 +66,7 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
     chromium = await launchChromium();
   });
   after(async () => {
+    promoted?.ws.terminate();
     for (const page of pages) await page.close().catch(() => {});
     await chromium?.close();
     await deployment?.close();
@@ -160,6 +168,19 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
     }
   });
 
+  it('chat and promotions through any node: history, a deleted message, a chat mute, a viewer promoted to guest', async () => {
+    const chat = (body: unknown, path = '') => entry[1].api(`/api/rooms/${ROOM}/chat${path}`, { method: 'POST', body: JSON.stringify(body) });
+    assert.equal((await chat({ text: 'kept across the failover' })).status, 201);
+    const doomed = (await (await chat({ text: 'deleted before the failover' })).json()) as { message: { id: string } };
+    assert.equal((await entry[0].api(`/api/rooms/${ROOM}/chat/messages/${doomed.message.id}`, { method: 'DELETE' })).status, 200);
+    assert.equal((await chat({ identity: 'loud' }, '/mutes')).status, 201);
+    promoted = await connectClient(owner.url, await entry[0].token(ROOM, 'vic', 'viewer'), { join: true, label: 'vic' });
+    const promote = await entry[1].api(`/api/rooms/${ROOM}/participants/${promoted.pid}/promote`, { method: 'POST' });
+    assert.equal(promote.status, 200, 'promoted through a non-owner (forwarded)');
+    assert.equal(((await promote.json()) as { participant: { role: string } }).participant.role, 'guest');
+    await promoted.next((m) => m.type === 'roleChanged' && m.role === 'guest');
+  });
+
   it('the owner is SIGKILLed: the room comes back on a live node, the studio republishes on its own, HLS plays again under the same URL', async () => {
     const before = await probeOf(hlsPage);
     const reconnectsBefore = await studio.evaluate(() => (window as unknown as { __studio: { reconnects: number } }).__studio.reconnects);
@@ -204,6 +225,22 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
       const mallory = await node.token(ROOM, 'mallory', 'presenter');
       assert.equal((await joinThrough(node.url, mallory)).refused, 403, `mallory is still blocked via ${node.id}`);
     }
+    // The chat history and mute, and the promotion, came along: a late joiner sees the same
+    // history, the muted identity is muted, the promoted viewer comes back a guest.
+    assert.equal((await promoted!.closed).code, 1006, 'the promoted viewer lost its owner');
+    const late = await joinThrough(entry[0].url, await entry[0].token(ROOM, 'late', 'viewer'));
+    const loud = await joinThrough(entry[1].url, await entry[1].token(ROOM, 'loud', 'viewer'));
+    const vic = await joinThrough(entry[1].url, await entry[1].token(ROOM, 'vic', 'viewer'));
+    assert.deepEqual(
+      {
+        history: late.joinedMessage?.chat?.messages.map((m) => m.text),
+        lateMuted: late.joinedMessage?.chat?.muted,
+        loudMuted: loud.joinedMessage?.chat?.muted,
+        vicRole: vic.joinedMessage?.role,
+      },
+      { history: ['kept across the failover'], lateMuted: false, loudMuted: true, vicRole: 'guest' },
+      'what the room carried to its new owner',
+    );
     assert.deepEqual(pageErrors, [], 'no page errors');
   });
 });

@@ -100,6 +100,8 @@ export interface JoinOutcome {
   /** HTTP status of a refused upgrade, if the last attempt was refused. */
   refused?: number;
   joined: boolean;
+  /** The `joined` message, when it joined. */
+  joinedMessage?: { role: string; chat?: { messages: { text: string }[]; muted: boolean } };
 }
 
 /** Opens `/ws` on `baseUrl` with `token` (and `room`), sends `join` and follows `redirect` messages, as the player does. */
@@ -110,7 +112,7 @@ export async function joinThrough(baseUrl: string, token: string, room?: string)
     const url = new URL(target);
     url.searchParams.set('token', token);
     if (room) url.searchParams.set('room', room);
-    const step = await new Promise<{ refused?: number; redirect?: string; closeCode?: number; joined?: boolean }>((resolve, reject) => {
+    const step = await new Promise<{ refused?: number; redirect?: string; closeCode?: number; joined?: JoinOutcome['joinedMessage'] }>((resolve, reject) => {
       const ws = new WebSocket(url);
       const timer = setTimeout(() => {
         ws.terminate();
@@ -130,7 +132,7 @@ export async function joinThrough(baseUrl: string, token: string, room?: string)
         if (msg.type === 'redirect') redirect = msg.url;
         else if (msg.type === 'joined') {
           clearTimeout(timer);
-          resolve({ joined: true });
+          resolve({ joined: msg as unknown as JoinOutcome['joinedMessage'] });
           ws.close();
         }
       });
@@ -146,7 +148,8 @@ export async function joinThrough(baseUrl: string, token: string, room?: string)
       continue;
     }
     if (step.refused !== undefined) outcome.refused = step.refused;
-    outcome.joined = step.joined ?? false;
+    outcome.joined = step.joined !== undefined;
+    if (step.joined) outcome.joinedMessage = step.joined;
     return outcome;
   }
   throw new Error(`too many redirects: ${outcome.redirects.join(' → ')}`);
