@@ -14,8 +14,11 @@ export interface ClusterRoutingOptions {
   secret: string;
   /** Summaries of this node's rooms, for `GET /api/rooms` across the cluster. */
   localRooms: () => unknown[];
-  /** Creates a room here and resolves with its summary (`POST /api/rooms` placed on this node). */
-  createRoom: (roomId: string) => Promise<unknown>;
+  /**
+   * Creates a room here and resolves with its summary (`POST /api/rooms` placed on this node),
+   * with the private setting it was created with (absent: the default), as the local route.
+   */
+  createRoom: (roomId: string, settings: { private: boolean | undefined }) => Promise<unknown>;
 }
 
 /**
@@ -23,7 +26,8 @@ export interface ClusterRoutingOptions {
  *
  * - a request from another node (`x-stagecast-cluster-secret`) is served here; a wrong secret is
  *   403 `cluster_unauthorized`;
- * - `POST /api/rooms` places the room (least loaded live node) and creates it there;
+ * - `POST /api/rooms` places the room (least loaded live node) and creates it there, with the
+ *   private setting it asked for;
  *   `GET /api/rooms` lists every live node's rooms;
  * - WHIP and WHEP offers and session DELETEs for a room on another node get `307` to the same
  *   path on that node (RFC 9725 §4.5): media goes straight to the owner's SFU;
@@ -76,19 +80,23 @@ export function clusterRouting(opts: ClusterRoutingOptions): MiddlewareHandler {
   };
 }
 
-/** Placement happens before creation, so two nodes creating one id at once agree on where. */
+/**
+ * Placement happens before creation, so two nodes creating one id at once agree on where, and
+ * a request for the room on another node right after the 201 finds it where it is.
+ */
 async function createRoom(c: Context, next: () => Promise<void>, opts: ClusterRoutingOptions): Promise<Response | void> {
   const body: unknown = await c.req.raw.clone().json().catch(() => undefined);
-  // Anything but `{}` or `{ id }` with a valid id: the route's own validation answers (400).
+  // Anything but `{}`, `{ id }`, `{ private }` or both, valid: the route's own validation answers (400).
   if (!body || typeof body !== 'object' || Array.isArray(body)) return next();
-  const keys = Object.keys(body);
-  const id = (body as { id?: unknown }).id;
-  if (keys.some((k) => k !== 'id') || (id !== undefined && (typeof id !== 'string' || !ClusterRouter.isRoomId(id)))) return next();
+  const { id, private: isPrivate } = body as { id?: unknown; private?: unknown };
+  if (Object.keys(body).some((k) => k !== 'id' && k !== 'private')) return next();
+  if (id !== undefined && (typeof id !== 'string' || !ClusterRouter.isRoomId(id))) return next();
+  if (isPrivate !== undefined && typeof isPrivate !== 'boolean') return next();
   const roomId = (id as string | undefined) ?? ClusterRouter.newRoomId();
   const node = await opts.router.placement.place(roomId);
-  if (node.id === opts.router.self.id) return c.json(await opts.createRoom(roomId), 201);
+  if (node.id === opts.router.self.id) return c.json(await opts.createRoom(roomId, { private: isPrivate }), 201);
   log.info({ room: roomId, node: node.id }, 'room placed on another node');
-  return forwardRequest(c, node, opts.secret, JSON.stringify({ id: roomId }));
+  return forwardRequest(c, node, opts.secret, JSON.stringify({ id: roomId, ...(isPrivate !== undefined ? { private: isPrivate } : {}) }));
 }
 
 async function listRooms(c: Context, opts: ClusterRoutingOptions): Promise<unknown[]> {

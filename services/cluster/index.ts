@@ -39,7 +39,7 @@ export interface ClusterDeps {
   /** Live broadcasts on this node, for its load. */
   liveBroadcasts: () => number;
   /** Rooms' private settings: a room that arrives from a dead node gets the one it had there. */
-  privacy: Pick<PrivateBroadcasts, 'set'>;
+  privacy: Pick<PrivateBroadcasts, 'set' | 'isPrivate'>;
 }
 
 /**
@@ -74,18 +74,22 @@ export function createCluster(cfg: Config, deps: ClusterDeps): Cluster {
     nodeTtlMs: cfg.CLUSTER_NODE_TTL_MS,
   });
   const roomState = placement.roomState();
+  /** A room as the API lists it (the local route's shape). */
+  const summary = (room: ReturnType<RoomRegistry['list']>[number]) => ({ ...room.summary(), private: deps.privacy.isPrivate(room.id) });
   // A room placed here may have lived on a node that died: it gets back what it carried there
-  // (read before it exists here, applied before anyone can join).
-  const createRoom = async (roomId: string) => {
+  // (read before it exists here, applied before anyone can join). Created through the API
+  // (`settings`), it takes the private setting it asked for, or the default, as on a node alone.
+  const createRoom = async (roomId: string, settings?: { private: boolean | undefined }) => {
     const carried = await roomState.load(roomId);
     const room = await registry.create(roomId);
-    if (carried.private !== undefined) deps.privacy.set(roomId, carried.private);
+    if (settings) deps.privacy.set(roomId, settings.private);
+    else if (carried.private !== undefined) deps.privacy.set(roomId, carried.private);
     room.restoreBlocks(carried.blocks);
     room.restoreGrants(carried.grants);
     room.chat.restore(carried.chat, carried.chatMuted);
     const counts = { blocks: carried.blocks.length, grants: carried.grants.length, chat: carried.chat.length, chatMuted: carried.chatMuted.length };
     if (carried.private !== undefined || Object.values(counts).some(Boolean)) log.info({ room: roomId, private: carried.private, ...counts }, 'room took over its state from its previous node');
-    return room.summary();
+    return summary(room);
   };
   const router = new ClusterRouter(placement, { hasRoom: (id) => registry.get(id) !== undefined, createRoom }, cfg.CLUSTER_SECRET);
   // Every room created here is owned here; one deleted through the API is forgotten. A room
@@ -108,7 +112,7 @@ export function createCluster(cfg: Config, deps: ClusterDeps): Cluster {
   registry.observer.on('newroom', onNewRoom);
   return {
     placement,
-    middleware: clusterRouting({ router, secret: cfg.CLUSTER_SECRET, localRooms: () => registry.list().map((r) => r.summary()), createRoom }),
+    middleware: clusterRouting({ router, secret: cfg.CLUSTER_SECRET, localRooms: () => registry.list().map(summary), createRoom }),
     elsewhere: async (roomId) => {
       const route = await router.route(roomId);
       return route.where === 'elsewhere' ? route.node.url : undefined;

@@ -168,6 +168,22 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
     }
   });
 
+  it('a private room created through any node is placed before its 201 (on the least loaded node), and every node answers for it at once, private', async () => {
+    // Through the owner, the most loaded node (it hosts the live stage): placed elsewhere.
+    const res = await owner.api('/api/rooms', { method: 'POST', body: JSON.stringify({ id: 'sealed', private: true }) });
+    assert.equal(res.status, 201);
+    assert.equal(((await res.json()) as { private?: boolean }).private, true, 'the answer says private');
+    const servedBy = (await owner.api('/api/rooms/sealed')).headers.get('x-stagecast-node');
+    assert.ok(servedBy && servedBy !== owner.id, `placed on a less loaded node, not created where the POST landed (served by ${servedBy ?? 'the owner itself'})`);
+    for (const node of cluster.nodes) {
+      assert.equal((await node.api('/hls/sealed/index.m3u8')).status, 401, `its HLS needs a playback token via ${node.id}`);
+      const got = await node.api('/api/rooms/sealed');
+      assert.equal(got.status, 200);
+      assert.equal(((await got.json()) as { private?: boolean }).private, true, `private via ${node.id}`);
+    }
+    assert.equal((await entry[0].api('/api/rooms/sealed', { method: 'DELETE' })).status, 200);
+  });
+
   it('chat and promotions through any node: history, a deleted message, a chat mute, a viewer promoted to guest', async () => {
     const chat = (body: unknown, path = '') => entry[1].api(`/api/rooms/${ROOM}/chat${path}`, { method: 'POST', body: JSON.stringify(body) });
     assert.equal((await chat({ text: 'kept across the failover' })).status, 201);
@@ -188,9 +204,12 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
     await resetStall(hlsPage);
     // What the room must carry to its next node: a private sibling room on the same owner, the
     // block on mallory (the rules test), and the HLS numbering of the live broadcast.
-    const hidden = await owner.api('/api/rooms', { method: 'POST', body: JSON.stringify({ id: 'hidden', private: true }) });
+    // Created through the node-to-node path, so that it lives on the owner: through the public
+    // API the room would be placed on the least loaded node, which the owner is not.
+    const hidden = await owner.api('/api/rooms', { method: 'POST', headers: { 'x-stagecast-cluster-secret': cluster.secret }, body: JSON.stringify({ id: 'hidden', private: true }) });
     assert.equal(hidden.status, 201, 'a private room on the owner');
-    assert.equal((await entry[0].api('/hls/hidden/index.m3u8')).status, 401, 'its HLS needs a playback token');
+    // The owner claims the room in Redis just after creating it: the other nodes see it then.
+    await waitFor('its HLS to need a playback token through another node', 10_000, async () => (await entry[0].api('/hls/hidden/index.m3u8')).status, { until: (s) => s === 401 });
     const numberingBefore = await mediaNumbering(entry[0].url);
     const killedAt = Date.now();
     owner.svc.child.kill('SIGKILL');
