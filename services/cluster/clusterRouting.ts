@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { createRoomBody } from '../api/routes/rooms.ts';
 import { ServiceError } from '../core/errors.ts';
 import { logger } from '../core/logger.ts';
 import { CLUSTER_SECRET_HEADER, ClusterRouter } from './ClusterRouter.ts';
@@ -86,17 +87,15 @@ export function clusterRouting(opts: ClusterRoutingOptions): MiddlewareHandler {
  */
 async function createRoom(c: Context, next: () => Promise<void>, opts: ClusterRoutingOptions): Promise<Response | void> {
   const body: unknown = await c.req.raw.clone().json().catch(() => undefined);
-  // Anything but `{}`, `{ id }`, `{ private }` or both, valid: the route's own validation answers (400).
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return next();
-  const { id, private: isPrivate } = body as { id?: unknown; private?: unknown };
-  if (Object.keys(body).some((k) => k !== 'id' && k !== 'private')) return next();
-  if (id !== undefined && (typeof id !== 'string' || !ClusterRouter.isRoomId(id))) return next();
-  if (isPrivate !== undefined && typeof isPrivate !== 'boolean') return next();
-  const roomId = (id as string | undefined) ?? ClusterRouter.newRoomId();
+  // A body the route would refuse: its own validation answers (400).
+  const parsed = createRoomBody.safeParse(body);
+  if (!parsed.success) return next();
+  const settings = parsed.data;
+  const roomId = settings.id ?? ClusterRouter.newRoomId();
   const node = await opts.router.placement.place(roomId);
-  if (node.id === opts.router.self.id) return c.json(await opts.createRoom(roomId, { private: isPrivate }), 201);
+  if (node.id === opts.router.self.id) return c.json(await opts.createRoom(roomId, { private: settings.private }), 201);
   log.info({ room: roomId, node: node.id }, 'room placed on another node');
-  return forwardRequest(c, node, opts.secret, JSON.stringify({ id: roomId, ...(isPrivate !== undefined ? { private: isPrivate } : {}) }));
+  return forwardRequest(c, node, opts.secret, JSON.stringify({ ...settings, id: roomId }));
 }
 
 async function listRooms(c: Context, opts: ClusterRoutingOptions): Promise<unknown[]> {

@@ -8,6 +8,7 @@ import { LocalPlacement } from './LocalPlacement.ts';
 import type { NodeLoad, RoomPlacement } from './PlacementTypes.ts';
 import { RedisPlacement } from './RedisPlacement.ts';
 import type { RedisRoomState } from './RoomState.ts';
+import { listedRoom } from '../api/routes/rooms.ts';
 import type { PrivateBroadcasts } from '../stage/PrivateBroadcasts.ts';
 
 export { CLUSTER_SECRET_HEADER, ClusterRouter } from './ClusterRouter.ts';
@@ -75,7 +76,7 @@ export function createCluster(cfg: Config, deps: ClusterDeps): Cluster {
   });
   const roomState = placement.roomState();
   /** A room as the API lists it (the local route's shape). */
-  const summary = (room: ReturnType<RoomRegistry['list']>[number]) => ({ ...room.summary(), private: deps.privacy.isPrivate(room.id) });
+  const summary = (room: ReturnType<RoomRegistry['list']>[number]) => listedRoom(room, deps.privacy);
   // A room placed here may have lived on a node that died: it gets back what it carried there
   // (read before it exists here, applied before anyone can join). Created through the API
   // (`settings`), it takes the private setting it asked for, or the default, as on a node alone.

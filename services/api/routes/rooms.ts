@@ -18,6 +18,11 @@ export const createRoomBody = z
 export const updateRoomBody = z.object({ private: z.boolean() }).strict();
 export const createTokenBody = z.object({ identity: identitySchema, role: z.enum(ROLES) }).strict();
 
+/** A room as `GET /api/rooms` lists it and `POST /api/rooms` answers: its summary and private setting. */
+export function listedRoom(room: Room, privacy: Pick<PrivateBroadcasts, 'isPrivate'>) {
+  return { ...room.summary(), private: privacy.isPrivate(room.id) };
+}
+
 function roomDetails(room: Room, privacy: PrivateBroadcasts) {
   return {
     ...room.summary(),
@@ -31,7 +36,7 @@ function roomDetails(room: Room, privacy: PrivateBroadcasts) {
 /** The management API under `/api`, behind the API key (app.ts). `tokenLimit` guards token issuing (a per-IP rate limit). */
 export function roomRoutes(deps: Pick<ApiDeps, 'registry' | 'tokens' | 'privacy'>, tokenLimit: MiddlewareHandler) {
   const { registry, tokens, privacy } = deps;
-  const summary = (room: Room) => ({ ...room.summary(), private: privacy.isPrivate(room.id) });
+  const summary = (room: Room) => listedRoom(room, privacy);
   return new Hono<AppEnv>()
     .get('/rooms', (c) => c.json({ rooms: registry.list().map(summary) }))
     .post('/rooms', validateJson(createRoomBody), async (c) => {
