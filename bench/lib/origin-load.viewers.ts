@@ -8,9 +8,10 @@
 // The client is a raw `net` socket per viewer and a minimal HTTP/1.1 response reader
 // (Content-Length, chunked, or no body for 204/304), written as callbacks, not promises, that
 // reads every socket into one buffer and keeps no part's bytes: node's http.Agent cost the
-// generator most of a core at 1000 viewers, which made the bench measure the generator. A response's time is taken when its last byte has been read, before anything
-// else is done with it (both sides alike); parsing a playlist is shared between viewers that
-// got the same bytes.
+// generator most of a core at 1000 viewers, which made the bench measure the generator. A
+// response's time is taken when its last byte has been read, before anything else is done
+// with it (both sides alike); parsing a playlist is shared between viewers that got the same
+// bytes.
 import { connect, type Socket } from 'node:net';
 import type { ViewerReply, ViewerRun } from './origin-load.protocol.ts';
 
