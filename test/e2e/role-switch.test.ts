@@ -50,11 +50,13 @@ type W = { __watch: WatchHooks };
 /** How long the HLS playhead may take to advance a second or two on a loaded 2-core machine. */
 const HLS_ADVANCE_DEADLINE_MS = 8000;
 /**
- * Largest hole allowed between frame samples during a switch (the sampler aims at 100 ms; a
- * loaded machine stretches its timer). A sample is also taken on the first painted frame after
- * the swap, so the swap itself is always seen.
+ * Largest hole allowed between frame samples during a switch. The sampler aims at 100 ms, but it
+ * is a page timer: on a loaded 2-core machine (ffmpeg replacing the program at the stage change,
+ * four pages encoding and decoding) the renderer's main thread was seen starved for 1.17 s in CI.
+ * What shows changes only at the swap, and a sample is also taken on the first painted frame
+ * after it, so the swap itself is always seen; the bound keeps the rest of the switch covered.
  */
-const SAMPLE_GAP_MS = 1000;
+const SAMPLE_GAP_MS = 2000;
 
 describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine) => {
   let svc: RunningService;
@@ -149,8 +151,13 @@ describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine
     // the samples cover the whole switch without a hole a black frame could hide in, not a rate.
     const times = samples.map((s) => s.at);
     assert.ok(times.length > 0 && times[0]! <= record.startedAt + SAMPLE_GAP_MS && times.at(-1)! >= record.doneAt!, `${label}: samples from the start to past done (${times[0]}…${times.at(-1)} vs ${record.startedAt}…${record.doneAt})`);
-    const gap = Math.max(0, ...times.slice(1).map((t, i) => t - times[i]!));
-    assert.ok(gap <= SAMPLE_GAP_MS, `${label}: ${samples.length} samples over ${span} ms, largest gap ${gap} ms (at most ${SAMPLE_GAP_MS})`);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    const gap = Math.max(0, ...gaps);
+    const gapAt = gaps.indexOf(gap);
+    // Where the hole was, against the switch's own marks (ms after its start): tells a stall of
+    // the page at the swap from one elsewhere.
+    const where = gapAt < 0 ? '' : ` from +${times[gapAt]! - record.startedAt} to +${times[gapAt + 1]! - record.startedAt} ms (consent +${record.consentAt ? record.consentAt - record.startedAt : '-'}, first frame +${record.firstFrameAt! - record.startedAt}, shown +${record.shownAt! - record.startedAt}, done +${span})`;
+    assert.ok(gap <= SAMPLE_GAP_MS, `${label}: ${samples.length} samples over ${span} ms, largest gap ${gap} ms${where} (at most ${SAMPLE_GAP_MS})`);
     const black = samples.filter((s) => s.black);
     assert.deepEqual(black, [], `${label}: no black sample`);
     assert.deepEqual(samples.filter((s) => s.audible === 'both'), [], `${label}: never both audios at once`);
@@ -158,7 +165,7 @@ describeEngines('role switch: viewer ⇄ stage guest on one watch page', (engine
     const lumas = samples.map((s) => s.luma);
     console.log(
       `# ${label}: start→first frame ${record.firstFrameAt! - record.startedAt} ms${record.consentAt ? ` (consent answered at +${record.consentAt - record.startedAt} ms)` : ''}, ` +
-        `done +${span} ms; ${samples.length} samples (largest gap ${gap} ms), black 0, frozen ${frozen} (stalled ${samples.filter((s) => s.stalled).length}), luma ${Math.min(...lumas).toFixed(0)}–${Math.max(...lumas).toFixed(0)}`,
+        `done +${span} ms; ${samples.length} samples (largest gap ${gap} ms${where}), black 0, frozen ${frozen} (stalled ${samples.filter((s) => s.stalled).length}), luma ${Math.min(...lumas).toFixed(0)}–${Math.max(...lumas).toFixed(0)}`,
     );
   }
 
