@@ -1,9 +1,9 @@
-import type { StageTrack } from '../engine/EngineTypes.ts';
+import type { CloseReason, StageTrack } from '../engine/EngineTypes.ts';
 
 /** What a broadcast watches of a stage's events. */
 export interface StageFeedEvents {
   trackpublished: [track: StageTrack];
-  trackunpublished: [track: StageTrack];
+  trackunpublished: [track: StageTrack, reason: CloseReason];
   /** The stage is gone; nothing more comes. */
   close: [reason: string];
 }

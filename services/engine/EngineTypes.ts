@@ -136,7 +136,12 @@ export type EngineEvents = {
   subscriberoffer: [roomId: string, peerId: string, offer: SubscriberOffer];
   /** A publisher's tracks became live on the stage (after media arrived). */
   trackpublished: [roomId: string, track: StageTrack];
-  trackunpublished: [roomId: string, track: StageTrack];
+  /**
+   * A track left the stage because its publisher leg closed; `reason` is that leg's close
+   * reason: a fault (`transport_failed`, `ice_timeout`, `engine_died`: the publisher is likely
+   * to publish again) or a decision (`client_request`, `replaced`, `room_closed`, …).
+   */
+  trackunpublished: [roomId: string, track: StageTrack, reason: CloseReason];
   /** A leg closed on the engine's side (ICE/DTLS failure, engine death). */
   legclosed: [roomId: string, peerId: string, leg: 'publisher' | 'subscriber', reason: CloseReason];
   /** The room's dominant speaker changed (engines with `capabilities.activeSpeaker`). */

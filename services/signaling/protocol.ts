@@ -24,9 +24,11 @@ import { z } from 'zod';
  *   screen share: `publish.sources` labels m-sections as `screen`, and
  *   `TrackInfo.source` carries it; `broadcastHealth` (moderators) reports the broadcast's health;
  *   `broadcastReady` and `joined.broadcastReady` say when the HLS program is playable.
+ * - revision 6: `trackUnpublished.reason`, so a stage view keeps the tile of a publisher whose
+ *   connection failed while it publishes again.
  */
 export const PROTOCOL_VERSION = 1;
-export const PROTOCOL_REVISION = 5;
+export const PROTOCOL_REVISION = 6;
 
 const base = {
   v: z.literal(PROTOCOL_VERSION),
@@ -276,7 +278,11 @@ export type ServerMessage =
   | { v: 1; type: 'participantJoined'; participant: ParticipantInfo }
   | { v: 1; type: 'participantLeft'; participantId: string; reason: string }
   | { v: 1; type: 'trackPublished'; track: TrackInfo }
-  | { v: 1; type: 'trackUnpublished'; track: TrackInfo }
+  /**
+   * Revision 6: `reason` is why the track went: its publisher connection's close reason. A fault
+   * (`transport_failed`, `ice_timeout`, `engine_died`) means its publisher is likely back soon.
+   */
+  | { v: 1; type: 'trackUnpublished'; track: TrackInfo; reason?: string }
   // Revision 2. `by` is the acting moderator's participant id; absent when done through the HTTP API.
   | { v: 1; type: 'roleChanged'; participantId: string; role: Role; previousRole: Role; by?: string }
   /** To moderators (with `queue`) and to the hand's owner (without). */

@@ -28,7 +28,7 @@ export function roomEventMessages(room: Room, audience: Audience, send: (msg: Ou
       if (p.participantId !== audience.selfId) send({ type: 'participantLeft', participantId: p.participantId, reason });
     },
     trackpublished: (track: StageTrack) => send({ type: 'trackPublished', track: toTrackInfo(track, room.isTrackMuted(track)) }),
-    trackunpublished: (track: StageTrack) => send({ type: 'trackUnpublished', track: toTrackInfo(track) }),
+    trackunpublished: (track: StageTrack, reason: CloseReason) => send({ type: 'trackUnpublished', track: toTrackInfo(track), reason }),
     rolechanged: (p: ParticipantSummary, previous: StageRole, by: ActorId) =>
       send({ type: 'roleChanged', participantId: p.participantId, role: p.role, previousRole: previous, ...byOf(by) }),
     handraised: (hand: HandEntry, queue: HandEntry[]) => {

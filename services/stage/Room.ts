@@ -250,9 +250,9 @@ export class Room extends EnhancedEventEmitter<RoomEvents> {
   }
 
   /** @internal */
-  handleTrackUnpublished(track: StageTrack): void {
+  handleTrackUnpublished(track: StageTrack, reason: CloseReason): void {
     if (this.closed || !this.liveTracks.delete(track.trackId)) return;
-    this.announce('trackunpublished', track);
+    this.announce('trackunpublished', track, reason);
   }
 
   /** @internal */

@@ -34,7 +34,7 @@ export class RoomRegistry {
     this.engineListeners = {
       subscriberoffer: (roomId, peerId, offer) => this.rooms.get(roomId)?.handleSubscriberOffer(peerId, offer),
       trackpublished: (roomId, track) => this.rooms.get(roomId)?.handleTrackPublished(track),
-      trackunpublished: (roomId, track) => this.rooms.get(roomId)?.handleTrackUnpublished(track),
+      trackunpublished: (roomId, track, reason) => this.rooms.get(roomId)?.handleTrackUnpublished(track, reason),
       activespeaker: (roomId, peerId) => this.rooms.get(roomId)?.handleActiveSpeaker(peerId),
       legclosed: (roomId, peerId, leg, reason) => this.rooms.get(roomId)?.handleLegClosed(peerId, leg, reason),
       died: (error) => {

@@ -134,7 +134,8 @@ export type RoomEvents = {
   participantjoined: [participant: ParticipantSummary];
   participantleft: [participant: ParticipantSummary, reason: CloseReason];
   trackpublished: [track: StageTrack];
-  trackunpublished: [track: StageTrack];
+  /** `reason`: its publisher leg's close reason (EngineEvents.trackunpublished). */
+  trackunpublished: [track: StageTrack, reason: CloseReason];
   /** The dominant speaker changed (engines that detect speakers). */
   activespeaker: [participantId: string];
   /** A participant's role changed (promote, demote). Takes effect at once. */

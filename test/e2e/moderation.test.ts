@@ -160,7 +160,9 @@ describeEngines('moderation', (engine) => {
     assert.equal(back.by, undefined, 'API actions carry no by');
     assert.equal((await viewer.next((m) => m.type === 'unpublished' && m.re === undefined)).reason, 'demoted');
     for (const kind of ['audio', 'video']) {
-      await presenter.next((m) => m.type === 'trackUnpublished' && (m.track as { participantId: string; kind: string }).participantId === viewer.pid && (m.track as { kind: string }).kind === kind);
+      const gone = await presenter.next((m) => m.type === 'trackUnpublished' && (m.track as { participantId: string; kind: string }).participantId === viewer.pid && (m.track as { kind: string }).kind === kind);
+      // Revision 6: a decision, not a fault: the stage views drop its tile at once.
+      assert.equal(gone.reason, 'client_request', `trackUnpublished ${kind} says why`);
     }
     const stageTracks = (await api('GET', '/api/rooms/stage')).json.tracks;
     assert.equal(stageTracks, 0);

@@ -51,6 +51,11 @@ function dropConsentAnswersToEngine(): void {
   shapeLoopback({ match: ['match', 'ip', 'dport', ...MEDIA_PORTS_U32, 'match', 'u16', '0x0101', '0xffff', 'at', '28'], queue: 'drop' });
 }
 
+/** The same, for the answers one browser connection sends from local UDP port `port` only. */
+function dropConsentAnswersFrom(port: number): void {
+  shapeLoopback({ match: ['match', 'ip', 'sport', String(port), '0xffff', 'match', 'ip', 'dport', ...MEDIA_PORTS_U32, 'match', 'u16', '0x0101', '0xffff', 'at', '28'], queue: 'drop' });
+}
+
 const TITLE = 'stage: recovery from a media transport failure [embedded]';
 const skip = loopbackShapingUnavailable();
 
@@ -60,6 +65,9 @@ else describe(TITLE, () => {
   let svc: RunningService;
   let chromium: LaunchedChromium;
   let room: string;
+  let watch: Page;
+  let studio: Page;
+  let alice: string;
   const pages: Page[] = [];
   const pageErrors: string[] = [];
 
@@ -109,14 +117,14 @@ else describe(TITLE, () => {
   }
 
   it('publisher and stage view reconnect on their own after the engine closed their legs with transport_failed', async () => {
-    const watch = await open('/watch', 'mod', 'moderator');
+    watch = await open('/watch', 'mod', 'moderator');
     await waitForInPage(watch, 'watch page watching', () => document.querySelector('[data-testid="status"]')?.textContent === 'watching', 20000);
 
-    const studio = await open('/studio', 'alice', 'presenter');
+    studio = await open('/studio', 'alice', 'presenter');
     await waitForInPage(studio, 'Go live enabled', () => !(document.querySelector('[data-testid="go-live"]') as HTMLButtonElement).disabled, 20000);
     await studio.locator('[data-testid="go-live"]').click();
     await waitForInPage(studio, 'studio live', () => document.querySelector('[data-testid="status"]')?.textContent === 'live', 20000);
-    const alice = await studio.evaluate(() => (window as unknown as StudioWindow).__studio.participantId);
+    alice = (await studio.evaluate(() => (window as unknown as StudioWindow).__studio.participantId))!;
     assert.ok(alice);
 
     // The embedded engine does no simulcast: the studio sends one encoding, as before.
@@ -200,5 +208,50 @@ else describe(TITLE, () => {
 
     assert.deepEqual(pageErrors, []);
     console.log(`# legs closed by the engine ${detectedMs} ms after the fault; both pages recovered`);
+  });
+
+  it("the studio's connection alone fails: the watch page's own connection stays, and it holds the studio's tile (same element, last frame) until the studio is back", async () => {
+    assert.ok(alice, 'the first case put the studio on stage');
+    const tile = `video[data-testid="tile"][data-participant-id="${alice}"]`;
+    await assertDecoding(watch, alice, 20, 15000);
+    const stageReconnects = await watch.evaluate(() => (window as unknown as WatchWindow).__watch.stageReconnects);
+    const studioReconnects = await studio.evaluate(() => (window as unknown as StudioWindow).__studio.reconnects);
+    // The studio's local UDP port on its selected candidate pair: only its consent answers are dropped.
+    const port = await studio.evaluate(async () => {
+      const pc = (window as unknown as StudioWindow).__studio.pc!;
+      const stats = [...(await pc.getStats()).values()] as { type: string; id: string; selectedCandidatePairId?: string; localCandidateId?: string; port?: number }[];
+      const pairId = stats.find((s) => s.type === 'transport')?.selectedCandidatePairId;
+      const localId = stats.find((s) => s.id === pairId)?.localCandidateId;
+      return stats.find((s) => s.id === localId)?.port;
+    });
+    assert.ok(port && port > 0, `the studio's selected local port (${port})`);
+    await watch.evaluate((selector) => {
+      const w = window as unknown as WatchWindow;
+      (document.querySelector(selector) as HTMLVideoElement & { __mark?: string }).__mark = 'before-studio-fault';
+      w.__frozenLog = [];
+    }, tile);
+
+    const legClosures = () =>
+      svc.logs.filter((l) => l.msg === 'server closed a leg' && l.reason === 'transport_failed').map((l) => `${String(l.leg)}:${String(l.participant)}`);
+    const closedBefore = legClosures().length;
+    dropConsentAnswersFrom(port);
+    try {
+      const deadline = Date.now() + 60000;
+      while (Date.now() < deadline && !legClosures().slice(closedBefore).includes(`publisher:${alice}`)) await sleep(100);
+    } finally {
+      restoreLoopback();
+    }
+    const closed = legClosures().slice(closedBefore);
+    assert.deepEqual(closed, [`publisher:${alice}`], "the engine closed the studio's leg only");
+
+    await waitForInPage(studio, 'studio live again', () => (window as unknown as StudioWindow).__studio.state === 'live', 30000);
+    assert.equal(await studio.evaluate(() => (window as unknown as StudioWindow).__studio.reconnects), studioReconnects + 1, 'the studio published again');
+    await assertDecoding(watch, alice, 20, 20000);
+    await waitForInPage(watch, 'held frame removed', () => document.querySelectorAll('canvas.frozen').length === 0, 10000);
+    assert.equal(await watch.$eval(tile, (v) => (v as HTMLVideoElement & { __mark?: string }).__mark), 'before-studio-fault', 'the tile element was kept');
+    assert.deepEqual(await watch.evaluate(() => (window as unknown as WatchWindow).__frozenLog), ['shown', 'removed'], 'last frame held until the new track played');
+    assert.equal(await watch.evaluate(() => (window as unknown as WatchWindow).__watch.stageReconnects), stageReconnects, "the watch page's own connection never went");
+    assert.equal(await watch.locator('[data-testid="status"]').textContent(), 'watching');
+    assert.deepEqual(pageErrors, []);
   });
 });

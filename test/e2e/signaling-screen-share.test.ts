@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../services/core/config.ts';
 import { startServer, type RunningServer } from '../../services/server/main.ts';
+import { PROTOCOL_REVISION } from '../../services/signaling/protocol.ts';
 import { connectClient, type JoinedClient } from '../support/wsClient.ts';
 
 /**
@@ -33,7 +34,8 @@ describe('signaling revision 5: screen share labels and broadcast health', () =>
 
   it('joined says whether the program is playable; broadcastHealth: moderators only, null without a broadcast', async () => {
     const mod = await join('mod', 'moderator');
-    assert.equal(mod.joined.revision, 5);
+    assert.ok(PROTOCOL_REVISION >= 5);
+    assert.equal(mod.joined.revision, PROTOCOL_REVISION);
     assert.equal(mod.joined.broadcastReady, false);
     const health = await mod.request({ type: 'broadcastHealth' });
     assert.equal(health.type, 'broadcastHealth');

@@ -41,10 +41,12 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
     let chromium: LaunchedChromium;
     let blank: Awaited<ReturnType<typeof serveBlankPage>>;
     const offers: { peerId: string; offer: SubscriberOffer }[] = [];
+    const unpublished: { roomId: string; peerId: string; kind: string; reason: CloseReason }[] = [];
 
     before(async () => {
       engine = await factory();
       engine.on('subscriberoffer', (_room, peerId, offer) => offers.push({ peerId, offer }));
+      engine.on('trackunpublished', (roomId, track, reason) => unpublished.push({ roomId, peerId: track.peerId, kind: track.kind, reason }));
       chromium = await launchChromium();
       blank = await serveBlankPage();
     });
@@ -117,8 +119,12 @@ export function engineContract(name: string, factory: () => Promise<MediaEngine>
       const kept = await waitFor('frames to keep decoding', 10000, async () => (await inbound(sub)).framesDecoded > before + 20, { stepMs: 250, throwOnTimeout: false });
       assert.ok(kept, 'frames keep decoding with two publishers');
 
-      await engine.closePublisher('r1', 'bob', 'client_request');
+      // Kicked: each of its tracks leaves with the reason its leg closed with.
+      await engine.closePublisher('r1', 'bob', 'kicked');
       await waitFor("only alice's tracks", 10000, async () => (await engine.listTracks('r1')).every((t) => t.peerId === 'alice'));
+      const bobGone = () => unpublished.filter((u) => u.roomId === 'r1' && u.peerId === 'bob');
+      await waitFor("bob's trackunpublished events", 10000, () => bobGone().length >= 2, { throwOnTimeout: false });
+      assert.deepEqual(bobGone().map((u) => `${u.kind}:${u.reason}`).sort(), ['audio:kicked', 'video:kicked'], `trackunpublished for bob: ${JSON.stringify(unpublished)}`);
       const stats = await engine.stats();
       assert.ok(stats.packetsForwarded > 100, `packets forwarded: ${stats.packetsForwarded}`);
       assert.ok(stats.cpuMicros > 0);

@@ -21,7 +21,9 @@ export interface StageSubscriberConfig {
   /**
    * During recovery, a tile whose publisher is not (yet) in the new subscription is kept,
    * showing its last frame, until this long after the new subscription is up: a media engine
-   * restart drops every publisher too, and they publish again a moment later. Default 10000 ms.
+   * restart drops every publisher too, and they publish again a moment later. Also how long a
+   * tile is held after its publisher's own connection failed (`trackUnpublished` with a fault
+   * reason) while that publisher connects again. Default 10000 ms.
    */
   keepTilesMs: number;
 }
@@ -71,6 +73,12 @@ export type StageSubscriberEvents = PeerLegEvents<StageSubscriberState> & {
   /** A track was added to or removed from a tile's stream. */
   tileupdated: [tile: StageTile];
   tileremoved: [tile: StageTile];
+  /**
+   * Its publisher's connection failed (a fault, not a decision): the tile stays, held for
+   * `keepTilesMs`, and its tracks end in a moment. Emitted before they do, so a view can keep
+   * the last frame; a publisher that is back fills the same tile.
+   */
+  tileheld: [tile: StageTile];
 };
 
 /**
@@ -88,6 +96,11 @@ export type StageSubscriberEvents = PeerLegEvents<StageSubscriberState> & {
  * connection's), and `subscribe` is sent again with the configured backoff. A tile whose
  * publisher is not back within `keepTilesMs` is removed; when every attempt fails, the
  * subscriber fails as before.
+ *
+ * A publisher can lose its own connection while ours stays up: the server then says so
+ * (`trackUnpublished` with a fault reason) before the renegotiation that takes its tracks out,
+ * and its tile is held the same way, for `keepTilesMs`, while it publishes again. A decision
+ * (it unpublished, was demoted, left) still removes the tile at once.
  */
 export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscriberState, StageSubscriberEvents> {
   private mids: Record<string, TrackInfo> = {};
@@ -97,6 +110,8 @@ export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscri
   /** Tiles missing from the subscription are kept until then (ms, performance.now()); 0: not kept. */
   private keepTilesUntil = 0;
   private keepTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Tiles held after their publisher's connection failed: key → the timer that ends the hold. */
+  private readonly held = new Map<string, ReturnType<typeof setTimeout>>();
   /**
    * False while a new `subscribe` is outstanding: an offer without `re` then belongs to the
    * leg being replaced and must not reach the new connection.
@@ -109,6 +124,8 @@ export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscri
     if (!(this.config.keepTilesMs >= 0)) throw new TypeError('StageSubscriber: keepTilesMs must be ≥ 0');
     signaling.on('subscriberOffer', this.onOffer);
     signaling.on('subscriberClosed', this.onServerClosed);
+    signaling.on('trackUnpublished', this.onTrackUnpublished);
+    signaling.on('participantLeft', this.onParticipantLeft);
   }
 
   get tiles(): StageTile[] {
@@ -172,6 +189,8 @@ export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscri
   override destroy(): void {
     this.signaling.off('subscriberOffer', this.onOffer);
     this.signaling.off('subscriberClosed', this.onServerClosed);
+    this.signaling.off('trackUnpublished', this.onTrackUnpublished);
+    this.signaling.off('participantLeft', this.onParticipantLeft);
     super.destroy();
   }
 
@@ -181,6 +200,52 @@ export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscri
     // Offers are applied strictly in order; an answer must not overtake an older one.
     this.offers = this.offers.then(() => this.applyOffer(message));
   };
+
+  /**
+   * A publisher's track left. After a fault its tile is held while the publisher comes back;
+   * after a decision, a hold from an earlier fault ends (the tile goes with its m-lines).
+   */
+  private readonly onTrackUnpublished = (message: ServerMessageOf<'trackUnpublished'>): void => {
+    const key = tileKey(message.track);
+    if (!isRecoverable(message.reason)) {
+      if (this.release(key)) this.reconcileTiles();
+      return;
+    }
+    const tile = this.tilesByParticipant.get(key);
+    if (!tile || this.state === 'idle' || this.state === 'closed' || this.state === 'failed') return;
+    const first = !this.held.has(key);
+    clearTimeout(this.held.get(key));
+    this.held.set(
+      key,
+      setTimeout(() => {
+        this.held.delete(key);
+        this.reconcileTiles();
+      }, this.config.keepTilesMs),
+    );
+    if (first) this.emit('tileheld', tile);
+  };
+
+  /** A publisher that left is not coming back: its held tiles go. */
+  private readonly onParticipantLeft = (message: ServerMessageOf<'participantLeft'>): void => {
+    let released = false;
+    for (const key of [...this.held.keys()]) {
+      if (key === message.participantId || key.startsWith(`${message.participantId}:`)) released = this.release(key) || released;
+    }
+    if (released) this.reconcileTiles();
+  };
+
+  private release(key: string): boolean {
+    const timer = this.held.get(key);
+    if (timer === undefined) return false;
+    clearTimeout(timer);
+    this.held.delete(key);
+    return true;
+  }
+
+  private releaseHolds(): void {
+    for (const timer of this.held.values()) clearTimeout(timer);
+    this.held.clear();
+  }
 
   /** The server closed our subscriber leg: subscribe again if the reason is a fault, else leave it be. */
   private readonly onServerClosed = (message: ServerMessageOf<'subscriberClosed'>): void => {
@@ -244,6 +309,7 @@ export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscri
     super.cancelRecovery();
     this.keepTilesUntil = 0;
     clearTimeout(this.keepTimer);
+    this.releaseHolds();
   }
 
   private async applyOffer(message: ServerMessageOf<'subscriberOffer'>): Promise<void> {
@@ -312,8 +378,8 @@ export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscri
     const keepMissing = performance.now() < this.keepTilesUntil;
     for (const tile of [...this.tilesByParticipant.values()]) {
       const tracks = wanted.get(tile.key)?.tracks;
-      // Recovering: its publisher may be on its way back; the tile keeps its last frame.
-      if (!tracks && keepMissing) continue;
+      // Recovering, or its publisher's connection failed: it may be on its way back; the tile keeps its last frame.
+      if (!tracks && (keepMissing || this.held.has(tile.key))) continue;
       if (!tracks) {
         this.tilesByParticipant.delete(tile.key);
         this.emit('tileremoved', tile);

@@ -145,6 +145,10 @@ export class StageView {
     sub.on('tileadded', (tile) => this.show(tile));
     sub.on('tileupdated', (tile) => this.show(tile));
     sub.on('tileremoved', (tile) => this.remove(tile.key));
+    sub.on('tileheld', (tile) => {
+      const view = this.views.get(tile.key);
+      if (view) this.freeze(view);
+    });
     sub.on('statechange', (state) => this.onSubscriberState(state));
     sub.on('reconnecting', (attempt) => attempt === 1 && this.reconnectsValue++);
     sub.on('error', (error) => this.onFatal(error));

@@ -40,7 +40,7 @@ export class EmbeddedEngine extends EnhancedEventEmitter<EngineEvents> implement
     const room = new EmbeddedRoom(roomId, this.opts);
     room.on('subscriberoffer', (peerId, offer) => this.safeEmit('subscriberoffer', roomId, peerId, offer));
     room.on('trackpublished', (track) => this.safeEmit('trackpublished', roomId, track));
-    room.on('trackunpublished', (track) => this.safeEmit('trackunpublished', roomId, track));
+    room.on('trackunpublished', (track, reason) => this.safeEmit('trackunpublished', roomId, track, reason));
     room.on('legclosed', (peerId, leg, reason) => this.safeEmit('legclosed', roomId, peerId, leg, reason));
     room.on('close', () => {
       this.retiredPackets += room.packetsForwarded;

@@ -9,7 +9,7 @@ import type { TrackRelay } from './TrackRelay.ts';
 export type EmbeddedRoomEvents = {
   subscriberoffer: [peerId: string, offer: SubscriberOffer];
   trackpublished: [StageTrack];
-  trackunpublished: [StageTrack];
+  trackunpublished: [StageTrack, CloseReason];
   legclosed: [peerId: string, leg: 'publisher' | 'subscriber', reason: CloseReason];
   close: [CloseReason];
 };
@@ -54,8 +54,10 @@ export class EmbeddedRoom extends EnhancedEventEmitter<EmbeddedRoomEvents> {
     leg.on('close', (reason) => {
       for (const relay of leg.relays.values()) {
         this.retiredPackets += relay.packetsForwarded;
+        // Announced before the subscribers' renegotiation goes out (it is async anyway): a client
+        // learns why the track went before its m-line goes inactive.
+        this.safeEmit('trackunpublished', relay.info, reason);
         for (const sub of this.subscribers.values()) sub.removeRelay(relay.info.trackId);
-        this.safeEmit('trackunpublished', relay.info);
       }
       if (this.publishers.get(peerId) === leg) this.publishers.delete(peerId);
       if (reason !== 'client_request' && reason !== 'room_closed' && reason !== 'replaced') {

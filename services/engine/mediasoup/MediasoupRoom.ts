@@ -98,7 +98,7 @@ export class MediasoupRoom {
     leg.on('close', (reason) => {
       if (this.publishers.get(peerId) === leg) this.publishers.delete(peerId);
       for (const pub of leg.published) this.mirrors.get(pub.track.trackId)?.close('track_ended');
-      for (const pub of leg.published) if (pub.announced) this.emit('trackunpublished', this.id, pub.track);
+      for (const pub of leg.published) if (pub.announced) this.emit('trackunpublished', this.id, pub.track, reason);
       this.reportClosed(peerId, 'publisher', reason);
     });
     try {
