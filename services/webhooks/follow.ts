@@ -46,7 +46,7 @@ export function followForWebhooks(deps: {
     events.on('participantjoined', (p) => send('participant.joined', roomId, participantData(p)));
     events.on('participantleft', (p, reason) => send('participant.left', roomId, { ...participantData(p), reason }));
     events.on('trackpublished', (t) => send('track.published', roomId, trackData(t)));
-    events.on('trackunpublished', (t) => send('track.unpublished', roomId, trackData(t)));
+    events.on('trackunpublished', (t, reason) => send('track.unpublished', roomId, { ...trackData(t), reason }));
     events.on('rolechanged', (p, previous, by) => send('participant.role_changed', roomId, { ...participantData(p), from: previous, to: p.role, by: by ?? null }));
     events.on('handraised', (hand, queue) =>
       send('participant.hand_raised', roomId, {

@@ -1,6 +1,6 @@
 /**
  * followForWebhooks over the real embedded engine and RoomRegistry, into a real dispatcher
- * and receiver: room, participant, role, hand and chat events become signed webhooks with the
+ * and receiver: room, participant, role, hand, track and chat events become signed webhooks with the
  * documented data, in order; close() stops following.
  */
 import assert from 'node:assert/strict';
@@ -37,12 +37,16 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-it('room, participant, hand, role and chat events become webhooks, in order; close() stops following', async () => {
+it('room, participant, hand, role, track and chat events become webhooks, in order; close() stops following', async () => {
   const follower = followForWebhooks({ registry, sink: dispatcher });
   const room = await registry.create('follow-room');
   const viewer = room.join({ identity: 'vera', role: 'viewer', transport: 'signaling' });
   room.raiseHand(viewer.id);
   room.promote(viewer.id, undefined);
+  // The engine's word that the guest's camera went live, and then that its connection failed.
+  const track = { trackId: 't1', peerId: viewer.id, kind: 'video' as const, codec: 'video/VP8', streamId: 's1' };
+  room.handleTrackPublished(track);
+  room.handleTrackUnpublished(track, 'transport_failed');
   const chat = room.chat.send(viewer.id, '<i>hi</i>');
   await room.leave(viewer.id, 'client_request');
   await registry.delete('follow-room', 'room_closed');
@@ -53,17 +57,22 @@ it('room, participant, hand, role and chat events become webhooks, in order; clo
     'participant.joined',
     'participant.hand_raised',
     'participant.role_changed',
+    'track.published',
+    'track.unpublished',
     'chat.message',
     'participant.left',
     'room.ended',
   ]);
   assert.ok(rx.received.every((r) => r.verified));
   assert.ok(events.every((e) => e.room === 'follow-room' && /^evt_/.test(e.id) && !Number.isNaN(Date.parse(e.timestamp))));
-  const [, joined, hand, role, chatEvent, left, ended] = events;
+  const [, joined, hand, role, published, unpublished, chatEvent, left, ended] = events;
   assert.deepEqual(joined!.data, { participantId: viewer.id, identity: 'vera', role: 'viewer', transport: 'signaling' });
   assert.equal(hand!.data.position, 1);
   assert.equal(role!.data.from, 'viewer');
   assert.equal(role!.data.to, 'guest');
+  assert.equal(published!.data.reason, undefined);
+  assert.equal(unpublished!.data.reason, 'transport_failed', 'track.unpublished says why');
+  assert.equal(unpublished!.data.trackId, 't1');
   assert.deepEqual(chatEvent!.data, { id: chat.id, from: { participantId: viewer.id, identity: 'vera', role: 'guest' }, text: '<i>hi</i>', at: chat.at });
   assert.equal(left!.data.reason, 'client_request');
   assert.equal(ended!.data.reason, 'room_closed');
@@ -72,5 +81,5 @@ it('room, participant, hand, role and chat events become webhooks, in order; clo
   follower.close();
   await registry.create('unfollowed');
   assert.equal(await dispatcher.flush(1000), 0);
-  assert.equal(rx.received.length, 7, 'nothing after close()');
+  assert.equal(rx.received.length, 9, 'nothing after close()');
 });
