@@ -8,7 +8,14 @@
  *
  * Status (`data-testid="status"`): `connecting`; on the broadcast `waiting for broadcast`,
  * `playing`, `stalled`, `ended`; on the stage `watching`, or `on stage` while publishing;
- * `switching` during a switch; `removed by a moderator` after a kick; `error: …`.
+ * `switching` during a switch; `reconnecting` while a stage member joins again after losing
+ * its node; `removed by a moderator` after a kick; `error: …`.
+ *
+ * A stage member (on the WebRTC view) whose node went away (killed: close 1006 or no pong;
+ * shutting down: 1001; failed: 1011) joins again through the page's entry URL, which finds the
+ * room where it lives now, with the studio's backoff, and shows the stage again without a
+ * reload; a guest that had accepted the prompt is not asked again. The audience keeps playing
+ * the broadcast, which carries on under the same URL, without signaling.
  *
  * Test hooks, `window.__watch`:
  *   mode          'hls' | 'webrtc' | 'switching'
@@ -19,6 +26,7 @@
  *   hls           broadcast view: live snapshot (HlsViewSnapshot), null while it has none
  *   audible       which view plays sound: 'hls' | 'webrtc' | 'none' | 'both' (must never be 'both')
  *   role, participantId, publishing (publisher state), handRaised, kicked
+ *   rejoins       how many times the page joined again after losing its node
  *   stageReconnects  how many times the stage view lost its subscription and subscribed again
  *   activeSpeaker    the participant the server last named as the dominant speaker
  *   metadata      timed metadata the page showed: `{ via: 'hls'|'recording', id, payload, startTime, mediaTime, firedAt }`
@@ -29,7 +37,7 @@
  */
 import './ui/player.css';
 import { ChatPanel } from './chat/chat-panel.ts';
-import { PlayerErrorException, describe, type PlayerError } from './core/errors.ts';
+import { ErrorDetails, PlayerErrorException, describe, type PlayerError } from './core/errors.ts';
 import type { HlsViewSnapshot, HlsViewState } from './hls/hls-view.ts';
 import { ModerationClient } from './moderation/moderation-client.ts';
 import { SignalingClient } from './signaling/signaling-client.ts';
@@ -41,6 +49,8 @@ import { WatchExtras } from './recording/watch-extras.ts';
 import { $, queryParam } from './ui/dom.ts';
 import { StatusView } from './ui/status-view.ts';
 import { toRtcIceServers } from './webrtc/ice.ts';
+import { DEFAULT_RECONNECT_DELAYS_MS, isNodeLoss } from './webrtc/reconnect-policy.ts';
+import { Reconnector } from './webrtc/reconnector.ts';
 import type { TileStats } from './webrtc/stage-subscriber.ts';
 import type { LayerChoice } from './webrtc/stage-view.ts';
 
@@ -84,6 +94,12 @@ let participantId: string | undefined;
 let handRaised = false;
 let kicked = false;
 let failed = false;
+let moderation: ModerationClient | undefined;
+const rejoiner = new Reconnector(DEFAULT_RECONNECT_DELAYS_MS, 'watch');
+let rejoining = false;
+let rejoins = 0;
+/** The user accepted going on stage; a guest joining again after a node loss is not asked again. */
+let consented = false;
 
 (window as unknown as { __watch: unknown }).__watch = {
   get mode() {
@@ -121,6 +137,9 @@ let failed = false;
   },
   get kicked() {
     return kicked;
+  },
+  get rejoins() {
+    return rejoins;
   },
   get stageReconnects() {
     return controller?.stageView?.reconnects ?? 0;
@@ -162,12 +181,14 @@ function setFront(kind: 'hls' | 'webrtc'): void {
 
 /** Shows the consent prompt; resolves with the user's answer. */
 function askConsent(): Promise<boolean> {
+  if (rejoining && consented) return Promise.resolve(true);
   consentEl.hidden = false;
   return new Promise((resolve) => {
     const answer = (accepted: boolean) => () => {
       acceptButton.removeEventListener('click', onAccept);
       declineButton.removeEventListener('click', onDecline);
       consentEl.hidden = true;
+      consented = accepted;
       resolve(accepted);
     };
     const onAccept = answer(true);
@@ -196,19 +217,37 @@ function refreshStatus(): void {
   }
 }
 
+handButton.addEventListener('click', () => {
+  if (!moderation) return;
+  const request = handRaised ? moderation.lowerHand() : moderation.raiseHand();
+  handButton.disabled = true;
+  request
+    .catch((err: unknown) => console.warn(`hand: ${err instanceof PlayerErrorException ? err.data.message : describe(err)}`))
+    .finally(() => (handButton.disabled = false));
+});
+
 async function watch(token: string): Promise<void> {
-  status.set('connecting');
+  if (!rejoining) status.set('connecting');
   const client = new SignalingClient({ token, room });
   signaling = client;
-  const moderation = new ModerationClient(client);
+  moderation = new ModerationClient(client);
+  // A rejoin replaces `signaling`: events of a client that is no longer the page's are ignored.
+  const current = () => signaling === client;
+  let closingError: PlayerError | undefined;
   client.on('error', (error) => {
-    if (!error.fatal || kicked) return;
+    if (!error.fatal || kicked || !current() || rejoining) return;
     // The broadcast does not need signaling: an audience member keeps watching without it.
     if (controller?.mode === 'hls') console.warn(`signaling lost: ${error.message}`);
+    // A lost socket: its `close` (next) tells whether the node went away or the server ended it.
+    else if (error.details === ErrorDetails.SOCKET_CLOSED) closingError = error;
+    else if (error.details === ErrorDetails.HEARTBEAT_TIMEOUT) void rejoinAfterLoss();
     else fail(error);
   });
   client.on('close', (info) => {
-    if (info.code === 4010 || info.bye === 'kicked') removed();
+    if (info.code === 4010 || info.bye === 'kicked') return removed();
+    if (!current() || rejoining || kicked || failed || !closingError) return;
+    if (isNodeLoss(info)) void rejoinAfterLoss();
+    else fail(closingError);
   });
   client.on('participantKicked', (message) => {
     if (message.participantId === participantId) removed();
@@ -232,14 +271,6 @@ async function watch(token: string): Promise<void> {
     role = message.role;
     refreshHandButton();
   });
-  handButton.addEventListener('click', () => {
-    const request = handRaised ? moderation.lowerHand() : moderation.raiseHand();
-    handButton.disabled = true;
-    request
-      .catch((err: unknown) => console.warn(`hand: ${err instanceof PlayerErrorException ? err.data.message : describe(err)}`))
-      .finally(() => (handButton.disabled = false));
-  });
-
   const joined = await client.connect();
   for (const p of joined.participants) identities.set(p.participantId, p.identity);
   role = joined.role;
@@ -294,15 +325,52 @@ async function watch(token: string): Promise<void> {
   refreshStatus();
 }
 
+/** Ends the page's session: views, capture, publishing, chat and signaling. */
+function endSession(): void {
+  consentEl.hidden = true;
+  extras?.destroy();
+  extras = undefined;
+  sampler?.destroy();
+  sampler = undefined;
+  controller?.destroy();
+  controller = undefined;
+  chat.detach();
+  signaling?.destroy();
+  signaling = undefined;
+  moderation = undefined;
+}
+
+/**
+ * The node hosting the room went away while this page was on the stage: join again from the
+ * start, through the page's own node (a cluster places the room on a live node), on the
+ * studio's schedule. The stage view is built again; the page is not reloaded.
+ */
+async function rejoinAfterLoss(): Promise<void> {
+  if (rejoining || kicked || failed || !token) return;
+  rejoining = true;
+  rejoins++;
+  endSession();
+  status.set('reconnecting');
+  const outcome = await rejoiner.retry(async () => {
+    try {
+      await watch(token);
+    } catch (err) {
+      if (rejoining) endSession();
+      throw err;
+    }
+  });
+  rejoining = false;
+  if (outcome === 'recovered') refreshStatus();
+  else if (outcome === 'exhausted') fail(undefined, new Error('the room could not be joined again'));
+}
+
 /** Kicked: stop capture, publishing and both views; the identity is blocked in this room. */
 function removed(): void {
   if (kicked) return;
   kicked = true;
-  consentEl.hidden = true;
-  chat.detach();
-  sampler?.destroy();
-  controller?.destroy();
-  signaling?.destroy();
+  rejoiner.cancel();
+  rejoining = false;
+  endSession();
   refreshHandButton();
   status.set('removed by a moderator');
 }
@@ -310,18 +378,16 @@ function removed(): void {
 function fail(error: PlayerError | undefined, err?: unknown): void {
   if (failed || kicked) return;
   failed = true;
-  sampler?.destroy();
-  controller?.destroy();
-  signaling?.destroy();
+  rejoiner.cancel();
+  rejoining = false;
+  endSession();
   refreshHandButton();
   status.set('error', error?.message ?? describe(err));
 }
 
 addEventListener('pagehide', () => {
-  extras?.destroy();
-  sampler?.destroy();
-  controller?.destroy();
-  signaling?.destroy();
+  rejoiner.cancel();
+  endSession();
 });
 
 if (!token) status.set('error', 'missing token in the page URL (?room=…&token=…)');

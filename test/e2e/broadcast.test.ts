@@ -4,7 +4,7 @@ import { it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { describeEngines } from '../support/engines.ts';
-import { clickGoLive, openPlayerPage, pageStatus, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
+import { clickGoLive, openPlayerPage, usePlayerRoom, waitForStatus as waitForPageStatus } from '../support/pages.ts';
 import type { HlsViewSnapshot } from '../../player/src/hls/hls-view-types.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 
@@ -28,7 +28,6 @@ describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
 
   const open = (path: string, identity: string, role: 'presenter' | 'viewer') => openPlayerPage(ctx, path, identity, role);
 
-  const status = pageStatus;
   const snapshot = async (page: Page): Promise<HlsViewSnapshot> => {
     const s = await page.evaluate(() => (window as unknown as WatchWindow).__watch.hls);
     assert.ok(s, 'window.__watch.hls exists on a viewer page');
@@ -77,7 +76,8 @@ describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
     assert.ok(b.latencySec !== null && b.latencySec > 0 && b.latencySec < 5, `latency readout ${b.latencySec} s`);
     assert.match((await viewer.locator('[data-testid="latency"]').textContent()) ?? '', /^latency \d+\.\d s$/);
     assert.deepEqual(b.fatalErrors, [], 'no fatal hls.js error');
-    assert.equal(await status(viewer), 'playing');
+    // Read until it says so: a loaded machine may stall the view for a moment.
+    await waitForStatus(viewer, 'playing', 15000);
     console.log(`# viewer: latency ${b.latencySec?.toFixed(2)} s (target ${b.targetLatencySec}), ${b.videoWidth}x${b.videoHeight}, non-fatal errors: ${b.errors.map((e) => e.details).join(', ') || 'none'}`);
   });
 
@@ -138,7 +138,8 @@ describeEngines('broadcast: studio → LL-HLS → watch (viewer)', (engine) => {
     assert.ok(longestStill <= STILL_LIMIT_MS, `playhead stood still for ${longestStill} ms (≤ ${STILL_LIMIT_MS} ms)`);
     assert.ok(last.currentTime - atKill.currentTime >= 6, `playhead advanced ${(last.currentTime - atKill.currentTime).toFixed(2)} s in 10 s`);
     assert.deepEqual(last.fatalErrors, [], 'no fatal hls.js error');
-    assert.equal(await status(viewer), 'playing');
+    // Read until it says so: a loaded machine may stall the view for a moment.
+    await waitForStatus(viewer, 'playing', 15000);
 
     const after = await broadcastStatus();
     assert.equal(after.state, 'live');

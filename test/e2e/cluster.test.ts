@@ -21,8 +21,9 @@ import { connectClient, type JoinedClient } from '../support/wsClient.ts';
  * the three nodes, and a node that does not host the room proxies it from the owner. Cluster-wide rules
  * (blocks, token rooms, the node-to-node secret) are checked on every node. Then the owner is
  * SIGKILLed: the room is placed on a live node, the studio joins again and republishes on its
- * own, and HLS plays again under the same URL; the outage is measured and bounded. What the
- * room carried comes back with it: privacy, blocks, chat history and mutes, a promoted guest.
+ * own, a stage member's watch page joins again and shows the stage, and HLS plays again under
+ * the same URL; the outage is measured and bounded. What the room carried comes back with it:
+ * privacy, blocks, chat history and mutes, a promoted guest.
  */
 
 const ROOM = 'stage';
@@ -37,6 +38,8 @@ const CLUSTER_ENV = { CLUSTER_HEARTBEAT_MS: '250', CLUSTER_NODE_TTL_MS: '1500', 
  * engineers' Chromium runs); most of it is the new node's ffmpeg start and hls.js's reloads.
  */
 const MAX_OUTAGE_MS = 45_000;
+
+type MemberWindow = { __watch: { tiles(): Promise<{ framesDecoded: number }[]>; rejoins: number }; __mark?: string };
 
 describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavailable() ?? nginxMissing() }, () => {
   let deployment: EdgedCluster | undefined;
@@ -211,6 +214,12 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
     // The owner claims the room in Redis just after creating it: the other nodes see it then.
     await waitFor('its HLS to need a playback token through another node', 10_000, async () => (await entry[0].api('/hls/hidden/index.m3u8')).status, { until: (s) => s === 401 });
     const numberingBefore = await mediaNumbering(entry[0].url);
+    // A stage member on the third node's page, decoding the studio; marked, so a reload would show.
+    const member = await newPage('member');
+    await member.goto(`${entry[1].url}/watch?room=${ROOM}&token=${encodeURIComponent(await entry[1].token(ROOM, 'member-on-stage', 'moderator'))}`);
+    const memberFrames = () => member.evaluate(() => (window as unknown as MemberWindow).__watch.tiles()).then((tiles) => tiles.reduce((n, t) => n + t.framesDecoded, 0));
+    await waitFor('the stage member to decode the studio', 45000, memberFrames, { until: (n) => n > 10, stepMs: 500 });
+    await member.evaluate(() => ((window as unknown as MemberWindow).__mark = 'before-kill'));
     const killedAt = Date.now();
     owner.svc.child.kill('SIGKILL');
 
@@ -234,6 +243,13 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
         `longest playhead stall ${(after.maxGapMs / 1000).toFixed(1)} s; hls.js reloads ${after.loads - before.loads} (fatal: ${after.fatals.join(', ') || 'none'}), jumps to the live position ${after.resyncs - before.resyncs}; new owner ${newOwner}`,
     );
     assert.ok(resumedMs < MAX_OUTAGE_MS, `HLS played new media ${resumedMs} ms after the kill (bound ${MAX_OUTAGE_MS})`);
+    // The stage member joined again on its own and decodes the studio anew, without a reload.
+    await waitFor('the stage member to join again', 40000, () => member.evaluate(() => (window as unknown as MemberWindow).__watch.rejoins), { until: (n) => n >= 1, stepMs: 250 });
+    await waitFor('the stage member to decode the studio again', 30000, memberFrames, { until: (n) => n > 10, stepMs: 500 });
+    console.log(`# failover: the stage member's page decoded the studio again ${((Date.now() - killedAt) / 1000).toFixed(1)} s after SIGKILL (measured after the HLS wait)`);
+    assert.equal(await member.evaluate(() => (window as unknown as MemberWindow).__mark), 'before-kill', 'the watch page was not reloaded');
+    await waitFor('the stage member\'s status', 10000, () => member.locator('[data-testid="status"]').textContent(), { until: (s) => s === 'watching' });
+    await member.close();
     // The new broadcast carries the numbering on: later sequence numbers, after a discontinuity.
     const numberingAfter = await mediaNumbering(entry[0].url);
     assert.ok(numberingAfter.firstMsn > numberingBefore.lastMsn, `sequence numbers go on: ${numberingBefore.lastMsn} before the kill, ${numberingAfter.firstMsn}.. after`);
