@@ -201,10 +201,13 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
   });
 
   it('the owner is SIGKILLed: the room comes back on a live node, the studio republishes on its own, HLS plays again under the same URL', async () => {
-    const before = await probeOf(hlsPage);
+    // A stage member on the third node's page, decoding the studio; marked, so a reload would show.
+    const member = await newPage('member');
+    await member.goto(`${entry[1].url}/watch?room=${ROOM}&token=${encodeURIComponent(await entry[1].token(ROOM, 'member-on-stage', 'moderator'))}`);
+    const memberFrames = () => member.evaluate(() => (window as unknown as MemberWindow).__watch.tiles()).then((tiles) => tiles.reduce((n, t) => n + t.framesDecoded, 0));
+    await waitFor('the stage member to decode the studio', 45000, memberFrames, { until: (n) => n > 10, stepMs: 500 });
+    await member.evaluate(() => ((window as unknown as MemberWindow).__mark = 'before-kill'));
     const reconnectsBefore = await studio.evaluate(() => (window as unknown as { __studio: { reconnects: number } }).__studio.reconnects);
-    // The longest stall counts from the kill on, not a stall that began before it.
-    await resetStall(hlsPage);
     // What the room must carry to its next node: a private sibling room on the same owner, the
     // block on mallory (the rules test), and the HLS numbering of the live broadcast.
     // Created through the node-to-node path, so that it lives on the owner: through the public
@@ -214,12 +217,10 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
     // The owner claims the room in Redis just after creating it: the other nodes see it then.
     await waitFor('its HLS to need a playback token through another node', 10_000, async () => (await entry[0].api('/hls/hidden/index.m3u8')).status, { until: (s) => s === 401 });
     const numberingBefore = await mediaNumbering(entry[0].url);
-    // A stage member on the third node's page, decoding the studio; marked, so a reload would show.
-    const member = await newPage('member');
-    await member.goto(`${entry[1].url}/watch?room=${ROOM}&token=${encodeURIComponent(await entry[1].token(ROOM, 'member-on-stage', 'moderator'))}`);
-    const memberFrames = () => member.evaluate(() => (window as unknown as MemberWindow).__watch.tiles()).then((tiles) => tiles.reduce((n, t) => n + t.framesDecoded, 0));
-    await waitFor('the stage member to decode the studio', 45000, memberFrames, { until: (n) => n > 10, stepMs: 500 });
-    await member.evaluate(() => ((window as unknown as MemberWindow).__mark = 'before-kill'));
+    // The HLS reading the outage is measured from: the last one before the kill (the steps above take seconds).
+    const before = await probeOf(hlsPage);
+    // The longest stall counts from the kill on, not a stall that began before it.
+    await resetStall(hlsPage);
     const killedAt = Date.now();
     owner.svc.child.kill('SIGKILL');
 
