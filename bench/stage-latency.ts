@@ -39,7 +39,7 @@ import { serviceClient, startService, type RunningService, type ServiceClient } 
 type Service = ServiceClient;
 import { ensureLoopbackNamespace, finishBench, runBench, serveBenchPages } from './lib/harness.ts';
 import { checkRtpConsistency, percentile, type LatencySample, type LatencyStats } from '../test/support/latency-pattern.ts';
-import type { LatencyBenchApi } from './lib/stage-latency.page.ts';
+import type { LatencyBenchApi, SendCounters } from './lib/stage-latency.page.ts';
 import { sleep, waitFor } from '../test/support/wait.ts';
 
 ensureLoopbackNamespace();
@@ -62,7 +62,35 @@ interface RoundResult {
   mismatched: number;
   summary: Awaited<ReturnType<LatencyBenchApi['recvSummary']>>;
   engine?: { packets: number; cpuMicros: number } | string;
+  /** The sender's video over the measured window. */
+  send: SendWindow;
   notes: string[];
+}
+
+interface SendWindow {
+  /** Mean wait of a packet in the sender's pacer, ms. */
+  pacerMs: number;
+  encodeMs: number;
+  kbps: number;
+  /** The sender's bandwidth estimate and encoder target at the end, kbit/s. */
+  estimateKbps: number;
+  targetKbps: number;
+  limitation: string;
+  width: number;
+}
+
+function sendWindow(a: SendCounters, b: SendCounters): SendWindow {
+  const packets = Math.max(1, b.packetsSent - a.packetsSent);
+  const frames = Math.max(1, b.framesEncoded - a.framesEncoded);
+  return {
+    pacerMs: ((b.packetSendDelaySec - a.packetSendDelaySec) / packets) * 1000,
+    encodeMs: ((b.encodeSec - a.encodeSec) / frames) * 1000,
+    kbps: ((b.bytesSent - a.bytesSent) * 8) / Math.max(1, b.at - a.at),
+    estimateKbps: b.availableOutgoingBitrate / 1000,
+    targetKbps: b.targetBitrate / 1000,
+    limitation: b.qualityLimitationReason,
+    width: b.frameWidth,
+  };
 }
 
 /** Calls `window.latencyBench[fn](...args)` in a page. */
@@ -106,11 +134,15 @@ async function runDirect(sender: Page, receiver: Page, round: number): Promise<R
   if (keep) offer = offer.split('\r\n').filter((l) => !l.startsWith('a=extmap:') || keep.some((k) => l.endsWith(k))).join('\r\n');
   const answer = await call(receiver, 'answerOffer', id, offer);
   await call(sender, 'applyAnswer', id, answer);
-  const stats = await collect(receiver, id);
+  let sendBefore: SendCounters | undefined;
+  const stats = await collect(receiver, id, async () => {
+    sendBefore = await call(sender, 'sendCounters', id);
+  });
+  const send = sendWindow(sendBefore!, await call(sender, 'sendCounters', id));
   const summary = await call(receiver, 'recvSummary', id);
   await call(receiver, 'close', id);
   await call(sender, 'close', id);
-  return { path: 'direct', round, stats, ...checkRtpConsistency(stats.samples), summary, notes: [] };
+  return { path: 'direct', round, stats, ...checkRtpConsistency(stats.samples), summary, send, notes: [] };
 }
 
 interface EngineCounters {
@@ -178,9 +210,12 @@ async function runSfu(service: Service, sender: Page, receiver: Page, round: num
   await call(receiver, 'applyAnswer', id, whep.body);
 
   const counters: { before: EngineCounters | string } = { before: 'not sampled' };
+  let sendBefore: SendCounters | undefined;
   const stats = await collect(receiver, id, async () => {
     counters.before = await engineCounters(service);
+    sendBefore = await call(sender, 'sendCounters', id);
   });
+  const send = sendWindow(sendBefore!, await call(sender, 'sendCounters', id));
   const before = counters.before;
   const after = await engineCounters(service);
   const summary = await call(receiver, 'recvSummary', id);
@@ -200,7 +235,7 @@ async function runSfu(service: Service, sender: Page, receiver: Page, round: num
   await call(receiver, 'close', id);
   await call(sender, 'close', id);
   await service.api(`/api/rooms/${encodeURIComponent(room)}`, { method: 'DELETE' }).catch(() => {});
-  return { path: 'sfu', round, stats, ...checkRtpConsistency(stats.samples), summary, engine, notes };
+  return { path: 'sfu', round, stats, ...checkRtpConsistency(stats.samples), summary, engine, send, notes };
 }
 
 const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
@@ -286,6 +321,11 @@ async function main(): Promise<number> {
         `        round ${r.round}: video target/minimum ${s.videoTargetMs}/${s.videoMinimumMs} ms, audio target/minimum ${s.audioTargetMs}/${s.audioMinimumMs} ms, ` +
           `video−audio estimated playout ${Number.isFinite(s.playoutSkewMs) ? `${s.playoutSkewMs.toFixed(0)} ms` : 'n/a'}; ` +
           `claimed delay audio ${s.audioClaimedMs.toFixed(0)} ms, video ${s.videoClaimedMs.toFixed(0)} ms (measured video p50 ${percentile(r.kept.map((x) => x.latencyMs), 50).toFixed(0)} ms)`,
+      );
+      const w = r.send;
+      console.log(
+        `          sender: pacer ${w.pacerMs.toFixed(1)} ms per packet, encode ${w.encodeMs.toFixed(1)} ms per frame, ${w.kbps.toFixed(0)} kbit/s sent ` +
+          `(estimate ${w.estimateKbps.toFixed(0)}, target ${w.targetKbps.toFixed(0)} kbit/s at the end), ${w.width} px wide, limited by ${w.limitation || 'n/a'}`,
       );
     }
     if (process.env.BENCH_VERBOSE === '1') console.log(`        extensions received: ${byPath(p).at(-1)!.summary.extensions.join(' ')}`);

@@ -34,6 +34,22 @@ interface RecvSummary {
   extensions: string[];
 }
 
+/** The sender's video counters at one moment (outbound-rtp summed over encodings, and the transport). */
+export interface SendCounters {
+  at: number;
+  packetsSent: number;
+  /** Seconds packets waited in the pacer, summed (totalPacketSendDelay). */
+  packetSendDelaySec: number;
+  framesEncoded: number;
+  encodeSec: number;
+  bytesSent: number;
+  /** The congestion controller's estimate, bit/s (candidate pair). */
+  availableOutgoingBitrate: number;
+  targetBitrate: number;
+  qualityLimitationReason: string;
+  frameWidth: number;
+}
+
 interface HttpResult {
   ok: boolean;
   status: number;
@@ -195,6 +211,23 @@ const api = {
 
   resetReader(id: string): void {
     readers.get(id)?.reset();
+  },
+
+  async sendCounters(id: string): Promise<SendCounters> {
+    const out: SendCounters = { at: performance.now(), packetsSent: 0, packetSendDelaySec: 0, framesEncoded: 0, encodeSec: 0, bytesSent: 0, availableOutgoingBitrate: 0, targetBitrate: 0, qualityLimitationReason: '', frameWidth: 0 };
+    (await pc(id).getStats()).forEach((s: Record<string, unknown>) => {
+      if (s.type === 'candidate-pair' && s.nominated && typeof s.availableOutgoingBitrate === 'number') out.availableOutgoingBitrate = s.availableOutgoingBitrate;
+      if (s.type !== 'outbound-rtp' || s.kind !== 'video') return;
+      out.packetsSent += Number(s.packetsSent ?? 0);
+      out.packetSendDelaySec += Number(s.totalPacketSendDelay ?? 0);
+      out.framesEncoded += Number(s.framesEncoded ?? 0);
+      out.encodeSec += Number(s.totalEncodeTime ?? 0);
+      out.bytesSent += Number(s.bytesSent ?? 0);
+      out.targetBitrate += Number(s.targetBitrate ?? 0);
+      out.qualityLimitationReason = String(s.qualityLimitationReason ?? '');
+      out.frameWidth = Math.max(out.frameWidth, Number(s.frameWidth ?? 0));
+    });
+    return out;
   },
 
   async recvSummary(id: string): Promise<RecvSummary> {
