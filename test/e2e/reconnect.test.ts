@@ -102,6 +102,10 @@ else describe(TITLE, () => {
     }
   }
 
+  /** Legs the engine closed for a transport failure, as `leg:participant`, in order. */
+  const closedLegs = () =>
+    svc.logs.filter((l) => l.msg === 'server closed a leg' && l.reason === 'transport_failed').map((l) => `${String(l.leg)}:${String(l.participant)}`);
+
   /** The tile of `participantId` decodes frames: at least `minFrames` more within `withinMs`. */
   async function assertDecoding(watch: Page, participantId: string, minFrames: number, withinMs: number): Promise<void> {
     const frames = async () =>
@@ -153,8 +157,6 @@ else describe(TITLE, () => {
     await studio.evaluate(() => ((window as unknown as WatchWindow).__loadMark = 'before-fault'));
 
     // The fault: nothing reaches the engine's media ports until it has closed both legs.
-    const closedLegs = () =>
-      svc.logs.filter((l) => l.msg === 'server closed a leg' && l.reason === 'transport_failed').map((l) => `${String(l.leg)}:${String(l.participant)}`);
     const faultAt = Date.now();
     dropConsentAnswersToEngine();
     try {
@@ -231,17 +233,15 @@ else describe(TITLE, () => {
       w.__frozenLog = [];
     }, tile);
 
-    const legClosures = () =>
-      svc.logs.filter((l) => l.msg === 'server closed a leg' && l.reason === 'transport_failed').map((l) => `${String(l.leg)}:${String(l.participant)}`);
-    const closedBefore = legClosures().length;
+    const closedBefore = closedLegs().length;
     dropConsentAnswersFrom(port);
     try {
       const deadline = Date.now() + 60000;
-      while (Date.now() < deadline && !legClosures().slice(closedBefore).includes(`publisher:${alice}`)) await sleep(100);
+      while (Date.now() < deadline && !closedLegs().slice(closedBefore).includes(`publisher:${alice}`)) await sleep(100);
     } finally {
       restoreLoopback();
     }
-    const closed = legClosures().slice(closedBefore);
+    const closed = closedLegs().slice(closedBefore);
     assert.deepEqual(closed, [`publisher:${alice}`], "the engine closed the studio's leg only");
 
     await waitForInPage(studio, 'studio live again', () => (window as unknown as StudioWindow).__studio.state === 'live', 30000);

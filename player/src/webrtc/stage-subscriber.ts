@@ -229,7 +229,7 @@ export class StageSubscriber extends PeerLeg<StageSubscriberConfig, StageSubscri
   private readonly onParticipantLeft = (message: ServerMessageOf<'participantLeft'>): void => {
     let released = false;
     for (const key of [...this.held.keys()]) {
-      if (key === message.participantId || key.startsWith(`${message.participantId}:`)) released = this.release(key) || released;
+      if (this.tilesByParticipant.get(key)?.participantId === message.participantId) released = this.release(key) || released;
     }
     if (released) this.reconcileTiles();
   };
