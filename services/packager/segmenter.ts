@@ -93,14 +93,6 @@ export class Segmenter {
       this.anchorTicks = startTicks;
       this.anchorMs = nowMs - durationSec * 1000;
     }
-    // ffmpeg's media time is wall-clock arrival at its input less a constant (transcoder:
-    // -use_wallclock_as_timestamps), and a fragment cannot leave ffmpeg before its media went in:
-    // its arrival less its end is an upper bound of the anchor. The first fragments of an input
-    // also carry ffmpeg's start-up delay, so the anchor follows the lowest bound seen: otherwise
-    // PROGRAM-DATE-TIME runs ahead of the clock for the whole input (a negative latency readout).
-    // A correction shows from the next segment on.
-    const endMs = this.anchorMs + ((startTicks - this.anchorTicks) / timescale + durationSec) * 1000;
-    if (endMs > nowMs) this.anchorMs -= endMs - nowMs;
 
     let completed: Segment | undefined;
     if (this.open && independent && this.open.durationSec >= this.segmentTargetSec - EPSILON_SEC) {
