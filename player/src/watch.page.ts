@@ -15,7 +15,8 @@
  * shutting down: 1001; failed: 1011) joins again through the page's entry URL, which finds the
  * room where it lives now, with the studio's backoff, and shows the stage again without a
  * reload; a guest that had accepted the prompt is not asked again. The audience keeps playing
- * the broadcast, which carries on under the same URL, without signaling.
+ * the broadcast, which carries on under the same URL, untouched, and joins again the same way
+ * for chat, the hand and promotions (rejoinAfterLoss).
  *
  * Test hooks, `window.__watch`:
  *   mode          'hls' | 'webrtc' | 'switching'
@@ -41,7 +42,7 @@ import { ErrorDetails, PlayerErrorException, describe, type PlayerError } from '
 import type { HlsViewSnapshot, HlsViewState } from './hls/hls-view.ts';
 import { ModerationClient } from './moderation/moderation-client.ts';
 import { SignalingClient } from './signaling/signaling-client.ts';
-import type { Role } from './signaling/signaling-types.ts';
+import type { Role, ServerMessageOf } from './signaling/signaling-types.ts';
 import { FrameSampler } from './switching/frame-sampler.ts';
 import { PlaybackTokenSource } from './hls/playback-token.ts';
 import { RoleSwitchController } from './switching/role-switch-controller.ts';
@@ -199,7 +200,7 @@ function askConsent(): Promise<boolean> {
 }
 
 function refreshHandButton(): void {
-  handButton.hidden = role !== 'viewer' || kicked || failed;
+  handButton.hidden = role !== 'viewer' || kicked || failed || !moderation;
   handButton.textContent = handRaised ? 'Lower hand' : 'Raise hand';
   handButton.setAttribute('aria-pressed', String(handRaised));
 }
@@ -228,25 +229,37 @@ handButton.addEventListener('click', () => {
 
 async function watch(token: string): Promise<void> {
   if (!rejoining) status.set('connecting');
+  const { client, joined } = await join(token);
+  await startViews(client, joined, token);
+}
+
+/** Joins the room over signaling: a new client with the page's handlers, and chat and the hand button bound to it. */
+async function join(token: string): Promise<{ client: SignalingClient; joined: ServerMessageOf<'joined'> }> {
   const client = new SignalingClient({ token, room });
   signaling = client;
   moderation = new ModerationClient(client);
+  handRaised = false;
   // A rejoin replaces `signaling`: events of a client that is no longer the page's are ignored.
   const current = () => signaling === client;
   let closingError: PlayerError | undefined;
+  // The broadcast does not need signaling: an audience member whose session ended for good keeps watching.
+  const keepWatching = (error: PlayerError) => {
+    console.warn(`signaling lost: ${error.message}`);
+    dropSignaling();
+  };
   client.on('error', (error) => {
     if (!error.fatal || kicked || !current() || rejoining) return;
-    // The broadcast does not need signaling: an audience member keeps watching without it.
-    if (controller?.mode === 'hls') console.warn(`signaling lost: ${error.message}`);
     // A lost socket: its `close` (next) tells whether the node went away or the server ended it.
-    else if (error.details === ErrorDetails.SOCKET_CLOSED) closingError = error;
+    if (error.details === ErrorDetails.SOCKET_CLOSED) closingError = error;
     else if (error.details === ErrorDetails.HEARTBEAT_TIMEOUT) void rejoinAfterLoss();
+    else if (controller?.mode === 'hls') keepWatching(error);
     else fail(error);
   });
   client.on('close', (info) => {
     if (info.code === 4010 || info.bye === 'kicked') return removed();
     if (!current() || rejoining || kicked || failed || !closingError) return;
     if (isNodeLoss(info)) void rejoinAfterLoss();
+    else if (controller?.mode === 'hls') keepWatching(closingError);
     else fail(closingError);
   });
   client.on('participantKicked', (message) => {
@@ -278,7 +291,11 @@ async function watch(token: string): Promise<void> {
   $('#room').textContent = `room ${joined.roomId} · ${joined.identity} (${joined.role})`;
   refreshHandButton();
   chat.attach(client);
+  return { client, joined };
+}
 
+/** Builds the views for the joined session's role: the broadcast, or the stage. */
+async function startViews(client: SignalingClient, joined: ServerMessageOf<'joined'>, token: string): Promise<void> {
   // A private room's broadcast needs a playback token; a public room's does not (`token` stays undefined).
   const playback = new PlaybackTokenSource(joined.roomId, token);
   await playback.start().catch((err: unknown) => console.warn(`playback token: ${describe(err)}`));
@@ -334,34 +351,60 @@ function endSession(): void {
   sampler = undefined;
   controller?.destroy();
   controller = undefined;
+  dropSignaling();
+}
+
+/** Ends the signaling session (chat, hand, moderation); the views stay as they are. */
+function dropSignaling(): void {
   chat.detach();
   signaling?.destroy();
   signaling = undefined;
   moderation = undefined;
+  handRaised = false;
+  refreshHandButton();
 }
 
 /**
- * The node hosting the room went away while this page was on the stage: join again from the
- * start, through the page's own node (a cluster places the room on a live node), on the
- * studio's schedule. The stage view is built again; the page is not reloaded.
+ * The node hosting the room went away: join again from the start, through the page's own node
+ * (a cluster places the room on a live node), on the studio's schedule. The page is not
+ * reloaded.
+ *   - The audience (the broadcast alone showing) keeps playing it, untouched: only the session
+ *     is new (chat, the hand, a later promotion), handed to the same views (`rebind`). Should
+ *     every attempt fail, it goes on watching without signaling.
+ *   - A stage member's views are built again; the status reads `reconnecting` meanwhile.
  */
 async function rejoinAfterLoss(): Promise<void> {
   if (rejoining || kicked || failed || !token) return;
   rejoining = true;
   rejoins++;
-  endSession();
-  status.set('reconnecting');
+  const keepViews = controller?.rebindable ?? false;
+  if (keepViews) dropSignaling();
+  else {
+    endSession();
+    status.set('reconnecting');
+  }
   const outcome = await rejoiner.retry(async () => {
     try {
-      await watch(token);
+      if (!keepViews) return await watch(token);
+      const ctl = controller;
+      if (!ctl?.rebindable) throw new Error('the broadcast view went away');
+      const { client, joined } = await join(token);
+      ctl.rebind(
+        { signaling: client, selfId: joined.participantId, iceServers: toRtcIceServers(joined.iceServers), simulcast: joined.capabilities?.simulcast ?? false },
+        joined.role,
+      );
+      extras?.rebind(client);
     } catch (err) {
-      if (rejoining) endSession();
+      if (rejoining) (keepViews ? dropSignaling : endSession)();
       throw err;
     }
   });
   rejoining = false;
   if (outcome === 'recovered') refreshStatus();
-  else if (outcome === 'exhausted') fail(undefined, new Error('the room could not be joined again'));
+  else if (outcome === 'exhausted') {
+    if (keepViews && controller) console.warn('signaling lost: the room could not be joined again; the broadcast plays on');
+    else fail(undefined, new Error('the room could not be joined again'));
+  }
 }
 
 /** Kicked: stop capture, publishing and both views; the identity is blocked in this room. */

@@ -30,17 +30,23 @@ export class WatchExtras {
   private readonly liveCues: MetadataCueController;
   private recording: RecordingPlayer | undefined;
   private recordingCues: MetadataCueController | undefined;
-  private readonly offMetadata: () => void;
+  private offMetadata: () => void = () => {};
 
   constructor(opts: WatchExtrasOptions) {
     this.opts = opts;
     this.overlay = new MetadataOverlay(opts.overlayRoot);
     this.liveCues = new MetadataCueController(() => ({ hls: opts.hlsView()?.hlsInstance, video: opts.hlsView()?.videoElement }));
     this.liveCues.on('cue', (cue) => this.show({ ...cue, via: 'hls' }));
+    this.rebind(opts.signaling);
+  }
+
+  /** Listens to `signaling` for stage metadata, instead of the client it had (a new session's). */
+  rebind(signaling: SignalingClient): void {
+    this.offMetadata();
     const onMetadata = (message: { id: string; payload: unknown; at: string }) =>
       this.show({ via: 'stage', id: message.id, payload: message.payload, at: message.at, firedAt: performance.timeOrigin + performance.now() });
-    opts.signaling.on('metadata', onMetadata);
-    this.offMetadata = () => opts.signaling.off('metadata', onMetadata);
+    signaling.on('metadata', onMetadata);
+    this.offMetadata = () => signaling.off('metadata', onMetadata);
   }
 
   /** Follows the live view: an ended live plays the latest recording; a new live stops it. */

@@ -111,7 +111,8 @@ export type RoleSwitchEvents = {
  * reuses whatever the old one already started.
  */
 export class RoleSwitchController extends EventEmitter<RoleSwitchEvents> {
-  readonly config: RoleSwitchControllerConfig;
+  /** `signaling` and `selfId` change on `rebind`. */
+  private config: RoleSwitchControllerConfig;
   readonly switches: SwitchRecord[] = [];
   private modeValue: PlayerMode = 'switching';
   private front: ViewKind | undefined;
@@ -161,6 +162,28 @@ export class RoleSwitchController extends EventEmitter<RoleSwitchEvents> {
     else await this.ensureStage(true).start();
     if (role === 'guest') await this.toStage();
     else this.setMode(kind);
+  }
+
+  /**
+   * Takes the signaling client of a new session (the page joined again after losing its node)
+   * (its client, participant id, ICE servers and simulcast capability) while the broadcast alone
+   * is showing: the HLS view plays on, untouched. Then acts on `role`
+   * as on a `roleChanged` (a `guest` goes to the stage). Throws otherwise (a stage view, a
+   * publisher or a switch belongs to the old session): the caller builds a new controller.
+   */
+  rebind(session: Pick<RoleSwitchControllerConfig, 'signaling' | 'selfId' | 'iceServers' | 'simulcast'>, role: Role): void {
+    if (this.destroyed || this.modeValue !== 'hls' || this.stage || this.publisher) {
+      throw new Error(`RoleSwitchController.rebind: only while the broadcast alone is showing (mode ${this.modeValue})`);
+    }
+    this.config.signaling.off('roleChanged', this.onRoleChanged);
+    this.config = { ...this.config, ...session };
+    session.signaling.on('roleChanged', this.onRoleChanged);
+    if (role === 'guest') void this.toStage();
+  }
+
+  /** Whether `rebind` can keep this controller's views. */
+  get rebindable(): boolean {
+    return !this.destroyed && this.modeValue === 'hls' && !this.stage && !this.publisher;
   }
 
   /** Stops everything (capture, publishing, both views) and drops every listener. Idempotent. */
