@@ -39,6 +39,10 @@ export class Segmenter {
   /** Wall-clock anchor of the current generation: epoch ms of decode time `anchorTicks`. */
   private anchorMs = 0;
   private anchorTicks: number | undefined;
+  /** The anchor may still come down: no segment of this generation is complete yet (see pushFragment). */
+  private anchorSettling = false;
+  /** Decode time of the open segment's first sample, in the reference track's timescale. */
+  private openStartTicks = 0;
   /** Fragments dropped because no segment could start on them (they did not begin with an IDR). */
   droppedFragments = 0;
 
@@ -77,6 +81,7 @@ export class Segmenter {
     this.generation++;
     this.init = info;
     this.anchorTicks = undefined;
+    this.anchorSettling = true;
     return { generation: this.generation, completed };
   }
 
@@ -92,11 +97,15 @@ export class Segmenter {
     if (this.anchorTicks === undefined) {
       this.anchorTicks = startTicks;
       this.anchorMs = nowMs - durationSec * 1000;
+    } else if (this.anchorSettling) {
+      this.settleAnchor(nowMs - ((startTicks - this.anchorTicks) / timescale + durationSec) * 1000, timescale);
     }
 
     let completed: Segment | undefined;
     if (this.open && independent && this.open.durationSec >= this.segmentTargetSec - EPSILON_SEC) {
       completed = this.complete();
+      // From the generation's first complete segment on, dates only follow media time.
+      this.anchorSettling = false;
     }
     if (!this.open) {
       if (!independent) {
@@ -104,11 +113,12 @@ export class Segmenter {
         return { completed };
       }
       if (this.discontinuityPending) this.discontinuitySequence++;
+      this.openStartTicks = startTicks;
       this.open = {
         msn: this.nextMsn++,
         parts: [],
         durationSec: 0,
-        programDateTime: new Date(Math.round(this.anchorMs + ((startTicks - this.anchorTicks) / timescale) * 1000)),
+        programDateTime: this.dateOf(startTicks, timescale),
         discontinuity: this.discontinuityPending,
         discontinuitySequence: this.discontinuitySequence,
         initGeneration: this.generation,
@@ -121,6 +131,34 @@ export class Segmenter {
     this.open.parts.push(part);
     this.open.durationSec += durationSec;
     return { part, completed };
+  }
+
+  /**
+   * ffmpeg's media time is its input's arrival (wall clock, -use_wallclock_as_timestamps) less a
+   * constant, and no fragment leaves ffmpeg before its media went in: each fragment's arrival less
+   * its end bounds the anchor from above. The first fragments of an input also carry ffmpeg's
+   * start-up (encoder set-up, then a backlog), so an anchor taken from the first one alone puts
+   * PROGRAM-DATE-TIME ahead of the clock for the whole input (a negative latency readout on a
+   * loaded machine). The anchor follows the lowest bound until the generation's first segment is
+   * complete. Until then that open segment is the only one of this generation in any playlist,
+   * so its date (and its date ranges) move down with it: every playlist version stays contiguous.
+   * Afterwards the anchor is fixed: a later correction would be a step inside the timeline, which
+   * moves hls.js's mapping of DATERANGEs (tried in a4b70d0, reverted).
+   */
+  private settleAnchor(boundMs: number, timescale: number): void {
+    if (!(boundMs < this.anchorMs)) return;
+    this.anchorMs = boundMs;
+    const open = this.open;
+    if (!open) return;
+    const date = this.dateOf(this.openStartTicks, timescale);
+    const movedMs = date.getTime() - open.programDateTime.getTime();
+    open.programDateTime = date;
+    for (const range of open.dateRanges ?? []) range.startDate = new Date(range.startDate.getTime() + movedMs);
+  }
+
+  /** PROGRAM-DATE-TIME of decode time `ticks` of the current generation. */
+  private dateOf(ticks: number, timescale: number): Date {
+    return new Date(Math.round(this.anchorMs + ((ticks - this.anchorTicks!) / timescale) * 1000));
   }
 
   /** The input ended: completes the open segment, if any. */
