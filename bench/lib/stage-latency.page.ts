@@ -32,6 +32,13 @@ interface RecvSummary {
   videoClaimedMs: number;
   /** Header extensions on the receiver's inbound audio / video sections (from the remote description). */
   extensions: string[];
+  /**
+   * Audio glass to ear, ms: each beep's onset as the receiver's audio output plays it
+   * (AudioWorklet on the received track, dated by getOutputTimestamp) less the wall-clock time the
+   * sender scheduled it; median and count since the reader was reset. NaN without audio.
+   */
+  audioLatencyMs: number;
+  audioOnsets: number;
 }
 
 /** The sender's video counters at one moment (outbound-rtp summed over encodings, and the transport). */
@@ -64,6 +71,76 @@ const videos = new Map<string, HTMLVideoElement>();
 let sender: PatternSender | null = null;
 let media: MediaStream | null = null;
 let audioCtx: AudioContext | null = null;
+
+/**
+ * The sender's tone carries a clock: a 40 ms beep (the 440 Hz tone at 8× its level) at every
+ * wall-clock multiple of BEEP_PERIOD_MS. A receiver dates each onset it plays; the onset's wall
+ * time modulo the period is the audio's latency (under one period on loopback).
+ */
+const BEEP_PERIOD_MS = 500;
+const BEEP_MS = 40;
+const TONE_LEVEL = 0.1;
+const BEEP_LEVEL = 0.8;
+/** Receivers' onset detectors (per id): samples since the last reset, ms. */
+const onsets = new Map<string, number[]>();
+let recvAudioCtx: AudioContext | null = null;
+let onsetModule: Promise<void> | null = null;
+
+const ONSET_WORKLET = `
+class Onsets extends AudioWorkletProcessor {
+  constructor() { super(); this.quiet = 0; }
+  process(inputs) {
+    const ch = inputs[0] && inputs[0][0];
+    if (ch) for (let i = 0; i < ch.length; i++) {
+      if (Math.abs(ch[i]) > ${(TONE_LEVEL + BEEP_LEVEL) / 2}) {
+        if (this.quiet > sampleRate * 0.1) this.port.postMessage((currentFrame + i) / sampleRate);
+        this.quiet = 0;
+      } else this.quiet++;
+    }
+    return true;
+  }
+}
+registerProcessor('onsets', Onsets);`;
+
+/** Schedules the beeps on the sender's gain, a second ahead, on the wall clock's period grid. */
+function scheduleBeeps(ctx: AudioContext, gain: GainNode): void {
+  let next = Math.ceil((performance.timeOrigin + performance.now() + 200) / BEEP_PERIOD_MS) * BEEP_PERIOD_MS;
+  const plan = () => {
+    // Context time now ↔ wall clock now: what the graph renders at context time T goes into the
+    // track about when currentTime reaches T.
+    const wallNow = performance.timeOrigin + performance.now();
+    const ctxNow = ctx.currentTime;
+    while (next < wallNow + 1000) {
+      const at = ctxNow + (next - wallNow) / 1000;
+      if (at > ctxNow) {
+        gain.gain.setValueAtTime(BEEP_LEVEL, at);
+        gain.gain.setValueAtTime(TONE_LEVEL, at + BEEP_MS / 1000);
+      }
+      next += BEEP_PERIOD_MS;
+    }
+  };
+  plan();
+  setInterval(plan, 250);
+}
+
+/** Dates every beep onset `stream`'s audio plays into onsets[id]. */
+async function listenForBeeps(id: string, stream: MediaStream): Promise<void> {
+  recvAudioCtx ??= new AudioContext();
+  const ctx = recvAudioCtx;
+  await ctx.resume().catch(() => {});
+  onsetModule ??= ctx.audioWorklet.addModule(URL.createObjectURL(new Blob([ONSET_WORKLET], { type: 'text/javascript' })));
+  await onsetModule;
+  const samples: number[] = [];
+  onsets.set(id, samples);
+  const node = new AudioWorkletNode(ctx, 'onsets');
+  node.port.onmessage = (ev: MessageEvent<number>) => {
+    const ts = ctx.getOutputTimestamp();
+    if (ts.contextTime === undefined || ts.performanceTime === undefined) return;
+    const wall = performance.timeOrigin + ts.performanceTime + (ev.data - ts.contextTime) * 1000;
+    onsets.get(id)?.push(((wall % BEEP_PERIOD_MS) + BEEP_PERIOD_MS) % BEEP_PERIOD_MS);
+  };
+  ctx.createMediaStreamSource(stream).connect(node);
+}
 
 function pc(id: string): RTCPeerConnection {
   const p = pcs.get(id);
@@ -111,6 +188,7 @@ function attachReceiver(id: string, p: RTCPeerConnection): void {
   p.addEventListener('track', (ev) => {
     stream.addTrack(ev.track);
     void video.play().catch(() => {});
+    if (ev.track.kind === 'audio') void listenForBeeps(id, new MediaStream([ev.track])).catch((err) => console.warn(`beeps: ${String(err)}`));
   });
   readers.get(id)?.stop();
   readers.set(id, startPatternReader(video));
@@ -128,10 +206,11 @@ const api = {
       const osc = audioCtx.createOscillator();
       osc.frequency.value = 440;
       const gain = audioCtx.createGain();
-      gain.gain.value = 0.1;
+      gain.gain.value = TONE_LEVEL;
       const dest = audioCtx.createMediaStreamDestination();
       osc.connect(gain).connect(dest);
       osc.start();
+      scheduleBeeps(audioCtx, gain);
       for (const t of dest.stream.getAudioTracks()) media.addTrack(t);
     }
     return { video: media.getVideoTracks().length, audio: media.getAudioTracks().length };
@@ -211,6 +290,7 @@ const api = {
 
   resetReader(id: string): void {
     readers.get(id)?.reset();
+    onsets.get(id)?.splice(0);
   },
 
   async sendCounters(id: string): Promise<SendCounters> {
@@ -249,7 +329,12 @@ const api = {
       audioClaimedMs: NaN,
       videoClaimedMs: NaN,
       extensions: [],
+      audioLatencyMs: NaN,
+      audioOnsets: 0,
     };
+    const beeps = onsets.get(id) ?? [];
+    out.audioOnsets = beeps.length;
+    if (beeps.length) out.audioLatencyMs = [...beeps].sort((a, b) => a - b)[beeps.length >> 1]!;
     const sdp = pc(id).remoteDescription?.sdp ?? '';
     let kind = '';
     for (const line of sdp.split(/\r?\n/)) {
@@ -308,6 +393,7 @@ const api = {
   close(id: string): void {
     readers.get(id)?.stop();
     readers.delete(id);
+    onsets.delete(id);
     pcs.get(id)?.close();
     pcs.delete(id);
     const v = videos.get(id);

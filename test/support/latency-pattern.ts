@@ -293,6 +293,12 @@ export interface LatencySample {
   /** Diagnostics, receiver wall clock: metadata.presentationTime and when the callback ran. */
   presentedAt?: number;
   callbackAt?: number;
+  /**
+   * When the frame's last packet reached the receiver less the sender's paint time, ms
+   * (metadata.receiveTime, WebRTC sources only): the way there, before jitter buffer, lip-sync
+   * and display refresh.
+   */
+  arrivalMs?: number;
 }
 
 export interface LatencyStats {
@@ -374,6 +380,7 @@ export function startPatternReader(
       presentedAt: performance.timeOrigin + metadata.presentationTime,
       callbackAt: callbackAt,
     };
+    if (typeof metadata.receiveTime === 'number' && metadata.receiveTime > 0) sample.arrivalMs = performance.timeOrigin + metadata.receiveTime - sentAt;
     if (typeof metadata.rtpTimestamp === 'number') {
       if (rtpBase === undefined) {
         rtpBase = metadata.rtpTimestamp;
