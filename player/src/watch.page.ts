@@ -14,7 +14,8 @@
  * A stage member (on the WebRTC view) whose node went away (killed: close 1006 or no pong;
  * shutting down: 1001; failed: 1011) joins again through the page's entry URL, which finds the
  * room where it lives now, with the studio's backoff, and shows the stage again without a
- * reload; a guest that had accepted the prompt is not asked again. The audience keeps playing
+ * reload (the old stage's last frames stay on screen, `data-testid="stage-poster"`, until the new
+ * stage view shows its own); a guest that had accepted the prompt is not asked again. The audience keeps playing
  * the broadcast, which carries on under the same URL, untouched, and joins again the same way
  * for chat, the hand and promotions (rejoinAfterLoss).
  *
@@ -101,6 +102,10 @@ let rejoining = false;
 let rejoins = 0;
 /** The user accepted going on stage; a guest joining again after a node loss is not asked again. */
 let consented = false;
+/** The old stage's last frames, shown while a rejoin builds the stage view again. */
+let poster: HTMLElement | undefined;
+/** How long the poster may stay at most, ms, should the new stage never show a frame. */
+const POSTER_MAX_MS = 20_000;
 
 (window as unknown as { __watch: unknown }).__watch = {
   get mode() {
@@ -380,6 +385,8 @@ async function rejoinAfterLoss(): Promise<void> {
   const keepViews = controller?.rebindable ?? false;
   if (keepViews) dropSignaling();
   else {
+    // The stage's last frames stay on screen until the new stage view shows its own.
+    showPoster();
     endSession();
     status.set('reconnecting');
   }
@@ -400,11 +407,39 @@ async function rejoinAfterLoss(): Promise<void> {
     }
   });
   rejoining = false;
-  if (outcome === 'recovered') refreshStatus();
-  else if (outcome === 'exhausted') {
+  if (outcome === 'recovered') {
+    refreshStatus();
+    void removePosterOnFrames();
+  } else removePoster();
+  if (outcome === 'exhausted') {
     if (keepViews && controller) console.warn('signaling lost: the room could not be joined again; the broadcast plays on');
     else fail(undefined, new Error('the room could not be joined again'));
   }
+}
+
+function showPoster(): void {
+  removePoster();
+  const stage = controller?.visible().view === 'webrtc' ? controller.stageView : undefined;
+  poster = stage?.snapshot();
+  if (poster) viewsEl.append(poster);
+}
+
+function removePoster(): void {
+  poster?.remove();
+  poster = undefined;
+}
+
+/**
+ * Takes the poster away once the new stage view shows a frame of every tile, or after
+ * POSTER_MAX_MS: the room's publishers join again on their own schedule, and an empty new stage
+ * (nobody back yet) is no reason to go black before then.
+ */
+async function removePosterOnFrames(): Promise<void> {
+  const shown = poster;
+  if (!shown) return;
+  const stage = controller?.stageView;
+  if (stage) await stage.whenFramesShown(AbortSignal.timeout(POSTER_MAX_MS)).catch(() => {});
+  if (poster === shown) removePoster();
 }
 
 /** Kicked: stop capture, publishing and both views; the identity is blocked in this room. */
@@ -413,6 +448,7 @@ function removed(): void {
   kicked = true;
   rejoiner.cancel();
   rejoining = false;
+  removePoster();
   endSession();
   refreshHandButton();
   status.set('removed by a moderator');
@@ -423,6 +459,7 @@ function fail(error: PlayerError | undefined, err?: unknown): void {
   failed = true;
   rejoiner.cancel();
   rejoining = false;
+  removePoster();
   endSession();
   refreshHandButton();
   status.set('error', error?.message ?? describe(err));

@@ -207,6 +207,17 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
     const memberFrames = () => member.evaluate(() => (window as unknown as MemberWindow).__watch.tiles()).then((tiles) => tiles.reduce((n, t) => n + t.framesDecoded, 0));
     await waitFor('the stage member to decode the studio', 45000, memberFrames, { until: (n) => n > 10, stepMs: 500 });
     await member.evaluate(() => ((window as unknown as MemberWindow).__mark = 'before-kill'));
+    // Every 100 ms from now on: does the stage show a picture (a tile with a frame, or the
+    // still of the old stage the page keeps up while it joins again)?
+    await member.evaluate(() => {
+      const shown: { at: number; picture: boolean }[] = [];
+      (window as unknown as { __shown: typeof shown }).__shown = shown;
+      setInterval(() => {
+        const tiles = [...document.querySelectorAll<HTMLVideoElement>('#stage [data-testid="tile"]')].some((v) => v.videoWidth > 0 && v.readyState >= 2);
+        const still = [...document.querySelectorAll<HTMLCanvasElement>('[data-testid="stage-poster"] canvas')].some((c) => c.width > 0);
+        shown.push({ at: Date.now(), picture: tiles || still });
+      }, 100);
+    });
     const reconnectsBefore = await studio.evaluate(() => (window as unknown as { __studio: { reconnects: number } }).__studio.reconnects);
     // What the room must carry to its next node: a private sibling room on the same owner, the
     // block on mallory (the rules test), and the HLS numbering of the live broadcast.
@@ -249,6 +260,20 @@ describe('cluster: three nodes, one Redis, an nginx edge', { skip: redisUnavaila
     await waitFor('the stage member to decode the studio again', 30000, memberFrames, { until: (n) => n > 10, stepMs: 500 });
     console.log(`# failover: the stage member's page decoded the studio again ${((Date.now() - killedAt) / 1000).toFixed(1)} s after SIGKILL (measured after the HLS wait)`);
     assert.equal(await member.evaluate(() => (window as unknown as MemberWindow).__mark), 'before-kill', 'the watch page was not reloaded');
+    // Never without a picture while it joined again: the longest run of samples with none.
+    const shown = await member.evaluate(() => (window as unknown as { __shown: { at: number; picture: boolean }[] }).__shown);
+    let blankMs = 0;
+    let blankSince: number | undefined;
+    for (const s of shown.filter((x) => x.at >= killedAt)) {
+      if (!s.picture) blankSince ??= s.at;
+      else if (blankSince !== undefined) {
+        blankMs = Math.max(blankMs, s.at - blankSince);
+        blankSince = undefined;
+      }
+    }
+    if (blankSince !== undefined) blankMs = Math.max(blankMs, shown.at(-1)!.at - blankSince);
+    console.log(`# failover: the stage member's page showed no picture for at most ${blankMs} ms (${shown.length} samples)`);
+    assert.ok(blankMs < 1000, `the stage member's page showed no picture for ${blankMs} ms while it joined again`);
     await waitFor('the stage member\'s status', 10000, () => member.locator('[data-testid="status"]').textContent(), { until: (s) => s === 'watching' });
     await member.close();
     // The new broadcast carries the numbering on: later sequence numbers, after a discontinuity.

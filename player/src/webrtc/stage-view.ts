@@ -285,18 +285,30 @@ export class StageView {
     if (state === 'reconnecting') for (const view of this.views.values()) this.freeze(view);
   }
 
+  /**
+   * A still of the view: each tile's last frame and caption, in the stage's layout, for the page
+   * to show over a new view while that one gets its first frames (a rejoin after losing the node:
+   * the old connection is gone, its tiles with it). Undefined when no tile has a frame.
+   */
+  snapshot(): HTMLElement | undefined {
+    const figures: HTMLElement[] = [];
+    for (const view of this.views.values()) {
+      // A frozen tile shows its frozen frame, not what its element holds.
+      const canvas = stillOf(view.frozen ?? view.video, 'still');
+      if (!canvas) continue;
+      figures.push(h('figure', { class: view.figure.className }, [canvas, h('figcaption', {}, [view.caption.textContent ?? ''])]));
+    }
+    if (!figures.length) return undefined;
+    return h('section', { class: 'stage stage-poster', 'data-testid': 'stage-poster', 'aria-hidden': 'true' }, figures);
+  }
+
   /** Draws the tile's current frame over its video until a frame of a new track is shown. */
   private freeze(view: TileView): void {
+    if (view.frozen) return;
+    const canvas = stillOf(view.video, 'frozen');
+    if (!canvas) return;
+    canvas.dataset.testid = 'frozen-frame';
     const { video } = view;
-    if (view.frozen || video.videoWidth === 0 || video.videoHeight === 0) return;
-    const canvas = h('canvas', { class: 'frozen', 'data-testid': 'frozen-frame' });
-    canvas.width = video.videoWidth;
-    canvas.height = video.videoHeight;
-    try {
-      canvas.getContext('2d')?.drawImage(video, 0, 0);
-    } catch {
-      return;
-    }
     view.frozen = canvas;
     view.frozenTrack = (video.srcObject as MediaStream | null)?.getVideoTracks()[0];
     video.after(canvas);
@@ -398,4 +410,20 @@ export class StageView {
     const label = this.config.labelFor(participantId);
     return source === 'screen' ? `${label} (screen)` : label;
   }
+}
+
+/** A canvas holding the current frame of `source` (a video element, or a canvas); undefined without a picture. */
+function stillOf(source: HTMLVideoElement | HTMLCanvasElement, className: string): HTMLCanvasElement | undefined {
+  const width = source instanceof HTMLVideoElement ? source.videoWidth : source.width;
+  const height = source instanceof HTMLVideoElement ? source.videoHeight : source.height;
+  if (width === 0 || height === 0) return undefined;
+  const canvas = h('canvas', { class: className });
+  canvas.width = width;
+  canvas.height = height;
+  try {
+    canvas.getContext('2d')?.drawImage(source, 0, 0);
+  } catch {
+    return undefined;
+  }
+  return canvas;
 }
