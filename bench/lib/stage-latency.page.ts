@@ -83,6 +83,8 @@ const TONE_LEVEL = 0.1;
 const BEEP_LEVEL = 0.8;
 /** Receivers' onset detectors (per id): samples since the last reset, ms. */
 const onsets = new Map<string, number[]>();
+/** Each receiver's source node into its detector, disconnected on close. */
+const beepSources = new Map<string, MediaStreamAudioSourceNode>();
 let recvAudioCtx: AudioContext | null = null;
 let onsetModule: Promise<void> | null = null;
 
@@ -139,7 +141,10 @@ async function listenForBeeps(id: string, stream: MediaStream): Promise<void> {
     const wall = performance.timeOrigin + ts.performanceTime + (ev.data - ts.contextTime) * 1000;
     onsets.get(id)?.push(((wall % BEEP_PERIOD_MS) + BEEP_PERIOD_MS) % BEEP_PERIOD_MS);
   };
-  ctx.createMediaStreamSource(stream).connect(node);
+  const source = ctx.createMediaStreamSource(stream);
+  source.connect(node);
+  beepSources.get(id)?.disconnect();
+  beepSources.set(id, source);
 }
 
 function pc(id: string): RTCPeerConnection {
@@ -394,6 +399,8 @@ const api = {
     readers.get(id)?.stop();
     readers.delete(id);
     onsets.delete(id);
+    beepSources.get(id)?.disconnect();
+    beepSources.delete(id);
     pcs.get(id)?.close();
     pcs.delete(id);
     const v = videos.get(id);

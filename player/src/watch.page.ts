@@ -329,7 +329,9 @@ async function startViews(client: SignalingClient, joined: ServerMessageOf<'join
     extras?.hlsState(state);
   });
   ctl.on('publishstate', refreshStatus);
-  ctl.on('switchstart', (_record, index) => {
+  ctl.on('switchstart', (record, index) => {
+    // Back to the broadcast after a rejoin: the still of the old stage has nothing more to cover.
+    if (record.to === 'hls') removePoster();
     clearTimeout(samplerStop);
     frames.start(index);
   });
