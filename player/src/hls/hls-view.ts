@@ -1,4 +1,4 @@
-import Hls, { Events, type BufferCodecsData, type ErrorData, type FragChangedData, type LevelUpdatedData } from 'hls.js';
+import Hls, { Events, type BufferCodecsData, type ErrorData, type FragChangedData, type Fragment, type LevelUpdatedData } from 'hls.js';
 import { EventEmitter } from '../core/event-emitter.ts';
 import { h, releaseVideo } from '../ui/dom.ts';
 import { waitForLiveBroadcast } from './broadcast-waiter.ts';
@@ -8,6 +8,7 @@ import { resolveHlsViewConfig, type HlsViewConfig, type ResolvedHlsViewConfig } 
 import type { HlsErrorRecord, HlsViewEvents, HlsViewSnapshot, HlsViewState } from './hls-view-types.ts';
 import { LatencyReadout } from './latency-readout.ts';
 import { liveResyncTarget } from './live-resync.ts';
+import { redated } from './playing-date.ts';
 import { PlaybackMonitor, type PlaybackState } from './playback-monitor.ts';
 
 export type * from './hls-view-types.ts';
@@ -37,6 +38,8 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
   private abort: AbortController | undefined;
   private audioTrackCount = 0;
   private levelEnded = false;
+  /** The fragment playing (hls.js FRAG_CHANGED), as hls.js loaded it. */
+  private playingFrag: Fragment | undefined;
   private readonly fatalErrors: HlsErrorRecord[] = [];
   private readonly errors: HlsErrorRecord[] = [];
   private readonly cleanups: (() => void)[] = [];
@@ -88,9 +91,15 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
     return this.crossings;
   }
 
-  /** PROGRAM-DATE-TIME of the playing position (server clock), null before the first dated frame. */
+  /**
+   * PROGRAM-DATE-TIME of the playing position (server clock), null before the first dated frame.
+   * hls.js dates it from the playing fragment as that was loaded, while the packager may date a
+   * new input's first segment a little earlier on later playlists (services/packager/segmenter.ts);
+   * the date moves by what the newest playlist says of that same segment.
+   */
   get playingDate(): Date | null {
-    return this.hls?.playingDate ?? null;
+    const frag = this.playingFrag;
+    return redated(this.hls?.playingDate ?? null, frag, frag ? this.hls?.levels[frag.level]?.details : undefined);
   }
 
   /** The hls.js instance while one is attached (for diagnostics and benches; do not keep it). */
@@ -107,7 +116,7 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
     this.crossings = 0;
     this.createElement();
     this.setState('loading');
-    this.readout = new LatencyReadout(() => this.hls?.playingDate ?? null, { el: this.latencyEl, intervalMs: this.config.latencyIntervalMs });
+    this.readout = new LatencyReadout(() => this.playingDate, { el: this.latencyEl, intervalMs: this.config.latencyIntervalMs });
     void this.waitAndAttach();
   }
 
@@ -199,6 +208,7 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
     this.resyncTimer = undefined;
     this.monitor?.destroy();
     this.monitor = undefined;
+    this.playingFrag = undefined;
     const hls = this.hls;
     this.hls = undefined;
     if (!hls) return;
@@ -248,6 +258,7 @@ export class HlsView extends EventEmitter<HlsViewEvents> {
   private readonly onFragChanged = (_event: string, data: FragChangedData): void => {
     if (this.playingCc !== undefined && data.frag.cc !== this.playingCc) this.crossings++;
     this.playingCc = data.frag.cc;
+    this.playingFrag = data.frag;
   };
 
   private readonly onPlayback = (state: PlaybackState): void => {
