@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HTTPException } from 'hono/http-exception';
+import { pino } from 'pino';
 import { InvalidSdpError, ServiceError } from '../../../services/core/errors.ts';
 import { errorOf, testApp } from './harness.ts';
 
@@ -58,6 +59,31 @@ describe('errorHandler (onError, notFound)', () => {
     assert.equal((await post('/refuse')).headers.get('connection'), null);
     assert.equal((await app.request('/service')).headers.get('connection'), null);
     assert.equal((await post('/nowhere', 'x')).headers.get('connection'), 'close', 'a 404 too');
+  });
+
+  it('logs a known 5xx (ServiceError) as a warning with its code; an unknown error as an error with its stack', async () => {
+    const lines: { level: number; msg: string; code?: string; err?: unknown }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const logged = testApp()
+      .use(async (c, next) => {
+        c.set('log', log);
+        await next();
+      })
+      .get('/unavailable', () => {
+        throw new ServiceError('unavailable', "the room's node did not answer; try again");
+      })
+      .get('/bug', () => {
+        throw new Error('boom');
+      });
+    assert.equal((await logged.request('/unavailable')).status, 503);
+    assert.equal((await logged.request('/bug')).status, 500);
+    assert.equal(lines.length, 2);
+    const [known, bug] = lines;
+    assert.equal(known!.level, 40, 'warn');
+    assert.equal(known!.code, 'unavailable');
+    assert.equal(known!.err, "the room's node did not answer; try again");
+    assert.equal(bug!.level, 50, 'error');
+    assert.match(JSON.stringify(bug!.err), /"stack":".*boom/);
   });
 
   it('answers unknown routes with 404 not_found', async () => {

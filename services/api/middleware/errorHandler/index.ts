@@ -16,7 +16,12 @@ export const onError: ErrorHandler = (err, c) => {
   }
   const { status, body } = toErrorBody(mapped);
   const log = (c as Context).get('log') ?? logger;
-  if (status >= 500) log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed');
+  if (status >= 500) {
+    // A ServiceError is a known condition (a node or the engine not answering, storage down):
+    // its code and message say it all. Anything else is a bug, logged with its stack.
+    if (mapped instanceof ServiceError) log.warn({ code: mapped.code, status, err: mapped.message }, 'request failed');
+    else log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed');
+  }
   if (leavesBodyUnread(c as Context, status)) c.header('connection', 'close');
   return c.json(body, status as ContentfulStatusCode);
 };
