@@ -33,7 +33,7 @@ export type PlayerSource = () => { hls: Hls | undefined; video: HTMLVideoElement
 /**
  * Fires timed metadata (EXT-X-DATERANGE of class METADATA_CLASS) at the frame it belongs to.
  * On every presented frame (requestVideoFrameCallback) it compares the frame's media time with
- * the start time of each date range of the playing level (hls.js `LevelDetails.dateRanges`),
+ * the start time of each date range in the levels' playlists (hls.js `LevelDetails.dateRanges`),
  * and fires each once, on the first frame at or after it. TextTrack cues would fire on
  * `timeupdate` granularity (up to 250 ms late); a frame callback is as exact as the frames.
  * `destroy()` cancels the frame callback and drops listeners. Idempotent.
@@ -98,29 +98,41 @@ export class MetadataCueController extends EventEmitter<MetadataCueEvents> {
   };
 
   /**
-   * Takes the playing level's date ranges of our class into `pending`. They are kept there until
-   * fired: a viewer further behind the live edge than the playlist's window would otherwise lose
-   * an item whose segment left the playlist before the playhead reached it.
+   * Takes the date ranges of our class into `pending`. They are kept there until fired: a viewer
+   * further behind the live edge than the playlist's window would otherwise lose an item whose
+   * segment left the playlist before the playhead reached it.
+   *
+   * The playing level's first: its times are those of the frames on screen. Then every other
+   * level's: after an ABR switch hls.js reloads only the level it loads next, so the playing
+   * level's playlist stops changing, and an item posted meanwhile is only in the next level's
+   * until its segments play (every rendition carries every item, under the same id).
    */
   private collect(mediaTime: number): void {
     const { hls } = this.source();
-    const level = hls && hls.currentLevel >= 0 ? hls.levels[hls.currentLevel] : undefined;
-    const ranges = level?.details?.dateRanges;
-    if (!ranges) return;
-    for (const id of Object.keys(ranges)) {
-      const range = ranges[id]!;
-      if (range.class !== METADATA_CLASS) continue;
-      const startTime = range.startTime;
-      if (!Number.isFinite(startTime)) continue;
-      const known = this.pending.get(id);
-      if (known) {
-        known.startTime = startTime; // hls.js refines fragment starts as it parses them
-        continue;
+    if (!hls) return;
+    const playing = hls.currentLevel;
+    const levels = hls.levels.filter((_, i) => i !== playing);
+    if (playing >= 0 && hls.levels[playing]) levels.unshift(hls.levels[playing]);
+    const taken = new Set<string>();
+    for (const level of levels) {
+      const ranges = level.details?.dateRanges;
+      if (!ranges) continue;
+      for (const id of Object.keys(ranges)) {
+        const range = ranges[id]!;
+        if (range.class !== METADATA_CLASS || taken.has(id)) continue;
+        const startTime = range.startTime;
+        if (!Number.isFinite(startTime)) continue;
+        taken.add(id);
+        const known = this.pending.get(id);
+        if (known) {
+          known.startTime = startTime; // hls.js refines fragment starts as it parses them
+          continue;
+        }
+        if (this.seen.has(id)) continue;
+        this.seen.add(id);
+        if (startTime < mediaTime - this.staleAfterSec) continue;
+        this.pending.set(id, { startTime, payload: decodePayload(range.attr['X-PAYLOAD']) });
       }
-      if (this.seen.has(id)) continue;
-      this.seen.add(id);
-      if (startTime < mediaTime - this.staleAfterSec) continue;
-      this.pending.set(id, { startTime, payload: decodePayload(range.attr['X-PAYLOAD']) });
     }
   }
 }
