@@ -37,6 +37,7 @@ type WatchWindow = {
   __watch: {
     tiles(): Promise<{ participantId: string; framesDecoded: number; audioBytes: number }[]>;
     stageReconnects: number;
+    pc?: RTCPeerConnection;
     setLayers(id: string, layers: { spatialLayer: number; temporalLayer?: number } | 'auto'): Promise<void>;
   };
   __frozenLog?: string[];
@@ -107,17 +108,50 @@ else describe(TITLE, () => {
     svc.logs.filter((l) => l.msg === 'server closed a leg' && l.reason === 'transport_failed').map((l) => `${String(l.leg)}:${String(l.participant)}`);
 
   /** The tile of `participantId` decodes frames: at least `minFrames` more within `withinMs`. */
+  /**
+   * At least `minFrames` frames of `participantId`'s video decoded on the watch page within
+   * `withinMs`. A count that goes down is a new track's, counted from 0: a held tile reports its
+   * old track's total until the new one replaces it.
+   */
   async function assertDecoding(watch: Page, participantId: string, minFrames: number, withinMs: number): Promise<void> {
     const frames = async () =>
       (await watch.evaluate(() => (window as unknown as WatchWindow).__watch.tiles())).find((t) => t.participantId === participantId)?.framesDecoded ?? 0;
-    const start = await frames();
+    let last = await frames();
+    let decoded = 0;
     const deadline = Date.now() + withinMs;
-    let now = start;
-    while (Date.now() < deadline && now - start < minFrames) {
+    while (Date.now() < deadline && decoded < minFrames) {
       await sleep(250);
-      now = await frames();
+      const now = await frames();
+      decoded += now >= last ? now - last : now;
+      last = now;
     }
-    assert.ok(now - start >= minFrames, `${participantId}: ${now - start} frames decoded in ${withinMs} ms, expected ≥ ${minFrames}`);
+    if (decoded < minFrames) {
+      assert.fail(`${participantId}: ${decoded} frames decoded in ${withinMs} ms, expected ≥ ${minFrames}\nwatch page: ${JSON.stringify(await receiveState(watch))}\nstudio: ${JSON.stringify(await sendState(studio))}`);
+    }
+  }
+
+  /** The watch page's tiles and its stage connection's m-lines, for a failure's message. */
+  function receiveState(page: Page) {
+    return page.evaluate(async () => {
+      const w = (window as unknown as WatchWindow).__watch;
+      const pc = w.pc;
+      const inbound = new Map<string, { framesDecoded?: number; packetsReceived?: number; keyFramesDecoded?: number }>();
+      for (const s of (await pc?.getStats())?.values() ?? []) if (s.type === 'inbound-rtp') inbound.set(s.mid, { framesDecoded: s.framesDecoded, packetsReceived: s.packetsReceived, keyFramesDecoded: s.keyFramesDecoded });
+      return {
+        tiles: await w.tiles(),
+        connection: pc?.connectionState,
+        mlines: pc?.getTransceivers().map((t) => ({ mid: t.mid, current: t.currentDirection, track: t.receiver.track.readyState, ...inbound.get(t.mid ?? '') })),
+      };
+    });
+  }
+
+  /** The studio's state and what its connection sends, for a failure's message. */
+  function sendState(page: Page | undefined) {
+    return page?.evaluate(async () => {
+      const s = (window as unknown as StudioWindow).__studio;
+      const outbound = [...((await s.pc?.getStats())?.values() ?? [])].filter((r) => r.type === 'outbound-rtp').map((r) => ({ kind: r.kind, packetsSent: r.packetsSent, framesEncoded: r.framesEncoded, keyFramesEncoded: r.keyFramesEncoded }));
+      return { state: s.state, reconnects: s.reconnects, connection: s.pc?.connectionState, outbound };
+    });
   }
 
   it('publisher and stage view reconnect on their own after the engine closed their legs with transport_failed', async () => {

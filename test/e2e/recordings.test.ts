@@ -51,6 +51,15 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 }
 
+/** A recording's media playlists as the origin serves them (for a failure's message). */
+async function recordingPlaylists(base: string, room: string, id: string): Promise<string> {
+  const url = `${base}/hls/${encodeURIComponent(room)}/recordings/${id}/index.m3u8`;
+  const multivariant = await (await fetch(url)).text();
+  const media = multivariant.split('\n').filter((l) => l && !l.startsWith('#'));
+  const texts = await Promise.all(media.map(async (uri) => `${uri}:\n${await (await fetch(new URL(uri, url))).text()}`));
+  return texts.join('\n');
+}
+
 /** Goes live from a studio page, broadcasts for `seconds` of playable HLS, then stops through the API. */
 async function recordBroadcast(ctx: ReturnType<typeof usePlayerRoom>, seconds: number): Promise<Page> {
   const studio = await openPlayerPage(ctx, '/studio', 'alice', 'presenter');
@@ -115,9 +124,15 @@ describe('recordings: record, play after the live, list, erase (disk)', () => {
     await viewer.bringToFront();
 
     const snap = () => viewer.evaluate(() => (window as unknown as WatchWindow).__watch.recording);
-    const playing = await waitFor('the recording to play on the watch page', 40000, snap, { until: (s) => s?.state === 'playing' || s?.state === 'ended' });
+    const playing = await waitFor('the recording to play on the watch page', 40000, snap, { until: (s) => s?.state === 'playing' || s?.state === 'ended' }).catch(
+      async (err: Error) => {
+        throw new Error(`${err.message}\nthe recording's playlists:\n${await recordingPlaylists(ctx.svc.url, ctx.room, recordingId)}`);
+      },
+    );
     assert.equal(playing?.id, recordingId, 'the latest recording');
-    const done = await waitFor('the recording to play to its end', 60000, snap, { until: (s) => s?.ended === true, stepMs: 500 });
+    const done = await waitFor('the recording to play to its end', 60000, snap, { until: (s) => s?.ended === true, stepMs: 500 }).catch(async (err: Error) => {
+      throw new Error(`${err.message}\nthe recording's playlists:\n${await recordingPlaylists(ctx.svc.url, ctx.room, recordingId)}`);
+    });
     assert.equal(done?.state, 'ended');
     // 5 s of wall time on air; a loaded machine stalls ffmpeg now and then, so ask for less media.
     assert.ok(done!.duration >= 2, `the recording lasts ${done!.duration} s`);

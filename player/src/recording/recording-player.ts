@@ -20,6 +20,12 @@ export interface RecordingSnapshot {
   /** The element's `ended`: playback reached the end of the VOD playlist (ENDLIST). */
   ended: boolean;
   fatalErrors: string[];
+  /** hls.js' errors that it recovers from itself (the last 20). */
+  errors: string[];
+  /** The element's buffered ranges, [start, end] in seconds. */
+  buffered: [number, number][];
+  readyState: number;
+  paused: boolean;
 }
 
 export type RecordingPlayerEvents = { statechange: [state: RecordingPlayerState] };
@@ -46,6 +52,7 @@ export class RecordingPlayer extends EventEmitter<RecordingPlayerEvents> {
   private video: HTMLVideoElement | undefined;
   private recording: LatestRecording | undefined;
   private readonly fatalErrors: string[] = [];
+  private readonly errors: string[] = [];
   private abort: AbortController | undefined;
 
   constructor(root: HTMLElement, room: string, options: RecordingPlayerOptions = {}) {
@@ -76,6 +83,10 @@ export class RecordingPlayer extends EventEmitter<RecordingPlayerEvents> {
       duration: v && Number.isFinite(v.duration) ? v.duration : 0,
       ended: v?.ended ?? false,
       fatalErrors: [...this.fatalErrors],
+      errors: [...this.errors],
+      buffered: v ? Array.from({ length: v.buffered.length }, (_, i): [number, number] => [v.buffered.start(i), v.buffered.end(i)]) : [],
+      readyState: v?.readyState ?? 0,
+      paused: v?.paused ?? true,
     };
   }
 
@@ -141,8 +152,13 @@ export class RecordingPlayer extends EventEmitter<RecordingPlayerEvents> {
   }
 
   private readonly onError = (_event: string, data: ErrorData): void => {
-    if (!data.fatal) return;
-    this.fatalErrors.push(`${data.details}: ${data.error?.message ?? data.reason ?? ''}`);
+    const text = `${data.details}: ${data.error?.message ?? data.reason ?? ''}`;
+    if (!data.fatal) {
+      this.errors.push(text);
+      if (this.errors.length > 20) this.errors.shift();
+      return;
+    }
+    this.fatalErrors.push(text);
     this.setState('failed');
   };
 
