@@ -18,20 +18,23 @@
  * origin requests per playlist version (blocking reloads per (msn, part) asked for; mean and
  * max) and per part of rendition `v`; the delay from a part's publication (the packager's part
  * event) to the viewer holding it, p50/p99; errors (non-200, resets, 10 s timeouts); the
- * requests the viewers completed per second; CPU of the origin's process, of the edges' workers
- * (/proc) and of the viewer processes, as a share of one core, all over the window.
+ * requests the viewers completed per second, against the two per viewer per part they ask;
+ * CPU of the origin's process, of the edges' workers (/proc) and of the viewer processes, as a
+ * share of one core, with the edges' and viewers' time in the kernel, all over the window; and
+ * the CPU per completed request (origin or edges, and viewers), with the cores the asked rate
+ * would need at that cost.
  * Then the largest N one origin alone holds (0 errors, p99 <= 150 ms) and the targets at the
  * largest N through the edges: at most one origin request per edge per playlist version,
  * 0 errors, p99 <= 150 ms. BENCH_STRICT=1 exits 1 on a missed target.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { percentile } from '../test/support/latency-pattern.ts';
 import { luaMissing, nginxMissing, startEdge, type EdgeVariant, type RunningNginx } from '../test/support/nginxEdge.ts';
 import { sleep } from '../test/support/wait.ts';
 import { ensureLoopbackNamespace, finishBench, runBench } from './lib/harness.ts';
-import { delays, procCpuMicros, runViewers, ServerProcess, sumErrors, wallNow } from './lib/origin-load.parent.ts';
+import { delays, procCpuSplitMicros, runViewers, ServerProcess, sumErrors, wallNow } from './lib/origin-load.parent.ts';
 import type { Publication, RequestCounts } from './lib/origin-load.protocol.ts';
 
 const VIEWERS = (process.env.BENCH_VIEWERS ?? '250,500,1000,2000,5000').split(',').map(Number);
@@ -60,8 +63,13 @@ interface Result {
   partReqsMax: number;
   originCore: number;
   edgesCore: number[];
+  /** The edges' time in the kernel (system time), as a share of a core. */
+  edgesSystemCore: number[];
   /** Each viewer process's. */
   viewersCore: number[];
+  viewersSystemCore: number[];
+  /** Requests the viewers were to make per second: two per viewer per part (a blocking reload, then the part). */
+  askedPerSec: number;
   /** Requests the viewers completed in the window, per second. */
   reqPerSec: number;
 }
@@ -80,7 +88,16 @@ async function side(server: ServerProcess, viewers: number, ports: number[], edg
   const running = runViewers({ mode: 'blocking', playlistPath, rampMs: WARMUP_MS / 2, partTargetMs, windowStart, windowEnd }, viewers, ports, LOAD_PROCS);
   await sleep(windowStart - wallNow());
   const pids = edges.map((e) => e.workers());
-  const edgeCpu = () => pids.map((list) => list.reduce((n, pid) => n + procCpuMicros(pid), 0));
+  const edgeCpu = () =>
+    pids.map((list) =>
+      list.reduce(
+        (n, pid) => {
+          const { user, system } = procCpuSplitMicros(pid);
+          return { all: n.all + user + system, system: n.system + system };
+        },
+        { all: 0, system: 0 },
+      ),
+    );
   await server.call({ op: 'requests' }); // forget the ramp's
   const origin0 = (await server.call<'cpu'>({ op: 'cpu' })).micros;
   const edges0 = edgeCpu();
@@ -115,8 +132,11 @@ async function side(server: ServerProcess, viewers: number, ports: number[], edg
     partReqsMean: media.mean,
     partReqsMax: media.max,
     originCore: (origin1 - origin0) / windowMicros,
-    edgesCore: edges1.map((v, i) => (v - edges0[i]!) / windowMicros),
+    edgesCore: edges1.map((v, i) => (v.all - edges0[i]!.all) / windowMicros),
+    edgesSystemCore: edges1.map((v, i) => (v.system - edges0[i]!.system) / windowMicros),
     viewersCore: results.map((r) => (r.windowCpuMicros ?? NaN) / windowMicros),
+    viewersSystemCore: results.map((r) => (r.windowSystemMicros ?? NaN) / windowMicros),
+    askedPerSec: (viewers * 2 * 1000) / partTargetMs,
     reqPerSec: results.reduce((n, r) => n + r.requests, 0) / (WINDOW_MS / 1000),
   };
 }
@@ -131,11 +151,17 @@ const pct = (share: number) => `${fmt(share * 100, 0)}%`;
 
 function line(kind: string, r: Result): string {
   const errs = r.errorCount === 0 ? '0' : `${r.errorCount} (${Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join(', ')})`;
-  const edges = r.edgesCore.length ? `  edges ${r.edgesCore.map(pct).join(' + ')}` : '';
+  const edges = r.edgesCore.length ? `  edges ${r.edgesCore.map(pct).join(' + ')} (kernel ${r.edgesSystemCore.map(pct).join(' + ')})` : '';
+  const sum = (list: number[]) => list.reduce((a, b) => a + b, 0);
+  // CPU per completed request, and what the asked rate would need of the machine's cores at that cost.
+  const perRequest = (cores: number) => (cores * 1e6) / r.reqPerSec;
+  const costs = r.edgesCore.length ? [['edges', sum(r.edgesCore)] as const, ['viewers', sum(r.viewersCore)] as const] : [['origin', r.originCore] as const, ['viewers', sum(r.viewersCore)] as const];
+  const needed = costs.reduce((n, [, cores]) => n + (cores / r.reqPerSec) * r.askedPerSec, 0);
   return (
     `  ${kind.padEnd(7)} part delay p50 ${fmt(r.partP50)} ms p99 ${fmt(r.partP99)} ms  errors ${errs}\n` +
     `          origin requests per playlist version (v) mean ${fmt(r.playlistReqsMean, 2)} max ${fmt(r.playlistReqsMax, 0)}, per part (v) mean ${fmt(r.partReqsMean, 2)} max ${fmt(r.partReqsMax, 0)}\n` +
-    `          ${fmt(r.reqPerSec, 0)} req/s; CPU of a core: origin ${pct(r.originCore)}${edges}, viewers ${r.viewersCore.map(pct).join(' + ')}`
+    `          ${fmt(r.reqPerSec, 0)} of ${fmt(r.askedPerSec, 0)} req/s asked; CPU of a core: origin ${pct(r.originCore)}${edges}, viewers ${r.viewersCore.map(pct).join(' + ')} (kernel ${r.viewersSystemCore.map(pct).join(' + ')})\n` +
+    `          CPU per request: ${costs.map(([who, cores]) => `${who} ${fmt(perRequest(cores))} µs`).join(', ')}; the asked rate at that cost needs ${fmt(needed, 2)} cores (this machine: ${availableParallelism()})`
   );
 }
 

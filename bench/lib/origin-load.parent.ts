@@ -14,9 +14,15 @@ const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8
 
 /** utime + stime of a process (all threads), microseconds. */
 export function procCpuMicros(pid: number): number {
+  const { user, system } = procCpuSplitMicros(pid);
+  return user + system;
+}
+
+/** utime and stime of a process (all threads), microseconds: its time in user space and in the kernel. */
+export function procCpuSplitMicros(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks;
+  return { user: (Number(fields[11]) * 1e6) / clockTicks, system: (Number(fields[12]) * 1e6) / clockTicks };
 }
 
 /** The origin under test (a live packager fed by ffmpeg, the origin in front), in its own process. */

@@ -49,4 +49,6 @@ export type ViewerReply =
       cpuMicros?: number;
       /** CPU of the viewer process within the measurement window (start-up and ramp left out). */
       windowCpuMicros?: number;
+      /** The part of windowCpuMicros spent in the kernel (system time). */
+      windowSystemMicros?: number;
     };

@@ -286,15 +286,17 @@ function run(cfg: ViewerRun, finish: (reply: ViewerReply) => void): void {
     });
   };
 
-  // The process's own CPU over the measurement window.
+  // The process's own CPU over the measurement window, and its system (kernel) part.
   const cpuNow = () => {
     const usage = process.cpuUsage();
     return usage.user + usage.system;
   };
   let windowCpu0 = NaN;
   let windowCpu1 = NaN;
-  setTimeout(() => (windowCpu0 = cpuNow()), Math.max(0, cfg.windowStart - wallNow()));
-  setTimeout(() => (windowCpu1 = cpuNow()), Math.max(0, cfg.windowEnd - wallNow()));
+  let windowSystem0 = NaN;
+  let windowSystem1 = NaN;
+  setTimeout(() => ((windowCpu0 = cpuNow()), (windowSystem0 = process.cpuUsage().system)), Math.max(0, cfg.windowStart - wallNow()));
+  setTimeout(() => ((windowCpu1 = cpuNow()), (windowSystem1 = process.cpuUsage().system)), Math.max(0, cfg.windowEnd - wallNow()));
 
   const connections: Connection[] = [];
   let running = 0;
@@ -305,6 +307,7 @@ function run(cfg: ViewerRun, finish: (reply: ViewerReply) => void): void {
     result.cpuMicros = cpuNow();
     // The last viewer may see the window's end before its timer fires.
     result.windowCpuMicros = (Number.isNaN(windowCpu1) ? cpuNow() : windowCpu1) - windowCpu0;
+    result.windowSystemMicros = (Number.isNaN(windowSystem1) ? process.cpuUsage().system : windowSystem1) - windowSystem0;
     finish(result);
   };
 
