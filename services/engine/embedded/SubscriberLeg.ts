@@ -61,11 +61,19 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
     return [...this.slots.keys()];
   }
 
-  /** Engine-offer mode: the first offer, carrying `relays`. */
+  /**
+   * Engine-offer mode: the first offer, carrying `relays`. It goes through the same queue as
+   * later offers, so that a track added meanwhile is offered after it, not alongside it.
+   */
   async offer(relays: TrackRelay[]): Promise<SubscriberOffer> {
     this.pc.createDataChannel('stage');
     for (const relay of relays) this.attach(relay);
-    return this.makeOffer();
+    const first = this.negotiating.then(() => this.makeOffer());
+    this.negotiating = first.then(
+      () => {},
+      () => {},
+    );
+    return first;
   }
 
   /** Adds a stage track and renegotiates. */
@@ -176,7 +184,14 @@ export class SubscriberLeg extends EnhancedEventEmitter<SubscriberLegEvents> {
     }
     this.negotiating = this.negotiating
       .then(async () => {
-        if (this.closed || this.awaitingAnswer) return;
+        if (this.closed) return;
+        // An offer went out while this change waited its turn (an offer is built over several
+        // awaits, and a track attached during them may be missing from it): the change goes in
+        // the next offer, once that one is answered.
+        if (this.awaitingAnswer) {
+          this.dirty = true;
+          return;
+        }
         const offer = await this.makeOffer();
         this.safeEmit('offer', offer);
       })
