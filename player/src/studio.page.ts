@@ -57,6 +57,10 @@ let reconnects = 0;
 /** Joining again after the room's node went away (rejoinAfterLoss). */
 let rejoining = false;
 const rejoiner = new Reconnector(DEFAULT_RECONNECT_DELAYS_MS, 'studio');
+/** A still of the other stage members over the stage while the page joins again (StageView.snapshot). */
+let poster: HTMLElement | undefined;
+/** How long the still may stay when nobody comes back on stage. */
+const POSTER_MAX_MS = 20_000;
 
 function setState(next: StudioState, detail?: string): void {
   state = next;
@@ -71,6 +75,10 @@ function setState(next: StudioState, detail?: string): void {
   },
   get pc() {
     return publisher?.pc;
+  },
+  /** The stage view's connection (the other members' tracks). */
+  get stagePc() {
+    return stageView?.pc;
   },
   /** This connection's participant id once joined (the id stage tiles carry). */
   get participantId() {
@@ -224,14 +232,42 @@ async function rejoinAfterLoss(): Promise<void> {
   signaling = undefined;
   lost?.destroy();
   client?.destroy();
+  // The new session builds a new stage view, empty until the others' tracks come again.
+  showPoster();
   setState('reconnecting');
   reconnects++;
   const outcome = await rejoiner.retry(async () => {
     if (!(await join())) throw new Error('stopped');
   });
   rejoining = false;
-  if (outcome === 'recovered') setState('live');
-  else if (outcome === 'exhausted') fail(undefined, new Error('the room could not be joined again'));
+  if (outcome === 'recovered') {
+    setState('live');
+    void removePosterOnFrames();
+  } else removePoster();
+  if (outcome === 'exhausted') fail(undefined, new Error('the room could not be joined again'));
+}
+
+function showPoster(): void {
+  removePoster();
+  poster = stageView?.snapshot();
+  if (poster) $('#stage').after(poster);
+}
+
+function removePoster(): void {
+  poster?.remove();
+  poster = undefined;
+}
+
+/**
+ * Takes the still away once the new stage view shows a frame of every tile, or after
+ * POSTER_MAX_MS: the other members join again on their own schedule.
+ */
+async function removePosterOnFrames(): Promise<void> {
+  const shown = poster;
+  if (!shown) return;
+  const view = stageView;
+  if (view) await view.whenFramesShown(AbortSignal.timeout(POSTER_MAX_MS)).catch(() => {});
+  if (poster === shown) removePoster();
 }
 
 /** Stops rejoining and hands back the publisher and signaling client for the caller to end. */
@@ -263,6 +299,7 @@ function fail(error: PlayerError | undefined, err?: unknown): void {
 
 /** Not live any more: the share, the stage view and the program preview end. */
 function endPreviews(): void {
+  removePoster();
   screenShare.setPublisher(undefined);
   stageView?.destroy();
   stageView = undefined;

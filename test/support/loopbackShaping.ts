@@ -39,6 +39,18 @@ export function loseAtRandom({ sport, dport, percent }: { sport: number; dport: 
   nft('add', 'rule', 'inet', NFT_TABLE, 'in', 'udp', 'sport', String(sport), 'udp', 'dport', String(dport), 'numgen', 'random', 'mod', '10000', '<', String(Math.round(percent * 100)), 'counter', 'drop');
 }
 
+/**
+ * Drops every TCP packet to or from `port` on loopback (a server's listening port: all its
+ * connections go silent, and new ones cannot open); undo with `restoreLoopback`.
+ */
+export function cutTcpPort(port: number): void {
+  const nft = (...args: string[]) => execFileSync('nft', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  nft('add', 'table', 'inet', NFT_TABLE);
+  nft('add', 'chain', 'inet', NFT_TABLE, 'in', '{ type filter hook input priority 0; }');
+  nft('add', 'rule', 'inet', NFT_TABLE, 'in', 'tcp', 'dport', String(port), 'drop');
+  nft('add', 'rule', 'inet', NFT_TABLE, 'in', 'tcp', 'sport', String(port), 'drop');
+}
+
 const tc = (...args: string[]) => execFileSync('tc', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
 export interface FlowShape {
