@@ -232,16 +232,19 @@ describe('Transcoder supervision', () => {
       inputs: [{ id: 'late', kind: 'video', sdp: videoSdp(port) }],
       ladder: [{ name: '360p', width: 640, height: 360, videoBitrate: 800_000, audioBitrate: 96_000 }],
       composition: { preset: 'ultrafast' },
-      stallTimeoutMs: 1500,
+      // Room for a new ffmpeg to start, wait for the source's next keyframe (it sends one a
+      // second and answers no keyframe request) and write its first fragment on a loaded
+      // machine: at 1.5 s a CI run replaced every generation just before its first output.
+      stallTimeoutMs: 3000,
     });
     const delivered = collect(transcoder);
     transcoder.start();
     // Nothing is sent: ffmpeg waits for a first frame forever, so it is replaced.
-    await waitFor('a stall restart', 4000, () => (transcoder.stats().stalls >= 1 && transcoder.generation >= 2 ? true : undefined), { stepMs: 10 });
+    await waitFor('a stall restart', 8000, () => (transcoder.stats().stalls >= 1 && transcoder.generation >= 2 ? true : undefined), { stepMs: 10 });
     const source = new RtpSource({ videoPort: port, size: '320x240' });
     try {
       // The generation running (or next started) when packets flow delivers output.
-      await waitFor('fragments once the track flows', 8000, () => delivered.find((d) => d.watcher.moofs >= 2), { stepMs: 10 });
+      await waitFor('fragments once the track flows', 20000, () => delivered.find((d) => d.watcher.moofs >= 2), { stepMs: 10 });
     } finally {
       await transcoder.close();
       await source.close();
