@@ -26,6 +26,7 @@ import { Publisher } from './webrtc/publisher.ts';
 import { DEFAULT_RECONNECT_DELAYS_MS, isNodeLoss } from './webrtc/reconnect-policy.ts';
 import { Reconnector } from './webrtc/reconnector.ts';
 import { StageView } from './webrtc/stage-view.ts';
+import { StagePoster } from './webrtc/stage-poster.ts';
 import { ProgramPreview } from './ui/program-preview.ts';
 import { ScreenShareControl } from './ui/screen-share-control.ts';
 
@@ -57,10 +58,8 @@ let reconnects = 0;
 /** Joining again after the room's node went away (rejoinAfterLoss). */
 let rejoining = false;
 const rejoiner = new Reconnector(DEFAULT_RECONNECT_DELAYS_MS, 'studio');
-/** A still of the other stage members over the stage while the page joins again (StageView.snapshot). */
-let poster: HTMLElement | undefined;
-/** How long the still may stay when nobody comes back on stage. */
-const POSTER_MAX_MS = 20_000;
+/** A still of the other stage members over the stage while the page joins again. */
+const poster = new StagePoster();
 
 function setState(next: StudioState, detail?: string): void {
   state = next;
@@ -233,7 +232,7 @@ async function rejoinAfterLoss(): Promise<void> {
   lost?.destroy();
   client?.destroy();
   // The new session builds a new stage view, empty until the others' tracks come again.
-  showPoster();
+  poster.show(stageView, (still) => $('#stage').after(still));
   setState('reconnecting');
   reconnects++;
   const outcome = await rejoiner.retry(async () => {
@@ -242,32 +241,9 @@ async function rejoinAfterLoss(): Promise<void> {
   rejoining = false;
   if (outcome === 'recovered') {
     setState('live');
-    void removePosterOnFrames();
-  } else removePoster();
+    void poster.removeOnFrames(stageView);
+  } else poster.remove();
   if (outcome === 'exhausted') fail(undefined, new Error('the room could not be joined again'));
-}
-
-function showPoster(): void {
-  removePoster();
-  poster = stageView?.snapshot();
-  if (poster) $('#stage').after(poster);
-}
-
-function removePoster(): void {
-  poster?.remove();
-  poster = undefined;
-}
-
-/**
- * Takes the still away once the new stage view shows a frame of every tile, or after
- * POSTER_MAX_MS: the other members join again on their own schedule.
- */
-async function removePosterOnFrames(): Promise<void> {
-  const shown = poster;
-  if (!shown) return;
-  const view = stageView;
-  if (view) await view.whenFramesShown(AbortSignal.timeout(POSTER_MAX_MS)).catch(() => {});
-  if (poster === shown) removePoster();
 }
 
 /** Stops rejoining and hands back the publisher and signaling client for the caller to end. */
@@ -299,7 +275,7 @@ function fail(error: PlayerError | undefined, err?: unknown): void {
 
 /** Not live any more: the share, the stage view and the program preview end. */
 function endPreviews(): void {
-  removePoster();
+  poster.remove();
   screenShare.setPublisher(undefined);
   stageView?.destroy();
   stageView = undefined;

@@ -55,6 +55,7 @@ import { DEFAULT_RECONNECT_DELAYS_MS, isNodeLoss } from './webrtc/reconnect-poli
 import { Reconnector } from './webrtc/reconnector.ts';
 import type { TileStats } from './webrtc/stage-subscriber.ts';
 import type { LayerChoice } from './webrtc/stage-view.ts';
+import { StagePoster } from './webrtc/stage-poster.ts';
 
 const BROADCAST_STATUS: Record<HlsViewState, string> = {
   idle: 'connecting',
@@ -102,10 +103,12 @@ let rejoining = false;
 let rejoins = 0;
 /** The user accepted going on stage; a guest joining again after a node loss is not asked again. */
 let consented = false;
-/** The old stage's last frames, shown while a rejoin builds the stage view again. */
-let poster: HTMLElement | undefined;
-/** How long the poster may stay at most, ms, should the new stage never show a frame. */
-const POSTER_MAX_MS = 20_000;
+/**
+ * The old stage's last frames, shown while a rejoin builds the stage view again (at most 20 s:
+ * the room's publishers join again on their own schedule, and an empty new stage, nobody back
+ * yet, is no reason to go black before then).
+ */
+const poster = new StagePoster();
 
 (window as unknown as { __watch: unknown }).__watch = {
   get mode() {
@@ -331,7 +334,7 @@ async function startViews(client: SignalingClient, joined: ServerMessageOf<'join
   ctl.on('publishstate', refreshStatus);
   ctl.on('switchstart', (record, index) => {
     // Back to the broadcast after a rejoin: the still of the old stage has nothing more to cover.
-    if (record.to === 'hls') removePoster();
+    if (record.to === 'hls') poster.remove();
     clearTimeout(samplerStop);
     frames.start(index);
   });
@@ -411,8 +414,8 @@ async function rejoinAfterLoss(): Promise<void> {
   rejoining = false;
   if (outcome === 'recovered') {
     refreshStatus();
-    void removePosterOnFrames();
-  } else removePoster();
+    void poster.removeOnFrames(controller?.stageView);
+  } else poster.remove();
   if (outcome === 'exhausted') {
     if (keepViews && controller) console.warn('signaling lost: the room could not be joined again; the broadcast plays on');
     else fail(undefined, new Error('the room could not be joined again'));
@@ -420,28 +423,8 @@ async function rejoinAfterLoss(): Promise<void> {
 }
 
 function showPoster(): void {
-  removePoster();
   const stage = controller?.visible().view === 'webrtc' ? controller.stageView : undefined;
-  poster = stage?.snapshot();
-  if (poster) viewsEl.append(poster);
-}
-
-function removePoster(): void {
-  poster?.remove();
-  poster = undefined;
-}
-
-/**
- * Takes the poster away once the new stage view shows a frame of every tile, or after
- * POSTER_MAX_MS: the room's publishers join again on their own schedule, and an empty new stage
- * (nobody back yet) is no reason to go black before then.
- */
-async function removePosterOnFrames(): Promise<void> {
-  const shown = poster;
-  if (!shown) return;
-  const stage = controller?.stageView;
-  if (stage) await stage.whenFramesShown(AbortSignal.timeout(POSTER_MAX_MS)).catch(() => {});
-  if (poster === shown) removePoster();
+  poster.show(stage, (still) => viewsEl.append(still));
 }
 
 /** Kicked: stop capture, publishing and both views; the identity is blocked in this room. */
@@ -450,7 +433,7 @@ function removed(): void {
   kicked = true;
   rejoiner.cancel();
   rejoining = false;
-  removePoster();
+  poster.remove();
   endSession();
   refreshHandButton();
   status.set('removed by a moderator');
@@ -461,7 +444,7 @@ function fail(error: PlayerError | undefined, err?: unknown): void {
   failed = true;
   rejoiner.cancel();
   rejoining = false;
-  removePoster();
+  poster.remove();
   endSession();
   refreshHandButton();
   status.set('error', error?.message ?? describe(err));

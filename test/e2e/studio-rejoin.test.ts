@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedChromium } from '../support/chromium.ts';
 import { cutTcpPort, loopbackShapingUnavailable, restoreLoopback } from '../support/loopbackShaping.ts';
-import { clickGoLive, waitForStatus } from '../support/pages.ts';
-import { startService, type RunningService } from '../support/service.ts';
+import { clickGoLive, openPlayerPage, usePlayerRoom, waitForStatus } from '../support/pages.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 
 /**
@@ -28,31 +26,12 @@ const skip = loopbackShapingUnavailable({ randomLoss: true });
 
 if (skip) it(TITLE, { skip }, () => {});
 else describe(TITLE, () => {
-  let svc: RunningService;
-  let chromium: LaunchedChromium;
-  let room: string;
-  const pages: Page[] = [];
-  const pageErrors: string[] = [];
-
-  before(async () => {
-    svc = await startService({ ENGINE: 'embedded', WS_HEARTBEAT_MS: String(HEARTBEAT_MS), BROADCAST_AUTO_START: 'false' });
-    chromium = await launchChromium();
-    room = await svc.createRoom();
-  });
-  after(async () => {
-    restoreLoopback();
-    for (const page of pages) await page.close().catch(() => {});
-    await chromium?.close();
-    assert.equal(await svc?.stop(), 0, 'service exits 0 on SIGTERM');
-  });
+  const ctx = usePlayerRoom({ engine: 'embedded', env: { WS_HEARTBEAT_MS: String(HEARTBEAT_MS), BROADCAST_AUTO_START: 'false' } });
+  after(() => restoreLoopback());
+  const { pageErrors } = ctx;
 
   async function studio(identity: string): Promise<Page> {
-    const token = await svc.token(room, identity, 'presenter');
-    const page = await chromium.context.newPage();
-    pages.push(page);
-    page.on('pageerror', (err) => pageErrors.push(`${identity}: ${err.message}`));
-    const res = await page.goto(`${svc.url}/studio?room=${encodeURIComponent(room)}&token=${encodeURIComponent(token)}`);
-    assert.equal(res?.status(), 200);
+    const page = await openPlayerPage(ctx, '/studio', identity, 'presenter');
     await clickGoLive(page);
     await waitForStatus(page, 'live', pageErrors, 30000);
     return page;
@@ -81,7 +60,7 @@ else describe(TITLE, () => {
     });
 
     const cutAt = Date.now();
-    cutTcpPort(Number(new URL(svc.url).port));
+    cutTcpPort(Number(new URL(ctx.svc.url).port));
     try {
       await sleep(CUT_MS);
     } finally {
