@@ -3,6 +3,7 @@
  * WebSocket edges put in `{ error: { code, message } }`. Messages are written for clients:
  * never a stack, a path or a secret.
  */
+import type { Logger } from './logger.ts';
 
 export type ErrorCode =
   | 'bad_request'
@@ -104,4 +105,14 @@ export function toErrorBody(err: unknown): { status: number; body: { error: { co
     return { status: err.status, body: { error: { code: err.code, message: err.message } } };
   }
   return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
+}
+
+/**
+ * Logs a request that failed with a 5xx. A ServiceError is a known condition (a node or the
+ * engine not answering, storage down): its code and message say it all, as a warning. Anything
+ * else is a bug, logged as an error with its stack.
+ */
+export function logServerFailure(log: Pick<Logger, 'warn' | 'error'>, err: unknown, msg: string): void {
+  if (err instanceof ServiceError) log.warn({ code: err.code, status: err.status, err: err.message }, msg);
+  else log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, msg);
 }

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { TokenClaims } from '../auth/tokens.ts';
-import { InvalidStateError, ServiceError, toErrorBody } from '../core/errors.ts';
+import { InvalidStateError, logServerFailure, toErrorBody } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Participant } from '../stage/Participant.ts';
 import { can } from '../stage/permissions.ts';
@@ -239,12 +239,7 @@ export class SignalingSession {
   private sendError(re: string | undefined, err: unknown): void {
     const { status, body } = toErrorBody(err);
     // `unsupported` (501) is the client asking for a feature this server lacks, not a failure.
-    // Any other known 5xx (ServiceError: the engine or a node not answering) is logged with its
-    // code as a warning, as the HTTP API does; an unknown error is a bug, logged with its stack.
-    if (status >= 500 && body.error.code !== 'unsupported') {
-      if (err instanceof ServiceError) this.log.warn({ code: err.code, status, err: err.message }, 'signaling request failed');
-      else this.log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'signaling request failed');
-    }
+    if (status >= 500 && body.error.code !== 'unsupported') logServerFailure(this.log, err, 'signaling request failed');
     this.send({ type: 'error', ...reOf(re), code: body.error.code, message: body.error.message });
   }
 

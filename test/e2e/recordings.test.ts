@@ -124,15 +124,13 @@ describe('recordings: record, play after the live, list, erase (disk)', () => {
     await viewer.bringToFront();
 
     const snap = () => viewer.evaluate(() => (window as unknown as WatchWindow).__watch.recording);
-    const playing = await waitFor('the recording to play on the watch page', 40000, snap, { until: (s) => s?.state === 'playing' || s?.state === 'ended' }).catch(
-      async (err: Error) => {
-        throw new Error(`${err.message}\nthe recording's playlists:\n${await recordingPlaylists(ctx.svc.url, ctx.room, recordingId)}`);
-      },
-    );
-    assert.equal(playing?.id, recordingId, 'the latest recording');
-    const done = await waitFor('the recording to play to its end', 60000, snap, { until: (s) => s?.ended === true, stepMs: 500 }).catch(async (err: Error) => {
+    // A wait that fails says what the recording holds.
+    const withPlaylists = async (err: Error): Promise<never> => {
       throw new Error(`${err.message}\nthe recording's playlists:\n${await recordingPlaylists(ctx.svc.url, ctx.room, recordingId)}`);
-    });
+    };
+    const playing = await waitFor('the recording to play on the watch page', 40000, snap, { until: (s) => s?.state === 'playing' || s?.state === 'ended' }).catch(withPlaylists);
+    assert.equal(playing?.id, recordingId, 'the latest recording');
+    const done = await waitFor('the recording to play to its end', 60000, snap, { until: (s) => s?.ended === true, stepMs: 500 }).catch(withPlaylists);
     assert.equal(done?.state, 'ended');
     // 5 s of wall time on air; a loaded machine stalls ffmpeg now and then, so ask for less media.
     assert.ok(done!.duration >= 2, `the recording lasts ${done!.duration} s`);

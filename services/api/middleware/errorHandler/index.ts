@@ -1,7 +1,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { ServiceError, toErrorBody } from '../../../core/errors.ts';
+import { logServerFailure, ServiceError, toErrorBody } from '../../../core/errors.ts';
 import { logger } from '../../../core/logger.ts';
 
 /**
@@ -16,12 +16,7 @@ export const onError: ErrorHandler = (err, c) => {
   }
   const { status, body } = toErrorBody(mapped);
   const log = (c as Context).get('log') ?? logger;
-  if (status >= 500) {
-    // A ServiceError is a known condition (a node or the engine not answering, storage down):
-    // its code and message say it all. Anything else is a bug, logged with its stack.
-    if (mapped instanceof ServiceError) log.warn({ code: mapped.code, status, err: mapped.message }, 'request failed');
-    else log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed');
-  }
+  if (status >= 500) logServerFailure(log, mapped, 'request failed');
   if (leavesBodyUnread(c as Context, status)) c.header('connection', 'close');
   return c.json(body, status as ContentfulStatusCode);
 };
