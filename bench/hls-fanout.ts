@@ -155,7 +155,8 @@ function line(kind: string, r: Result): string {
   const sum = (list: number[]) => list.reduce((a, b) => a + b, 0);
   // CPU per completed request, and what the asked rate would need of the machine's cores at that cost.
   const perRequest = (cores: number) => (cores * 1e6) / r.reqPerSec;
-  const costs = r.edgesCore.length ? [['edges', sum(r.edgesCore)] as const, ['viewers', sum(r.viewersCore)] as const] : [['origin', r.originCore] as const, ['viewers', sum(r.viewersCore)] as const];
+  const server: [string, number] = r.edgesCore.length ? ['edges', sum(r.edgesCore)] : ['origin', r.originCore];
+  const costs: [string, number][] = [server, ['viewers', sum(r.viewersCore)]];
   const needed = costs.reduce((n, [, cores]) => n + (cores / r.reqPerSec) * r.askedPerSec, 0);
   return (
     `  ${kind.padEnd(7)} part delay p50 ${fmt(r.partP50)} ms p99 ${fmt(r.partP99)} ms  errors ${errs}\n` +

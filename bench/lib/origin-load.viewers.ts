@@ -286,17 +286,11 @@ function run(cfg: ViewerRun, finish: (reply: ViewerReply) => void): void {
     });
   };
 
-  // The process's own CPU over the measurement window, and its system (kernel) part.
-  const cpuNow = () => {
-    const usage = process.cpuUsage();
-    return usage.user + usage.system;
-  };
-  let windowCpu0 = NaN;
-  let windowCpu1 = NaN;
-  let windowSystem0 = NaN;
-  let windowSystem1 = NaN;
-  setTimeout(() => ((windowCpu0 = cpuNow()), (windowSystem0 = process.cpuUsage().system)), Math.max(0, cfg.windowStart - wallNow()));
-  setTimeout(() => ((windowCpu1 = cpuNow()), (windowSystem1 = process.cpuUsage().system)), Math.max(0, cfg.windowEnd - wallNow()));
+  // The process's own CPU (user and system) at the measurement window's start and end.
+  let windowStartUsage: NodeJS.CpuUsage | undefined;
+  let windowEndUsage: NodeJS.CpuUsage | undefined;
+  setTimeout(() => (windowStartUsage = process.cpuUsage()), Math.max(0, cfg.windowStart - wallNow()));
+  setTimeout(() => (windowEndUsage = process.cpuUsage()), Math.max(0, cfg.windowEnd - wallNow()));
 
   const connections: Connection[] = [];
   let running = 0;
@@ -304,10 +298,13 @@ function run(cfg: ViewerRun, finish: (reply: ViewerReply) => void): void {
     if (--running > 0) return;
     clearInterval(timeouts);
     for (const conn of connections) conn.destroy();
-    result.cpuMicros = cpuNow();
+    const now = process.cpuUsage();
+    result.cpuMicros = now.user + now.system;
     // The last viewer may see the window's end before its timer fires.
-    result.windowCpuMicros = (Number.isNaN(windowCpu1) ? cpuNow() : windowCpu1) - windowCpu0;
-    result.windowSystemMicros = (Number.isNaN(windowSystem1) ? process.cpuUsage().system : windowSystem1) - windowSystem0;
+    const end = windowEndUsage ?? now;
+    const start = windowStartUsage ?? { user: NaN, system: NaN };
+    result.windowCpuMicros = end.user + end.system - start.user - start.system;
+    result.windowSystemMicros = end.system - start.system;
     finish(result);
   };
 
